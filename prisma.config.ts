@@ -71,7 +71,7 @@ function pgFactory(url: string) {
 export default defineConfig({
   experimental: { adapter: true },
   engine: "js",
-  schema: "prisma/schema.prisma",
+  schema: "prisma/schema",
   migrations: { path: "prisma/migrations" },
   adapter: async () => pgFactory(process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/atrium_dev"),
 });

@@ -1,0 +1,58 @@
+// The environment, parsed once. Every setting Atrium reads from the environment is here.
+import path from "node:path";
+import { z } from "zod";
+
+const emptyToUndefined = (v: unknown) => (v === "" ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+const envSchema = z.object({
+  DATABASE_URL: optionalString,
+  ATRIUM_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./.atrium")),
+  REDIS_URL: z.preprocess(emptyToUndefined, z.string().default("redis://127.0.0.1:6379")),
+  ATRIUM_QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().default("atrium")),
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(3000)),
+  NEXTAUTH_URL: optionalString,
+  NEXTAUTH_SECRET: optionalString,
+  ATRIUM_OIDC_ISSUER: optionalString,
+  ATRIUM_OIDC_CLIENT_ID: optionalString,
+  ATRIUM_OIDC_CLIENT_SECRET: optionalString,
+  ATRIUM_OIDC_NAME: z.preprocess(emptyToUndefined, z.string().default("Institute SSO")),
+  ATRIUM_ADMINS: z.preprocess(emptyToUndefined, z.string().default("")),
+  /** Set by `atrium start` from the launching environment: Next.js forces NODE_ENV=production at run time. */
+  ATRIUM_DEV_SIGNIN: optionalString,
+  NODE_ENV: optionalString,
+});
+
+export type AtriumEnv = z.infer<typeof envSchema>;
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): AtriumEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid environment: ${problems}`);
+  }
+  return parsed.data;
+}
+
+export function dataDir(env: AtriumEnv = readEnv()): string {
+  return path.resolve(env.ATRIUM_DATA_DIR);
+}
+
+export function siteAdminEmails(env: AtriumEnv = readEnv()): Set<string> {
+  return new Set(
+    env.ATRIUM_ADMINS.split(",")
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+export function oidcConfigured(env: AtriumEnv = readEnv()): boolean {
+  return Boolean(env.ATRIUM_OIDC_ISSUER && env.ATRIUM_OIDC_CLIENT_ID && env.ATRIUM_OIDC_CLIENT_SECRET);
+}
+
+/** The development sign-in exists only without OIDC and outside production. */
+export function devSignInEnabled(env: AtriumEnv = readEnv()): boolean {
+  if (oidcConfigured(env)) return false;
+  if (env.ATRIUM_DEV_SIGNIN !== undefined) return env.ATRIUM_DEV_SIGNIN === "1";
+  return env.NODE_ENV !== "production";
+}

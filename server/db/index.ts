@@ -1,0 +1,93 @@
+// The database: PostgreSQL when DATABASE_URL is set, otherwise the embedded PGlite under
+// ATRIUM_DATA_DIR. One Prisma client per process, shared through globalThis so that the
+// Next.js bundle and the worker code running in the same process use the same connection.
+import path from "node:path";
+import { mkdirSync } from "node:fs";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "./generated/client";
+import { dataDir, readEnv } from "@/lib/config";
+import type { SqlRunner } from "@/lib/db/migrate";
+
+export type Db = PrismaClient;
+
+interface DbHandle {
+  prisma: PrismaClient;
+  sql: SqlRunner;
+  kind: "postgres" | "pglite";
+  close(): Promise<void>;
+}
+
+const globalKey = Symbol.for("atrium.db");
+type GlobalWithDb = typeof globalThis & { [globalKey]?: Promise<DbHandle> };
+
+export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHandle> {
+  if (databaseUrl) {
+    const pg = await import("pg");
+    const pool = new pg.default.Pool({ connectionString: databaseUrl, max: 10 });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    // Administrative SQL (migrations, advisory locks) runs on one dedicated connection, so that a
+    // session-level lock is released on the connection that took it.
+    let admin: InstanceType<typeof pg.default.Client> | undefined;
+    const adminClient = async () => {
+      if (!admin) {
+        admin = new pg.default.Client({ connectionString: databaseUrl });
+        await admin.connect();
+      }
+      return admin;
+    };
+    const sql: SqlRunner = {
+      query: async (text, params) => (await (await adminClient()).query(text, params as unknown[])).rows,
+      exec: async (text) => {
+        await (await adminClient()).query(text);
+      },
+    };
+    return {
+      prisma,
+      sql,
+      kind: "postgres",
+      close: async () => {
+        await prisma.$disconnect();
+        await admin?.end().catch(() => undefined);
+        await pool.end().catch(() => undefined);
+      },
+    };
+  }
+  const dir = path.join(dataDir(), "pgdata");
+  mkdirSync(dir, { recursive: true });
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PrismaPGlite } = await import("pglite-prisma-adapter");
+  const pglite = new PGlite(dir);
+  await pglite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const sql: SqlRunner = {
+    query: async (text, params) => (await pglite.query(text, params as unknown[])).rows as never[],
+    exec: async (text) => {
+      await pglite.exec(text);
+    },
+  };
+  return {
+    prisma,
+    sql,
+    kind: "pglite",
+    close: async () => {
+      await prisma.$disconnect();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+/** The process-wide database handle. */
+export function dbHandle(): Promise<DbHandle> {
+  const g = globalThis as GlobalWithDb;
+  g[globalKey] ??= openDb();
+  return g[globalKey]!;
+}
+
+/** Installs a handle (used by the launcher and by tests). */
+export function setDbHandle(handle: Promise<DbHandle> | undefined): void {
+  (globalThis as GlobalWithDb)[globalKey] = handle;
+}
+
+export async function db(): Promise<PrismaClient> {
+  return (await dbHandle()).prisma;
+}
