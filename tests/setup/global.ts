@@ -25,7 +25,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     const leftovers = await admin.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname LIKE $1`,
-      [`${TEST_DB_PREFIX}%_${process.pid}%`],
+      [`${TEST_DB_PREFIX}%${process.pid}%`],
     );
     for (const { datname } of leftovers.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await admin.end();
