@@ -1,0 +1,18 @@
+// The API: one router per domain. Every procedure here must have a row in
+// tests/access/matrix.test.ts, or that test fails.
+import { router } from "@/server/trpc/init";
+import { projectRouter } from "./project";
+import { memberRouter } from "./member";
+import { auditRouter } from "./audit";
+import { meRouter } from "./me";
+import { adminRouter } from "./admin";
+
+export const appRouter = router({
+  me: meRouter,
+  project: projectRouter,
+  member: memberRouter,
+  audit: auditRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;

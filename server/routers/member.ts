@@ -1,0 +1,154 @@
+import { TRPCError } from "@trpc/server";
+import { router, projectProcedure } from "@/server/trpc/init";
+import {
+  cancelInvitationInput,
+  changeRoleInput,
+  inviteMemberInput,
+  removeMemberInput,
+  wouldRemoveLastOwner,
+} from "@/lib/projects";
+import { allows } from "@/lib/access";
+import { writeAudit } from "@/server/audit";
+
+const lastOwnerError = () =>
+  new TRPCError({
+    code: "PRECONDITION_FAILED",
+    message: "A project needs at least one owner. Make someone else an owner first.",
+  });
+
+const unknownMember = () =>
+  new TRPCError({ code: "NOT_FOUND", message: "That user is not a member of this project. Reload the member list." });
+
+export const memberRouter = router({
+  list: projectProcedure("collaborator").query(async ({ ctx }) => {
+    const members = await ctx.prisma.projectMember.findMany({
+      where: { projectId: ctx.project.id },
+      include: { user: { select: { id: true, name: true, email: true } } },
+      orderBy: [{ role: "asc" }, { createdAt: "asc" }],
+    });
+    const invitations = allows(ctx.project.level, "owner")
+      ? await ctx.prisma.projectInvitation.findMany({ where: { projectId: ctx.project.id }, orderBy: { createdAt: "asc" } })
+      : [];
+    return {
+      members: members.map((m) => ({ userId: m.userId, name: m.user.name, email: m.user.email, role: m.role, since: m.createdAt })),
+      invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, createdAt: i.createdAt })),
+    };
+  }),
+
+  /** Adds an existing user at once; otherwise the invitation waits until that e-mail first signs in. */
+  invite: projectProcedure("owner")
+    .input(inviteMemberInput)
+    .mutation(async ({ ctx, input }) => {
+      return ctx.prisma.$transaction(async (tx) => {
+        const user = await tx.user.findUnique({ where: { email: input.email } });
+        if (user) {
+          const existing = await tx.projectMember.findUnique({
+            where: { projectId_userId: { projectId: input.projectId, userId: user.id } },
+          });
+          if (existing) {
+            throw new TRPCError({
+              code: "CONFLICT",
+              message: `${input.email} is already a ${existing.role} of this project. Change their role instead.`,
+            });
+          }
+          await tx.projectMember.create({ data: { projectId: input.projectId, userId: user.id, role: input.role } });
+          await writeAudit(tx, {
+            projectId: input.projectId,
+            actorId: ctx.user.id,
+            action: "member.add",
+            targetType: "user",
+            targetId: user.id,
+            after: { email: input.email, role: input.role },
+          });
+          return { status: "added" as const, userId: user.id };
+        }
+        const pending = await tx.projectInvitation.findUnique({
+          where: { projectId_email: { projectId: input.projectId, email: input.email } },
+        });
+        if (pending) {
+          throw new TRPCError({
+            code: "CONFLICT",
+            message: `${input.email} is already invited as ${pending.role}. Cancel that invitation to change it.`,
+          });
+        }
+        const inv = await tx.projectInvitation.create({
+          data: { projectId: input.projectId, email: input.email, role: input.role, invitedById: ctx.user.id },
+        });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "invitation.create",
+          targetType: "invitation",
+          targetId: inv.id,
+          after: { email: input.email, role: input.role },
+        });
+        return { status: "invited" as const, invitationId: inv.id };
+      });
+    }),
+
+  changeRole: projectProcedure("owner")
+    .input(changeRoleInput)
+    .mutation(async ({ ctx, input }) => {
+      return ctx.prisma.$transaction(async (tx) => {
+        const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
+        const target = members.find((m) => m.userId === input.userId);
+        if (!target) throw unknownMember();
+        if (target.role === input.role) return { changed: false };
+        if (wouldRemoveLastOwner(members, input.userId, input.role)) throw lastOwnerError();
+        await tx.projectMember.update({
+          where: { projectId_userId: { projectId: input.projectId, userId: input.userId } },
+          data: { role: input.role },
+        });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "member.role",
+          targetType: "user",
+          targetId: input.userId,
+          before: { role: target.role },
+          after: { role: input.role },
+        });
+        return { changed: true };
+      });
+    }),
+
+  remove: projectProcedure("owner")
+    .input(removeMemberInput)
+    .mutation(async ({ ctx, input }) => {
+      return ctx.prisma.$transaction(async (tx) => {
+        const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
+        const target = members.find((m) => m.userId === input.userId);
+        if (!target) throw unknownMember();
+        if (wouldRemoveLastOwner(members, input.userId, null)) throw lastOwnerError();
+        await tx.projectMember.delete({ where: { projectId_userId: { projectId: input.projectId, userId: input.userId } } });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "member.remove",
+          targetType: "user",
+          targetId: input.userId,
+          before: { role: target.role },
+        });
+        return { removed: true };
+      });
+    }),
+
+  cancelInvitation: projectProcedure("owner")
+    .input(cancelInvitationInput)
+    .mutation(async ({ ctx, input }) => {
+      return ctx.prisma.$transaction(async (tx) => {
+        const inv = await tx.projectInvitation.findFirst({ where: { id: input.invitationId, projectId: input.projectId } });
+        if (!inv) throw new TRPCError({ code: "NOT_FOUND", message: "No such invitation in this project. Reload the member list." });
+        await tx.projectInvitation.delete({ where: { id: inv.id } });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "invitation.cancel",
+          targetType: "invitation",
+          targetId: inv.id,
+          before: { email: inv.email, role: inv.role },
+        });
+        return { cancelled: true };
+      });
+    }),
+});
