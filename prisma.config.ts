@@ -45,7 +45,7 @@ function pgFactory(url: string) {
   const cfg = pgConfig(url);
   const base = new PrismaPg(cfg);
   return {
-    provider: base.provider,
+    provider: "postgres" as const,
     adapterName: base.adapterName,
     connect: () => base.connect(),
     connectToShadowDb: async () => {

@@ -58,7 +58,8 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
   const { PrismaPGlite } = await import("pglite-prisma-adapter");
   const pglite = new PGlite(dir);
   await pglite.waitReady;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  // pglite-prisma-adapter bundles its own copy of driver-adapter-utils; the shapes are the same.
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) as never });
   const sql: SqlRunner = {
     query: async (text, params) => (await pglite.query(text, params as unknown[])).rows as never[],
     exec: async (text) => {
