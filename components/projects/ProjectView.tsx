@@ -1,0 +1,65 @@
+"use client";
+import { useState } from "react";
+import Link from "next/link";
+import { useQuery } from "@tanstack/react-query";
+import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
+import { IconInfoCircle, IconUsers, IconHistory } from "@tabler/icons-react";
+import { useTRPC } from "@/components/trpc";
+import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { AccessibilityBadge, RoleBadge } from "./labels";
+import { ProjectOverview } from "./ProjectOverview";
+import { MembersPanel } from "./MembersPanel";
+import { AuditPanel } from "./AuditPanel";
+
+export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
+  const trpc = useTRPC();
+  const [tab, setTab] = useState(initialTab);
+  const project = useQuery(trpc.project.get.queryOptions({ projectId }, { retry: false }));
+
+  if (project.isPending) return <Stack><Skeleton h={36} w={300} /><Skeleton h={200} /></Stack>;
+  if (project.error) {
+    return (
+      <Stack>
+        <Breadcrumbs><Anchor component={Link} href="/projects">Projects</Anchor><Text>{projectId}</Text></Breadcrumbs>
+        <ErrorAlert error={project.error} title="Cannot open this project" />
+      </Stack>
+    );
+  }
+  const p = project.data;
+  const isOwner = p.access === "owner";
+  const canReadData = p.access !== "listed";
+  const selectTab = (v: string | null) => {
+    const next = v ?? "overview";
+    setTab(next);
+    window.history.replaceState(null, "", `?tab=${next}`);
+  };
+
+  return (
+    <Stack gap="lg">
+      <Breadcrumbs>
+        <Anchor component={Link} href="/projects">Projects</Anchor>
+        <Text ff="monospace">{p.id}</Text>
+      </Breadcrumbs>
+      <Group justify="space-between" align="flex-start">
+        <div>
+          <Title order={2}>{p.name}</Title>
+          <Group gap="xs" mt={6}>
+            <Text c="dimmed" ff="monospace" size="sm">{p.id}</Text>
+            <AccessibilityBadge value={p.accessibility} />
+            <RoleBadge role={p.myRole} />
+          </Group>
+        </div>
+      </Group>
+      <Tabs value={tab} onChange={selectTab} keepMounted={false}>
+        <Tabs.List>
+          <Tabs.Tab value="overview" leftSection={<IconInfoCircle size={16} />}>Overview</Tabs.Tab>
+          <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
+          {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
+        </Tabs.List>
+        <Tabs.Panel value="overview" pt="lg"><ProjectOverview project={p} /></Tabs.Panel>
+        <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
+        {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}
+      </Tabs>
+    </Stack>
+  );
+}

@@ -1,0 +1,80 @@
+"use client";
+import type { ReactNode } from "react";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import { signOut } from "next-auth/react";
+import { AppShell, Avatar, Badge, Container, Group, Image, Menu, Text, UnstyledButton, Button } from "@mantine/core";
+import { IconChevronDown, IconFolders, IconLogout, IconShieldCheck } from "@tabler/icons-react";
+import type { SessionUser } from "@/server/auth/session";
+
+const nav = [{ href: "/projects", label: "Projects", icon: IconFolders }];
+
+export function AppFrame({ user, children }: { user: SessionUser; children: ReactNode }) {
+  const pathname = usePathname();
+  return (
+    <AppShell header={{ height: 60 }} padding="md" bg="var(--mantine-color-gray-0)">
+      <AppShell.Header>
+        <Container size="xl" h="100%">
+          <Group h="100%" justify="space-between">
+            <Group gap="xl">
+              <Link href="/projects" style={{ textDecoration: "none", color: "inherit" }}>
+                <Group gap={8}>
+                  <Image src="/atrium.svg" alt="" w={28} h={28} />
+                  <Text fw={700} size="lg">Atrium</Text>
+                </Group>
+              </Link>
+              <Group gap={4}>
+                {nav.map((n) => (
+                  <Button
+                    key={n.href}
+                    component={Link}
+                    href={n.href}
+                    variant={pathname.startsWith(n.href) ? "light" : "subtle"}
+                    color={pathname.startsWith(n.href) ? undefined : "gray"}
+                    leftSection={<n.icon size={16} />}
+                  >
+                    {n.label}
+                  </Button>
+                ))}
+              </Group>
+            </Group>
+            <UserMenu user={user} />
+          </Group>
+        </Container>
+      </AppShell.Header>
+      <AppShell.Main>
+        <Container size="xl" py="md">{children}</Container>
+      </AppShell.Main>
+    </AppShell>
+  );
+}
+
+function UserMenu({ user }: { user: SessionUser }) {
+  const label = user.name ?? user.email ?? "Signed in";
+  return (
+    <Menu position="bottom-end" width={240} withArrow>
+      <Menu.Target>
+        <UnstyledButton aria-label="User menu" data-testid="user-menu">
+          <Group gap={8}>
+            <Avatar name={label} color="initials" size="sm" />
+            <Text size="sm" fw={500} visibleFrom="sm">{label}</Text>
+            <IconChevronDown size={14} />
+          </Group>
+        </UnstyledButton>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Label>
+          <Text size="sm" fw={600} c="var(--mantine-color-text)">{label}</Text>
+          {user.email && <Text size="xs" c="dimmed">{user.email}</Text>}
+          {user.siteAdmin && (
+            <Badge mt={6} size="xs" color="grape" leftSection={<IconShieldCheck size={10} />}>Site admin</Badge>
+          )}
+        </Menu.Label>
+        <Menu.Divider />
+        <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => void signOut({ callbackUrl: "/signin" })}>
+          Sign out
+        </Menu.Item>
+      </Menu.Dropdown>
+    </Menu>
+  );
+}

@@ -1,0 +1,16 @@
+// Queue names and the one zod schema of each queue's payload, shared by producers and workers.
+// Later capabilities (intake, deid, archive, governor, compute, tasks) add their queues here.
+import { z } from "zod";
+
+export const queuePayloads = {
+  /** A liveness probe: the worker process answers it, proving that jobs flow end to end. */
+  health: z.object({ requestedAt: z.string().datetime(), note: z.string().max(200).optional() }),
+} as const;
+
+export type QueueName = keyof typeof queuePayloads;
+export type QueuePayload<N extends QueueName> = z.infer<(typeof queuePayloads)[N]>;
+export const queueNames = Object.keys(queuePayloads) as QueueName[];
+
+export function parsePayload<N extends QueueName>(name: N, data: unknown): QueuePayload<N> {
+  return queuePayloads[name].parse(data) as QueuePayload<N>;
+}

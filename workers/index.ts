@@ -1,0 +1,49 @@
+// The worker process: one BullMQ worker per queue. Add a queue by adding its processor here.
+// Shutdown is graceful: running jobs finish (up to the grace period); jobs still running after it
+// are left to BullMQ's stalled-job check, which returns them to the queue for another worker.
+import { Worker, type Processor } from "bullmq";
+import type { QueueName } from "@/lib/queue";
+import { createRedis } from "@/server/redis";
+import { queuePrefix } from "@/server/queues";
+import { childLog } from "@/lib/log";
+import { processHealth } from "./health";
+
+const log = childLog("workers");
+
+const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
+  health: { processor: processHealth, concurrency: 1 },
+};
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startWorkers(options: { redisUrl?: string } = {}): Promise<RunningWorkers> {
+  const connection = createRedis(options.redisUrl);
+  const workers = (Object.keys(processors) as QueueName[]).map((name) => {
+    const { processor, concurrency } = processors[name];
+    const worker = new Worker(name, processor, { connection, prefix: queuePrefix(), concurrency, autorun: true });
+    worker.on("failed", (job, err) => log.warn({ queue: name, jobId: job?.id, error: err.name }, "job failed"));
+    worker.on("error", (err) => log.error({ queue: name, error: err.message }, "worker error"));
+    return worker;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  log.info({ queues: Object.keys(processors) }, "workers started");
+  return {
+    workers,
+    async close(graceMs = 30_000) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      ]);
+      if (timedOut) {
+        log.warn({ graceMs }, "jobs still running after the grace period; they return to their queues");
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await connection.quit().catch(() => connection.disconnect());
+      log.info("workers stopped");
+    },
+  };
+}
