@@ -55,7 +55,7 @@ export function CreateProjectForm() {
               value={form.id}
               onChange={(e) => setForm({ ...form, id: e.currentTarget.value })}
               error={fieldError("id") ?? (create.error?.data?.code === "CONFLICT" ? create.error.message : undefined)}
-              ff="monospace"
+              styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
             />
             <TextInput
               label="Name"

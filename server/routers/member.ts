@@ -9,12 +9,18 @@ import {
 } from "@/lib/projects";
 import { allows } from "@/lib/access";
 import { writeAudit } from "@/server/audit";
+import type { Prisma } from "@/server/db/generated/client";
 
 const lastOwnerError = () =>
   new TRPCError({
     code: "PRECONDITION_FAILED",
     message: "A project needs at least one owner. Make someone else an owner first.",
   });
+
+/** Serialises membership changes of one project, so two owners cannot demote each other at once. */
+async function lockProject(tx: Prisma.TransactionClient, projectId: string) {
+  await tx.$queryRaw`SELECT id FROM "Project" WHERE id = ${projectId} FOR UPDATE`;
+}
 
 const unknownMember = () =>
   new TRPCError({ code: "NOT_FOUND", message: "That user is not a member of this project. Reload the member list." });
@@ -90,6 +96,7 @@ export const memberRouter = router({
     .input(changeRoleInput)
     .mutation(async ({ ctx, input }) => {
       return ctx.prisma.$transaction(async (tx) => {
+        await lockProject(tx, input.projectId);
         const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
         const target = members.find((m) => m.userId === input.userId);
         if (!target) throw unknownMember();
@@ -116,6 +123,7 @@ export const memberRouter = router({
     .input(removeMemberInput)
     .mutation(async ({ ctx, input }) => {
       return ctx.prisma.$transaction(async (tx) => {
+        await lockProject(tx, input.projectId);
         const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
         const target = members.find((m) => m.userId === input.userId);
         if (!target) throw unknownMember();

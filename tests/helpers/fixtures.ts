@@ -1,0 +1,93 @@
+// People and projects for API tests. Users reach the API the way the portal's do: through a
+// database session resolved by sessionUserFromToken (so ATRIUM_ADMINS is honoured).
+import type { PrismaClient } from "@/server/db/generated/client";
+import { createSession, sessionUserFromToken, type SessionUser } from "@/server/auth/session";
+import { createCallerFactory } from "@/server/trpc/init";
+import { appRouter } from "@/server/routers";
+
+export const ADMIN_EMAIL = "admin@atrium.test";
+process.env.ATRIUM_ADMINS = ADMIN_EMAIL;
+
+export const actors = ["anonymous", "outsider", "collaborator", "member", "owner", "siteAdmin"] as const;
+export type Actor = (typeof actors)[number];
+
+export interface People {
+  users: Record<Exclude<Actor, "anonymous"> | "target", { id: string; email: string }>;
+  sessions: Record<Actor, SessionUser | null>;
+}
+
+export async function createPeople(prisma: PrismaClient, tag = ""): Promise<People> {
+  const spec = {
+    outsider: `outsider${tag}@atrium.test`,
+    collaborator: `collaborator${tag}@atrium.test`,
+    member: `member${tag}@atrium.test`,
+    owner: `owner${tag}@atrium.test`,
+    siteAdmin: tag ? `admin${tag}@atrium.test` : ADMIN_EMAIL,
+    target: `target${tag}@atrium.test`,
+  } as const;
+  const users = {} as People["users"];
+  for (const [key, email] of Object.entries(spec)) {
+    const u = await prisma.user.create({ data: { email, name: key } });
+    users[key as keyof typeof spec] = { id: u.id, email };
+  }
+  const sessions = { anonymous: null } as People["sessions"];
+  for (const key of ["outsider", "collaborator", "member", "owner", "siteAdmin"] as const) {
+    const { token } = await createSession(prisma, users[key].id);
+    sessions[key] = await sessionUserFromToken(prisma, token);
+  }
+  return { users, sessions };
+}
+
+export interface ProjectFixture {
+  projectId: string;
+  invitationId: string;
+}
+
+/** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
+export async function createProjectFixture(
+  prisma: PrismaClient,
+  people: People,
+  projectId: string,
+  accessibility: "private" | "protected" | "public",
+): Promise<ProjectFixture> {
+  const { users } = people;
+  await prisma.project.create({
+    data: {
+      id: projectId,
+      idLower: projectId.toLowerCase(),
+      name: `Project ${projectId}`,
+      accessibility,
+      members: {
+        create: [
+          { userId: users.owner.id, role: "owner" },
+          { userId: users.member.id, role: "member" },
+          { userId: users.collaborator.id, role: "collaborator" },
+          { userId: users.target.id, role: "member" },
+        ],
+      },
+    },
+  });
+  const inv = await prisma.projectInvitation.create({
+    data: { projectId, email: `invitee-${projectId.toLowerCase()}@atrium.test`, role: "member", invitedById: users.owner.id },
+  });
+  return { projectId, invitationId: inv.id };
+}
+
+const createCaller = createCallerFactory(appRouter);
+
+export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
+  return createCaller({ prisma, user });
+}
+
+/** Everything an API call could change, in a comparable form. */
+export async function snapshot(prisma: PrismaClient) {
+  const [projects, members, invitations, audit, users, sessions] = await Promise.all([
+    prisma.project.findMany({ orderBy: { id: "asc" } }),
+    prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
+    prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
+    prisma.auditEvent.count(),
+    prisma.user.findMany({ orderBy: { id: "asc" } }),
+    prisma.session.count(),
+  ]);
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
