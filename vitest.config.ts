@@ -17,7 +17,7 @@ if (typeof (Map as unknown as { groupBy?: unknown }).groupBy !== "function") {
 }
 
 export default defineConfig({
-  resolve: { alias: { "@": path.resolve(__dirname) } },
+  resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
   test: {
     include: ["tests/**/*.test.ts"],
     globalSetup: ["tests/setup/global.ts"],

@@ -7,6 +7,9 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/client";
 import { dataDir, readEnv } from "@/lib/config";
 import type { SqlRunner } from "@/lib/db/migrate";
+import { childLog } from "@/lib/log";
+
+const log = childLog("db");
 
 export type Db = PrismaClient;
 
@@ -24,6 +27,9 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
   if (databaseUrl) {
     const pg = await import("pg");
     const pool = new pg.default.Pool({ connectionString: databaseUrl, max: 10 });
+    // An idle connection closed by the server (restart, failover, DROP DATABASE) must not crash the
+    // process: the pool drops it and opens a new one on the next query.
+    pool.on("error", (e) => log.warn({ code: (e as { code?: string }).code }, "idle database connection closed"));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     // Administrative SQL (migrations, advisory locks) runs on one dedicated connection, so that a
     // session-level lock is released on the connection that took it.
@@ -31,6 +37,10 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
     const adminClient = async () => {
       if (!admin) {
         admin = new pg.default.Client({ connectionString: databaseUrl });
+        admin.on("error", (e) => {
+          log.warn({ code: (e as { code?: string }).code }, "administrative database connection closed");
+          admin = undefined;
+        });
         await admin.connect();
       }
       return admin;

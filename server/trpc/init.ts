@@ -13,7 +13,7 @@ export interface Context {
   user: SessionUser | null;
 }
 
-function readableZodMessage(err: ZodError): string {
+export function readableZodMessage(err: ZodError): string {
   return err.issues
     .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
     .join("; ");
