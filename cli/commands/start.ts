@@ -52,10 +52,33 @@ export async function run(args: string[]) {
   const port = Number(values.port ?? env.PORT);
   const dir = dataDir(env);
 
+  // Take the port first: a clash is reported before anything slow happens. Until the portal is
+  // ready, every request gets 503, so health checks see "starting".
+  let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  const server = http.createServer((req, res) => {
+    if (handler) return handler(req, res);
+    res.writeHead(503, { "content-type": "application/json", "retry-after": "2" }).end('{"status":"starting"}');
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, () => resolve());
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    console.error(
+      code === "EADDRINUSE"
+        ? `atrium: port ${port} is already in use. Stop what is using it, or start on another port: PORT=3001 npm start (or atrium start --port 3001).`
+        : `atrium: cannot listen on port ${port}: ${(e as Error).message}`,
+    );
+    return 1;
+  }
+
   let redis;
   try {
     redis = await ensureRedis(env.REDIS_URL, dir);
   } catch (e) {
+    server.close();
     if (e instanceof RedisUnavailableError) {
       console.error(`atrium: ${e.message}`);
       return 1;
@@ -76,17 +99,13 @@ export async function run(args: string[]) {
   const { default: next } = await import("next");
   const app = next({ dev: false, dir: ROOT, port, hostname: "localhost" });
   await app.prepare();
-  const handler = app.getRequestHandler();
+  const nextHandler = app.getRequestHandler();
   const { metrics } = await import("@/server/metrics");
   const { httpRequests } = metrics();
-  const server = http.createServer((req, res) => {
+  handler = (req, res) => {
     res.on("finish", () => httpRequests.inc({ route: requestGroup(req.url), status: `${Math.floor(res.statusCode / 100)}xx` }));
-    void handler(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, () => resolve());
-  });
+    void nextHandler(req, res);
+  };
 
   const workers = values["no-workers"] ? null : await (await import("@/workers")).startWorkers({ redisUrl: redis.url });
 
@@ -94,7 +113,9 @@ export async function run(args: string[]) {
   console.log(`atrium: portal on http://localhost:${port} (database: ${handle.kind}${handle.kind === "pglite" ? ` in ${dir}` : ""}; workers: ${workers ? "running" : "not started"})`);
 
   onShutdown(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000).unref())]);
     server.closeAllConnections();
     await workers?.close();
     await app.close?.();

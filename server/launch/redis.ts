@@ -1,7 +1,7 @@
 // Finds Redis for `atrium start`: REDIS_URL if something answers there; otherwise a private
 // redis-server under the data directory (if one is on the PATH); otherwise one clear error.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import path from "node:path";
 import net from "node:net";
 import { pingRedis } from "@/server/redis";
@@ -12,8 +12,17 @@ const log = childLog("launch");
 export class RedisUnavailableError extends Error {}
 
 function redisServerOnPath(): string | null {
-  const r = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : null;
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, "redis-server");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 async function freePort(): Promise<number> {

@@ -4,8 +4,11 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../lib/db/migrate";
 import { adminUrl, databaseUrl, TEST_DB_PREFIX } from "../helpers/pg";
+import { buildIsCurrent, buildPortal } from "../../server/launch/build";
 
 export default async function setup(project: TestProject) {
+  // Browser and start-up tests run the real production build of the portal.
+  if (!buildIsCurrent()) buildPortal();
   const template = `${TEST_DB_PREFIX}tpl_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();

@@ -1,0 +1,87 @@
+// Starts `atrium start` as a real process (the way `npm start` does) and stops it with SIGTERM.
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AtriumProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+}
+
+/** Starts Atrium; `env` replaces the variables it names (undefined removes one). */
+export async function startAtrium(env: Record<string, string | undefined>, opts: { timeoutMs?: number } = {}): Promise<AtriumProcess> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "development", ATRIUM_LOG_LEVEL: "info", NEXT_TELEMETRY_DISABLED: "1" };
+  for (const k of ["DATABASE_URL", "ATRIUM_OIDC_ISSUER", "ATRIUM_OIDC_CLIENT_ID", "ATRIUM_OIDC_CLIENT_SECRET", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete childEnv[k];
+  for (const [k, v] of Object.entries({ ...env, PORT: String(port) })) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "start"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://localhost:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`atrium start exited with ${child.exitCode}:\n${out}`);
+    try {
+      const r = await fetch(`${url}/api/health`);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`atrium start did not become healthy in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    child,
+    output: () => out,
+    async stop(timeoutMs = 30_000) {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Runs `atrium start` expecting it to fail; resolves with its exit code and output. */
+export async function startAtriumExpectingFailure(env: Record<string, string | undefined>) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "start"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, output: out };
+}
