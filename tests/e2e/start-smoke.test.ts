@@ -120,6 +120,7 @@ describe("npm start with the embedded default", () => {
       DATABASE_URL: undefined,
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       PATH: "/nonexistent",
+      PORT: String(await freePort()),
     });
     expect(code).toBe(1);
     expect(output.trim()).toMatch(/^atrium: No Redis answers at redis:\/\/127\.0\.0\.1:\d+ and redis-server is not installed\. Install it .* or set REDIS_URL/);
