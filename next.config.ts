@@ -16,7 +16,8 @@ const nextConfig: NextConfig = {
     "dcmjs-dimse",
   ],
   poweredByHeader: false,
-  typescript: { tsconfigPath: "tsconfig.json" },
+  // `npm test` type-checks the whole repository (tsc --noEmit) first; the build need not repeat it.
+  typescript: { ignoreBuildErrors: true },
 };
 
 export default nextConfig;

@@ -26,7 +26,8 @@ export function CreateProjectForm() {
     }),
   );
   const fieldError = (field: string) => create.error?.data?.fieldErrors?.find((f) => f.path === field)?.message;
-  const otherError = create.error && !create.error.data?.fieldErrors?.length ? create.error : null;
+  const conflict = create.error?.data?.code === "CONFLICT" ? create.error.message : undefined;
+  const otherError = create.error && !create.error.data?.fieldErrors?.length && !conflict ? create.error : null;
 
   return (
     <Stack gap="lg" maw={720}>
@@ -54,7 +55,7 @@ export function CreateProjectForm() {
               required
               value={form.id}
               onChange={(e) => setForm({ ...form, id: e.currentTarget.value })}
-              error={fieldError("id") ?? (create.error?.data?.code === "CONFLICT" ? create.error.message : undefined)}
+              error={fieldError("id") ?? conflict}
               styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
             />
             <TextInput

@@ -55,7 +55,9 @@ export function oidcProvider(env = readEnv()): OAuthConfig<OidcProfile> {
     allowDangerousEmailAccountLinking: true,
     profile(p) {
       const name = p.name ?? ([p.given_name, p.family_name].filter(Boolean).join(" ") || p.preferred_username || null);
-      return { id: p.sub, name, email: p.email ? p.email.toLowerCase() : null, image: null };
+      // Entra ID often releases the address only as preferred_username (the UPN).
+      const email = p.email ?? (p.preferred_username?.includes("@") ? p.preferred_username : undefined);
+      return { id: p.sub, name, email: email ? email.toLowerCase() : null, image: null };
     },
   };
 }
