@@ -25,7 +25,7 @@ const envSchema = z.object({
 
 export type AtriumEnv = z.infer<typeof envSchema>;
 
-export function readEnv(source: NodeJS.ProcessEnv = process.env): AtriumEnv {
+export function readEnv(source: Record<string, string | undefined> = process.env): AtriumEnv {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
