@@ -6,6 +6,7 @@ import { memberRouter } from "./member";
 import { auditRouter } from "./audit";
 import { meRouter } from "./me";
 import { adminRouter } from "./admin";
+import { intakeRouter } from "./intake";
 
 export const appRouter = router({
   me: meRouter,
@@ -13,6 +14,7 @@ export const appRouter = router({
   member: memberRouter,
   audit: auditRouter,
   admin: adminRouter,
+  intake: intakeRouter,
 });
 
 export type AppRouter = typeof appRouter;

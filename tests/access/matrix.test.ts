@@ -53,6 +53,12 @@ const MATRIX: Record<string, Row> = {
   },
   "audit.list": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "admin.users": { requires: "siteAdmin", mutates: false, input: () => undefined },
+  "intake.settings": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "intake.updateSettings": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, stableAfterSeconds: 30 }) },
+  "intake.addAeRoute": { requires: "owner", mutates: true, input: (f, _p, n) => ({ projectId: f.projectId, aeTitle: `NEWAE${n}` }) },
+  "intake.removeAeRoute": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, aeTitle: f.aeTitle }) },
+  "intake.summary": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "intake.quarantine": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };

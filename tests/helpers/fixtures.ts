@@ -41,6 +41,7 @@ export async function createPeople(prisma: PrismaClient, tag = ""): Promise<Peop
 export interface ProjectFixture {
   projectId: string;
   invitationId: string;
+  aeTitle: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -70,7 +71,9 @@ export async function createProjectFixture(
   const inv = await prisma.projectInvitation.create({
     data: { projectId, email: `invitee-${projectId.toLowerCase()}@atrium.test`, role: "member", invitedById: users.owner.id },
   });
-  return { projectId, invitationId: inv.id };
+  const aeTitle = projectId.toUpperCase().slice(0, 16);
+  await prisma.aeRoute.create({ data: { aeTitle, projectId, allowedCallingAes: [], allowedAddresses: [] } });
+  return { projectId, invitationId: inv.id, aeTitle };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -81,13 +84,15 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
     prisma.auditEvent.count(),
     prisma.user.findMany({ orderBy: { id: "asc" } }),
     prisma.session.count(),
+    prisma.projectIntake.findMany({ orderBy: { projectId: "asc" } }),
+    prisma.aeRoute.findMany({ orderBy: { aeTitle: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }

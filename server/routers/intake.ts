@@ -1,0 +1,107 @@
+import { TRPCError } from "@trpc/server";
+import { router, projectProcedure } from "@/server/trpc/init";
+import { addAeRouteInput, quarantineListInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
+import { intakeSummary } from "@/server/intake/summary";
+import { writeAudit } from "@/server/audit";
+import { Prisma } from "@/server/db/generated/client";
+
+const DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", pseudonymPattern: "SUBJ-####", deidScript: null };
+
+export const intakeRouter = router({
+  /** Intake settings and AE routes; every member may read them (they hold no patient data). */
+  settings: projectProcedure("collaborator").query(async ({ ctx }) => {
+      const [settings, routes] = await Promise.all([
+        ctx.prisma.projectIntake.findUnique({ where: { projectId: ctx.project.id } }),
+        ctx.prisma.aeRoute.findMany({ where: { projectId: ctx.project.id }, orderBy: { aeTitle: "asc" } }),
+      ]);
+      const s = settings ?? DEFAULTS;
+      return {
+        stableAfterSeconds: s.stableAfterSeconds,
+        deidProfile: s.deidProfile,
+        pseudonymPattern: s.pseudonymPattern,
+        hasDeidScript: Boolean(s.deidScript),
+        aeRoutes: routes.map((r) => ({ aeTitle: r.aeTitle, allowedCallingAes: r.allowedCallingAes, allowedAddresses: r.allowedAddresses })),
+      };
+    }),
+
+  updateSettings: projectProcedure("owner")
+    .input(updateIntakeSettingsInput)
+    .mutation(async ({ ctx, input }) => {
+      const { projectId, ...changes } = input;
+      return ctx.prisma.$transaction(async (tx) => {
+        const before = (await tx.projectIntake.findUnique({ where: { projectId } })) ?? DEFAULTS;
+        const changed = Object.fromEntries(
+          Object.entries(changes).filter(([k, v]) => v !== undefined && before[k as keyof typeof before] !== v),
+        );
+        if (!Object.keys(changed).length) return { changed: [] as string[] };
+        await tx.projectIntake.upsert({ where: { projectId }, create: { projectId, ...changed }, update: changed });
+        await writeAudit(tx, {
+          projectId,
+          actorId: ctx.user.id,
+          action: "intake.settings",
+          targetType: "project",
+          targetId: projectId,
+          before: Object.fromEntries(Object.keys(changed).map((k) => [k, before[k as keyof typeof before]])) as Prisma.InputJsonValue,
+          after: changed as Prisma.InputJsonValue,
+        });
+        return { changed: Object.keys(changed) };
+      });
+    }),
+
+  addAeRoute: projectProcedure("owner")
+    .input(addAeRouteInput)
+    .mutation(async ({ ctx, input }) => {
+      const { projectId, ...route } = input;
+      try {
+        return await ctx.prisma.$transaction(async (tx) => {
+          await tx.aeRoute.create({ data: { projectId, ...route } });
+          await writeAudit(tx, { projectId, actorId: ctx.user.id, action: "intake.ae.add", targetType: "ae", targetId: route.aeTitle, after: route });
+          return { aeTitle: route.aeTitle };
+        });
+      } catch (e) {
+        if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002") {
+          throw new TRPCError({
+            code: "CONFLICT",
+            message: `The AE title ${route.aeTitle} already routes to a project. Each called AE title routes to one project; choose another.`,
+          });
+        }
+        throw e;
+      }
+    }),
+
+  removeAeRoute: projectProcedure("owner")
+    .input(removeAeRouteInput)
+    .mutation(async ({ ctx, input }) => {
+      return ctx.prisma.$transaction(async (tx) => {
+        const route = await tx.aeRoute.findFirst({ where: { aeTitle: input.aeTitle, projectId: input.projectId } });
+        if (!route) throw new TRPCError({ code: "NOT_FOUND", message: `This project has no AE title ${input.aeTitle}. Reload the settings.` });
+        await tx.aeRoute.delete({ where: { aeTitle: route.aeTitle } });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "intake.ae.remove",
+          targetType: "ae",
+          targetId: route.aeTitle,
+          before: { allowedCallingAes: route.allowedCallingAes, allowedAddresses: route.allowedAddresses },
+        });
+        return { removed: true };
+      });
+    }),
+
+  /** Counts of instances and studies by state, and the commonest quarantine reasons. */
+  summary: projectProcedure("collaborator").query(({ ctx }) => intakeSummary(ctx.prisma, ctx.project.id)),
+
+  /** Quarantined instances with their reasons (no header values: those are for owners, audited). */
+  quarantine: projectProcedure("member")
+    .input(quarantineListInput)
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.prisma.receivedInstance.findMany({
+        where: { projectId: ctx.project.id, status: "quarantined" },
+        orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+        take: input.limit + 1,
+        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+        select: { id: true, receivedAt: true, channel: true, callingAe: true, calledAe: true, reason: true, sizeBytes: true },
+      });
+      return { items: rows.slice(0, input.limit), nextCursor: rows.length > input.limit ? rows[input.limit - 1]!.id : null };
+    }),
+});
