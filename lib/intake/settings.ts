@@ -17,12 +17,6 @@ export const removeAeRouteInput = z.object({ projectId: projectIdSchema, aeTitle
 export const updateIntakeSettingsInput = z.object({
   projectId: projectIdSchema,
   stableAfterSeconds: z.number().int().min(5, "At least 5 seconds.").max(86_400, "At most a day (86400 s).").optional(),
-  pseudonymPattern: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9_-]*#{2,}[A-Za-z0-9_-]*$/, "A pattern needs a run of at least two # for the counter, e.g. BRAIN-####.")
-    .max(32)
-    .optional(),
 });
 
 export const quarantineListInput = z.object({

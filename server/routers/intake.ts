@@ -5,7 +5,7 @@ import { intakeSummary } from "@/server/intake/summary";
 import { writeAudit } from "@/server/audit";
 import { Prisma } from "@/server/db/generated/client";
 
-const DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", pseudonymPattern: "SUBJ-####", deidScript: null };
+const DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", deidScript: null };
 
 export const intakeRouter = router({
   /** Intake settings and AE routes; every member may read them (they hold no patient data). */
@@ -18,7 +18,6 @@ export const intakeRouter = router({
       return {
         stableAfterSeconds: s.stableAfterSeconds,
         deidProfile: s.deidProfile,
-        pseudonymPattern: s.pseudonymPattern,
         hasDeidScript: Boolean(s.deidScript),
         aeRoutes: routes.map((r) => ({ aeTitle: r.aeTitle, allowedCallingAes: r.allowedCallingAes, allowedAddresses: r.allowedAddresses })),
       };

@@ -13,7 +13,6 @@ CREATE TABLE "ProjectIntake" (
     "stableAfterSeconds" INTEGER NOT NULL DEFAULT 60,
     "deidProfile" TEXT NOT NULL DEFAULT 'basic',
     "deidScript" TEXT,
-    "pseudonymPattern" TEXT NOT NULL DEFAULT 'SUBJ-####',
     "updatedAt" TIMESTAMP(3) NOT NULL,
 
     CONSTRAINT "ProjectIntake_pkey" PRIMARY KEY ("projectId")
@@ -135,3 +134,4 @@ ALTER TABLE "ProjectSopInstance" ADD CONSTRAINT "ProjectSopInstance_projectId_fk
 
 -- AddForeignKey
 ALTER TABLE "IntakeStudy" ADD CONSTRAINT "IntakeStudy_projectId_fkey" FOREIGN KEY ("projectId") REFERENCES "Project"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
