@@ -3,13 +3,14 @@ import { useState } from "react";
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
 import { ProjectOverview } from "./ProjectOverview";
 import { MembersPanel } from "./MembersPanel";
 import { AuditPanel } from "./AuditPanel";
+import { IntakePanel } from "./IntakePanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -53,10 +54,16 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
       <Tabs value={tab} onChange={selectTab} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="overview" leftSection={<IconInfoCircle size={16} />}>Overview</Tabs.Tab>
+          {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
         <Tabs.Panel value="overview" pt="lg"><ProjectOverview project={p} /></Tabs.Panel>
+        {canReadData && (
+          <Tabs.Panel value="intake" pt="lg">
+            <IntakePanel projectId={p.id} isOwner={isOwner} canSeeQuarantine={p.access === "member" || isOwner} />
+          </Tabs.Panel>
+        )}
         <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
         {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}
       </Tabs>

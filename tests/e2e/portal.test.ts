@@ -99,6 +99,19 @@ describe("the portal in a browser", () => {
     await shot("project-audit");
   });
 
+  it("routes a called AE title to the project from the intake tab, and refuses a bad one", async () => {
+    await page.getByRole("tab", { name: "Intake" }).click();
+    await page.getByText("No AE title routes here yet").waitFor();
+    await page.getByLabel("Called AE title").fill("THIS_AE_TITLE_IS_TOO_LONG");
+    await page.getByRole("button", { name: "Add route" }).click();
+    await page.getByText(/at most 16 characters/).waitFor();
+    await page.getByLabel("Called AE title").fill("brain_mri");
+    await page.getByRole("button", { name: "Add route" }).click();
+    await page.getByText("Scanners can now send to BRAIN_MRI.").waitFor();
+    await shot("project-intake");
+    expect(await db.prisma.aeRoute.findMany({ select: { aeTitle: true, projectId: true } })).toEqual([{ aeTitle: "BRAIN_MRI", projectId: "BRAIN_MRI" }]);
+  });
+
   it("the invited colleague joins on first sign-in; as a member she sees no audit log and no owner controls", async () => {
     await page.context().clearCookies();
     await signInAs("grace@institute.test", "Grace Hopper");
