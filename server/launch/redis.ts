@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdirSync } from "node:fs";
 import path from "node:path";
-import net from "node:net";
+import { freePort } from "@/lib/net";
 import { pingRedis } from "@/server/redis";
 import { childLog } from "@/lib/log";
 
@@ -23,17 +23,6 @@ function redisServerOnPath(): string | null {
     }
   }
   return null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RedisForLaunch {

@@ -7,7 +7,7 @@ import {
   removeMemberInput,
   wouldRemoveLastOwner,
 } from "@/lib/projects";
-import { allows } from "@/lib/access";
+import { allows, type ProjectRole } from "@/lib/access";
 import { writeAudit } from "@/server/audit";
 import type { Prisma } from "@/server/db/generated/client";
 
@@ -17,9 +17,17 @@ const lastOwnerError = () =>
     message: "A project needs at least one owner. Make someone else an owner first.",
   });
 
-/** Serialises membership changes of one project, so two owners cannot demote each other at once. */
-async function lockProject(tx: Prisma.TransactionClient, projectId: string) {
+/**
+ * The member a change is about, checked against the last-owner rule. Locks the project row first,
+ * which serialises membership changes of one project: two owners cannot demote each other at once.
+ */
+async function memberForChange(tx: Prisma.TransactionClient, projectId: string, userId: string, newRole: ProjectRole | null) {
   await tx.$queryRaw`SELECT id FROM "Project" WHERE id = ${projectId} FOR UPDATE`;
+  const members = await tx.projectMember.findMany({ where: { projectId } });
+  const target = members.find((m) => m.userId === userId);
+  if (!target) throw unknownMember();
+  if (target.role !== newRole && wouldRemoveLastOwner(members, userId, newRole)) throw lastOwnerError();
+  return target;
 }
 
 const unknownMember = () =>
@@ -96,12 +104,8 @@ export const memberRouter = router({
     .input(changeRoleInput)
     .mutation(async ({ ctx, input }) => {
       return ctx.prisma.$transaction(async (tx) => {
-        await lockProject(tx, input.projectId);
-        const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
-        const target = members.find((m) => m.userId === input.userId);
-        if (!target) throw unknownMember();
+        const target = await memberForChange(tx, input.projectId, input.userId, input.role);
         if (target.role === input.role) return { changed: false };
-        if (wouldRemoveLastOwner(members, input.userId, input.role)) throw lastOwnerError();
         await tx.projectMember.update({
           where: { projectId_userId: { projectId: input.projectId, userId: input.userId } },
           data: { role: input.role },
@@ -123,11 +127,7 @@ export const memberRouter = router({
     .input(removeMemberInput)
     .mutation(async ({ ctx, input }) => {
       return ctx.prisma.$transaction(async (tx) => {
-        await lockProject(tx, input.projectId);
-        const members = await tx.projectMember.findMany({ where: { projectId: input.projectId } });
-        const target = members.find((m) => m.userId === input.userId);
-        if (!target) throw unknownMember();
-        if (wouldRemoveLastOwner(members, input.userId, null)) throw lastOwnerError();
+        const target = await memberForChange(tx, input.projectId, input.userId, null);
         await tx.projectMember.delete({ where: { projectId_userId: { projectId: input.projectId, userId: input.userId } } });
         await writeAudit(tx, {
           projectId: input.projectId,

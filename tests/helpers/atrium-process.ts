@@ -1,20 +1,11 @@
 // Starts `atrium start` as a real process (the way `npm start` does) and stops it with SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { freePort } from "../../lib/net";
+
+export { freePort };
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface AtriumProcess {
   url: string;
@@ -28,21 +19,12 @@ export interface AtriumProcess {
 /** Starts Atrium; `env` replaces the variables it names (undefined removes one). */
 export async function startAtrium(env: Record<string, string | undefined>, opts: { timeoutMs?: number } = {}): Promise<AtriumProcess> {
   const port = Number(env.PORT ?? (await freePort()));
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "development", ATRIUM_LOG_LEVEL: "info", NEXT_TELEMETRY_DISABLED: "1" };
-  for (const k of ["DATABASE_URL", "ATRIUM_OIDC_ISSUER", "ATRIUM_OIDC_CLIENT_ID", "ATRIUM_OIDC_CLIENT_SECRET", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete childEnv[k];
-  for (const [k, v] of Object.entries({ ...env, PORT: String(port) })) {
-    if (v === undefined) delete childEnv[k];
-    else childEnv[k] = v;
-  }
-  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "start"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  const { child, output } = spawnStart({ ...env, PORT: String(port) });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://localhost:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`atrium start exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) throw new Error(`atrium start exited with ${child.exitCode}:\n${output()}`);
     try {
       const r = await fetch(`${url}/api/health`);
       if (r.status === 200) break;
@@ -51,7 +33,7 @@ export async function startAtrium(env: Record<string, string | undefined>, opts:
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`atrium start did not become healthy in time:\n${out}`);
+      throw new Error(`atrium start did not become healthy in time:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -59,7 +41,7 @@ export async function startAtrium(env: Record<string, string | undefined>, opts:
     url,
     port,
     child,
-    output: () => out,
+    output,
     async stop(timeoutMs = 30_000) {
       if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGTERM");
@@ -73,7 +55,15 @@ export async function startAtrium(env: Record<string, string | undefined>, opts:
 
 /** Runs `atrium start` expecting it to fail; resolves with its exit code and output. */
 export async function startAtriumExpectingFailure(env: Record<string, string | undefined>) {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  const { child, output } = spawnStart(env);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, output: output() };
+}
+
+/** `atrium start` in a child process, in a clean environment plus `env` (undefined removes a variable). */
+function spawnStart(env: Record<string, string | undefined>) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "development", ATRIUM_LOG_LEVEL: "info", NEXT_TELEMETRY_DISABLED: "1" };
+  for (const k of ["DATABASE_URL", "ATRIUM_OIDC_ISSUER", "ATRIUM_OIDC_CLIENT_ID", "ATRIUM_OIDC_CLIENT_SECRET", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete childEnv[k];
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
@@ -82,6 +72,5 @@ export async function startAtriumExpectingFailure(env: Record<string, string | u
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { code, output: out };
+  return { child, output: () => out };
 }
