@@ -1,0 +1,1 @@
+export interface CtpScript { params: Map<string, string> }
