@@ -142,7 +142,8 @@ export class MemoryPseudonymStore implements PseudonymStore {
     const found = p.subjects.get(key);
     if (found) return found;
     let pseudonym: string;
-    const fromTable = this.lookup?.get(patientKey.trim());
+    // Lookup tables are keyed by Patient ID (the engine's key is "id:<PatientID>").
+    const fromTable = patientKey.startsWith("id:") ? this.lookup?.get(patientKey.slice(3).trim()) : undefined;
     if (fromTable) pseudonym = fromTable;
     else if (this.settings.mode === "lookup") throw new LookupMissError();
     else {
