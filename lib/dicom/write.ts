@@ -268,7 +268,8 @@ export function encodeFile(
   let pixel: PixelChunk | undefined;
   if (pixelEl) {
     const region = pixelEl.encapsulated ?? { offset: pixelEl.valueOffset + 0, length: pixelEl.length };
-    pixel = { source: pixelSource, offset: region.offset, length: region.length };
+    const blanked = (pixelEl as { blanked?: Buffer }).blanked;
+    pixel = blanked ? { buf: blanked } : { source: pixelSource, offset: region.offset, length: region.length };
   }
   const tailBuf = tail ? tail.result() : Buffer.alloc(0);
   const headBuf = head.result();
@@ -276,6 +277,8 @@ export function encodeFile(
 }
 
 export function pixelBytes(el: Element, source: ByteSource): Buffer {
+  const blanked = (el as { blanked?: Buffer }).blanked;
+  if (blanked) return blanked;
   if (el.encapsulated) return source.readAt(el.encapsulated.offset, el.encapsulated.length);
   return source.readAt(el.valueOffset, el.length);
 }
