@@ -1,0 +1,178 @@
+// Pixel blanking by rules, in CTP DicomPixelAnonymizer script format: a signature
+// `{ boolean expression in the DicomFilter language }` followed by regions `(x,y,w,h)`; the first
+// matching signature wins. Uncompressed pixel data is rewritten (native little/big endian); a file
+// that needs blanking in an encapsulated syntax is quarantined (Atrium does not re-encode).
+import { lookupKeyword, parseTagString, TAG } from "./dictionary";
+import { findElement, numberValue, stringValue, type Dataset, type ParsedFile } from "./parse";
+
+export interface Region {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+export interface Signature {
+  expr: string;
+  regions: Region[];
+}
+export interface PixelScript {
+  signatures: Signature[];
+  /** Fill value (CTP: 0, or 128 in test mode). */
+  fill?: number;
+}
+
+export function parsePixelScript(text: string): PixelScript {
+  const sigs: Signature[] = [];
+  const body = text.replace(/^\s*#.*$/gm, "");
+  const re = /\{([^{}]*)\}((?:\s*\(\s*-?\d+\s*,\s*-?\d+\s*,\s*\d+\s*,\s*\d+\s*\))*)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(body))) {
+    const regions: Region[] = [];
+    const rr = /\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)/g;
+    let r: RegExpExecArray | null;
+    while ((r = rr.exec(m[2]))) regions.push({ x: +r[1], y: +r[2], w: +r[3], h: +r[4] });
+    sigs.push({ expr: m[1].trim(), regions });
+  }
+  return { signatures: sigs };
+}
+
+// ---- the DicomFilter expression language ----------------------------------------------------
+
+export function evalFilter(expr: string, ds: Dataset, le = true): boolean {
+  let i = 0;
+  const s = expr;
+  const ws = () => {
+    while (i < s.length && /\s/.test(s[i])) i++;
+  };
+  const orExpr = (): boolean => {
+    let v = andExpr();
+    ws();
+    while (s[i] === "+") {
+      i++;
+      const r = andExpr();
+      v = v || r;
+      ws();
+    }
+    return v;
+  };
+  const andExpr = (): boolean => {
+    let v = unary();
+    ws();
+    while (s[i] === "*") {
+      i++;
+      const r = unary();
+      v = v && r;
+      ws();
+    }
+    return v;
+  };
+  const unary = (): boolean => {
+    ws();
+    if (s[i] === "!") {
+      i++;
+      return !unary();
+    }
+    if (s[i] === "(") {
+      i++;
+      const v = orExpr();
+      ws();
+      if (s[i] === ")") i++;
+      return v;
+    }
+    const m = /^(true\.|false\.)/.exec(s.slice(i));
+    if (m) {
+      i += m[0].length;
+      return m[0] === "true.";
+    }
+    const t = /^(\[[0-9a-fA-F,]+\]|[A-Za-z0-9]+)\.([A-Za-z]+)\(\s*"((?:[^"\\]|\\.)*)"\s*\)/.exec(s.slice(i));
+    if (!t) throw new Error("pixel script: cannot parse signature expression");
+    i += t[0].length;
+    const tag = t[1].startsWith("[") ? parseTagString(t[1]) : lookupKeyword(t[1])?.tag;
+    const el = tag === undefined ? undefined : findElement(ds, tag);
+    const v = !el ? "" : el.vr === "US" || el.vr === "UL" ? String(numberValue(ds, el.tag, le) ?? "") : (stringValue(ds, el.tag) ?? "");
+    const arg = t[3];
+    const digits = (x: string) => Number(x.replace(/[^0-9.]/g, ""));
+    switch (t[2]) {
+      case "equals":
+        return v === arg;
+      case "equalsIgnoreCase":
+        return v.toLowerCase() === arg.toLowerCase();
+      case "matches":
+        return new RegExp(`^(?:${arg})$`).test(v);
+      case "contains":
+        return v.includes(arg);
+      case "containsIgnoreCase":
+        return v.toLowerCase().includes(arg.toLowerCase());
+      case "startsWith":
+        return v.startsWith(arg);
+      case "startsWithIgnoreCase":
+        return v.toLowerCase().startsWith(arg.toLowerCase());
+      case "endsWith":
+        return v.endsWith(arg);
+      case "endsWithIgnoreCase":
+        return v.toLowerCase().endsWith(arg.toLowerCase());
+      case "isLessThan":
+        return digits(v) < digits(arg);
+      case "isGreaterThan":
+        return digits(v) > digits(arg);
+      default:
+        return false;
+    }
+  };
+  return orExpr();
+}
+
+export const MAX_BLANK_BYTES = 256 * 1024 * 1024;
+
+/** Applies the first matching signature's regions to the (top-level) pixel data. */
+export function applyPixelRules(file: ParsedFile, script: PixelScript): { kind: "ok"; regions: number } | { kind: "quarantine"; reason: string } {
+  const ds = file.dataset;
+  const pix = findElement(ds, TAG.PixelData);
+  if (!pix) return { kind: "ok", regions: 0 };
+  const sig = script.signatures.find((s) => evalFilter(s.expr, ds, file.syntax.littleEndian));
+  if (!sig || !sig.regions.length) return { kind: "ok", regions: 0 };
+  if (pix.encapsulated || file.syntax.encapsulated) {
+    return {
+      kind: "quarantine",
+      reason: `Pixel data needs blanking but is stored compressed (transfer syntax ${file.syntax.transferSyntaxUID}); decompress it and send it again`,
+    };
+  }
+  const le = file.syntax.littleEndian;
+  const rows = numberValue(ds, TAG.Rows, le) ?? 0;
+  const cols = numberValue(ds, TAG.Columns, le) ?? 0;
+  const bits = numberValue(ds, TAG.BitsAllocated, le) ?? 0;
+  const spp = numberValue(ds, TAG.SamplesPerPixel, le) ?? 1;
+  const planar = numberValue(ds, TAG.PlanarConfiguration, le) ?? 0;
+  const frames = Math.max(1, numberValue(ds, TAG.NumberOfFrames, le) ?? 1);
+  if (!rows || !cols || bits % 8 !== 0 || bits === 0) return { kind: "quarantine", reason: "Pixel data needs blanking but its geometry (Rows, Columns, Bits Allocated) is missing or unsupported" };
+  const bpp = bits / 8;
+  const frameBytes = rows * cols * spp * bpp;
+  if (frameBytes * frames > pix.length || pix.length > MAX_BLANK_BYTES) {
+    return { kind: "quarantine", reason: "Pixel data needs blanking but its length does not match its geometry or is too large to rewrite" };
+  }
+  const buf = Buffer.from(file.pixelSource.readAt(pix.valueOffset, pix.length)); // a private copy
+  const fill = script.fill ?? 0;
+  for (let f = 0; f < frames; f++) {
+    const base = f * frameBytes;
+    for (const r of sig.regions) {
+      const x0 = Math.max(0, r.x < 0 ? cols + r.x : r.x);
+      const y0 = Math.max(0, r.y < 0 ? rows + r.y : r.y);
+      const x1 = Math.min(cols, x0 + r.w);
+      const y1 = Math.min(rows, y0 + r.h);
+      if (x1 <= x0 || y1 <= y0) continue;
+      for (let y = y0; y < y1; y++) {
+        if (planar === 1 && spp > 1) {
+          for (let p = 0; p < spp; p++) {
+            const rowStart = base + p * rows * cols * bpp + (y * cols + x0) * bpp;
+            buf.fill(fill, rowStart, rowStart + (x1 - x0) * bpp);
+          }
+        } else {
+          const rowStart = base + (y * cols + x0) * spp * bpp;
+          buf.fill(fill, rowStart, rowStart + (x1 - x0) * spp * bpp);
+        }
+      }
+    }
+  }
+  (pix as { blanked?: Buffer }).blanked = buf;
+  return { kind: "ok", regions: sig.regions.length };
+}
