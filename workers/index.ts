@@ -7,11 +7,17 @@ import { createRedis } from "@/server/redis";
 import { queuePrefix } from "@/server/queues";
 import { childLog } from "@/lib/log";
 import { processHealth } from "./health";
+import { processDeid } from "./deid";
+import { processIntakeStability } from "./intake-stability";
+import { db } from "@/server/db";
+import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
 
 const log = childLog("workers");
 
 const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
   health: { processor: processHealth, concurrency: 1 },
+  deid: { processor: processDeid, concurrency: 2 },
+  "intake-stability": { processor: processIntakeStability, concurrency: 1 },
 };
 
 export interface RunningWorkers {
@@ -29,6 +35,9 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // The database is the truth: whatever was recorded but not finished is queued again.
+  await scheduleIntakeStability();
+  await requeuePendingInstances(await db());
   log.info({ queues: Object.keys(processors) }, "workers started");
   return {
     workers,

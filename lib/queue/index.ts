@@ -5,6 +5,10 @@ import { z } from "zod";
 export const queuePayloads = {
   /** A liveness probe: the worker process answers it, proving that jobs flow end to end. */
   health: z.object({ requestedAt: z.string().datetime(), note: z.string().max(200).optional() }),
+  /** De-identify one received instance (job id = the instance id, so it is queued once). */
+  deid: z.object({ instanceId: z.string().min(1).max(64) }),
+  /** Periodic: studies quiet for their project's stable period become stable. */
+  "intake-stability": z.object({}),
 } as const;
 
 export type QueueName = keyof typeof queuePayloads;

@@ -10,16 +10,25 @@ const { startWorkers } = await import("@/workers");
 const { enqueue, getQueue, closeQueues } = await import("@/server/queues");
 const { closeSharedRedis, createRedis } = await import("@/server/redis");
 
+const { createTestDatabase } = await import("../helpers/pg");
+const { setDbHandle } = await import("@/server/db");
+
 let events: QueueEvents;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
+  db = await createTestDatabase();
+  setDbHandle(Promise.resolve(db.handle));
   events = new QueueEvents("health", { connection: createRedis(), prefix: process.env.ATRIUM_QUEUE_PREFIX });
   await events.waitUntilReady();
 });
 afterAll(async () => {
   await getQueue("health").obliterate({ force: true });
   await events.close();
+  for (const q of ["deid", "intake-stability"] as const) await getQueue(q).obliterate({ force: true });
   await closeQueues();
   await closeSharedRedis();
+  setDbHandle(undefined);
+  await db?.drop();
 });
 
 describe("health queue", () => {

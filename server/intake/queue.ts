@@ -1,0 +1,42 @@
+// Queueing intake work. The database is the truth: a job lost with Redis is re-derived from it.
+import { enqueue, getQueue } from "@/server/queues";
+import type { PrismaClient } from "@/server/db/generated/client";
+import { childLog } from "@/lib/log";
+
+const log = childLog("intake");
+
+export const DEID_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: "exponential" as const, delay: 2_000 },
+  removeOnComplete: true,
+  removeOnFail: 1_000,
+};
+
+export async function queueDeid(instanceId: string) {
+  await enqueue("deid", { instanceId }, { ...DEID_JOB_OPTIONS, jobId: instanceId });
+}
+
+/** Re-queues every instance that was recorded but not yet de-identified (after a restart or a Redis loss). */
+export async function requeuePendingInstances(prisma: PrismaClient): Promise<number> {
+  let queued = 0;
+  let cursor: string | undefined;
+  for (;;) {
+    const batch = await prisma.receivedInstance.findMany({
+      where: { status: "received", projectId: { not: null } },
+      select: { id: true },
+      orderBy: { id: "asc" },
+      take: 500,
+      ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+    });
+    if (!batch.length) break;
+    await getQueue("deid").addBulk(batch.map((b) => ({ name: "deid", data: { instanceId: b.id }, opts: { ...DEID_JOB_OPTIONS, jobId: b.id } })));
+    queued += batch.length;
+    cursor = batch[batch.length - 1]!.id;
+  }
+  if (queued) log.info({ instances: queued }, "re-queued instances awaiting de-identification");
+  return queued;
+}
+
+export async function scheduleIntakeStability(everyMs = 5_000) {
+  await getQueue("intake-stability").upsertJobScheduler("intake-stability", { every: everyMs }, { name: "intake-stability", data: {} });
+}

@@ -1,0 +1,6 @@
+import { db } from "@/server/db";
+import { markStableStudies } from "@/server/intake/deidentify";
+
+export async function processIntakeStability() {
+  return { stable: await markStableStudies(await db()) };
+}
