@@ -24,3 +24,5 @@ export const quarantineListInput = z.object({
   cursor: z.string().optional(),
   limit: z.number().int().min(1).max(200).default(50),
 });
+
+export const quarantinedInstanceInput = z.object({ projectId: projectIdSchema, instanceId: z.string().min(1).max(64) });

@@ -1,9 +1,22 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
-import { addAeRouteInput, quarantineListInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
+import { addAeRouteInput, quarantineListInput, quarantinedInstanceInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { dataDir } from "@/lib/config";
+import { openSource } from "@/lib/dicom/source";
+import { headerRows } from "@/lib/dicom/header-view";
+import { queueDeid } from "@/server/intake/queue";
+import type { PrismaClient } from "@/server/db/generated/client";
 import { intakeSummary } from "@/server/intake/summary";
 import { writeAudit } from "@/server/audit";
 import { Prisma } from "@/server/db/generated/client";
+
+async function quarantined(prisma: PrismaClient, projectId: string, instanceId: string) {
+  const inst = await prisma.receivedInstance.findFirst({ where: { id: instanceId, projectId, status: "quarantined" } });
+  if (!inst) throw new TRPCError({ code: "NOT_FOUND", message: "No such quarantined instance in this project. Reload the quarantine list." });
+  return inst;
+}
 
 const DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", deidScript: null };
 
@@ -102,5 +115,60 @@ export const intakeRouter = router({
         select: { id: true, receivedAt: true, channel: true, callingAe: true, calledAe: true, reason: true, sizeBytes: true },
       });
       return { items: rows.slice(0, input.limit), nextCursor: rows.length > input.limit ? rows[input.limit - 1]!.id : null };
+    }),
+
+  /** The original (identifying) header of a quarantined instance: owners only, and every view is audited. */
+  originalHeader: projectProcedure("owner")
+    .input(quarantinedInstanceInput)
+    .query(async ({ ctx, input }) => {
+      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
+      await writeAudit(ctx.prisma, { projectId: input.projectId, actorId: ctx.user.id, action: "intake.header.view", targetType: "instance", targetId: inst.id });
+      let source;
+      try {
+        source = openSource(path.join(dataDir(), inst.stagingPath));
+      } catch {
+        return { error: "The quarantined file is missing from staging." };
+      }
+      try {
+        return headerRows(source);
+      } finally {
+        source.close?.();
+      }
+    }),
+
+  /** Sends a quarantined instance through de-identification again (after the settings were fixed). */
+  retry: projectProcedure("owner")
+    .input(quarantinedInstanceInput)
+    .mutation(async ({ ctx, input }) => {
+      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
+      await ctx.prisma.$transaction(async (tx) => {
+        await tx.receivedInstance.update({
+          where: { id: inst.id },
+          data: { status: "received", reason: null, events: { create: { step: "retry", detail: { by: ctx.user.id, previousReason: inst.reason } } } },
+        });
+        await writeAudit(tx, { projectId: input.projectId, actorId: ctx.user.id, action: "intake.retry", targetType: "instance", targetId: inst.id, before: { reason: inst.reason } });
+      });
+      await queueDeid(inst.id);
+      return { queued: true };
+    }),
+
+  /** Deletes a quarantined instance and its staged file for good; the audit log keeps that it happened. */
+  deleteQuarantined: projectProcedure("owner")
+    .input(quarantinedInstanceInput)
+    .mutation(async ({ ctx, input }) => {
+      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
+      await ctx.prisma.$transaction(async (tx) => {
+        await tx.receivedInstance.delete({ where: { id: inst.id } });
+        await writeAudit(tx, {
+          projectId: input.projectId,
+          actorId: ctx.user.id,
+          action: "intake.delete",
+          targetType: "instance",
+          targetId: inst.id,
+          before: { reason: inst.reason, sizeBytes: inst.sizeBytes, sha256: inst.sha256, receivedAt: inst.receivedAt.toISOString() },
+        });
+      });
+      rmSync(path.join(dataDir(), inst.stagingPath), { force: true });
+      return { deleted: true };
     }),
 });

@@ -59,6 +59,10 @@ const MATRIX: Record<string, Row> = {
   "intake.removeAeRoute": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, aeTitle: f.aeTitle }) },
   "intake.summary": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "intake.quarantine": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  // Viewing identifying header values is itself audited: an allowed call writes an audit event.
+  "intake.originalHeader": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
+  "intake.retry": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
+  "intake.deleteQuarantined": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };
@@ -80,7 +84,13 @@ beforeAll(async () => {
   db = await createTestDatabase();
   people = await createPeople(db.prisma);
 });
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  await db?.drop();
+  const { closeQueues, getQueue } = await import("@/server/queues");
+  await getQueue("deid").obliterate({ force: true });
+  await closeQueues();
+  await (await import("@/server/redis")).closeSharedRedis();
+});
 
 it("every procedure of the API has a row in the matrix, and every row names a procedure", () => {
   const procedures = Object.keys(appRouter._def.procedures).sort();

@@ -6,6 +6,7 @@ import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/routers";
 
 export const ADMIN_EMAIL = "admin@atrium.test";
+process.env.ATRIUM_QUEUE_PREFIX ??= `atrium-test-${process.pid}`;
 process.env.ATRIUM_ADMINS = ADMIN_EMAIL;
 
 export const actors = ["anonymous", "outsider", "collaborator", "member", "owner", "siteAdmin"] as const;
@@ -42,6 +43,7 @@ export interface ProjectFixture {
   projectId: string;
   invitationId: string;
   aeTitle: string;
+  quarantinedId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -73,7 +75,19 @@ export async function createProjectFixture(
   });
   const aeTitle = projectId.toUpperCase().slice(0, 16);
   await prisma.aeRoute.create({ data: { aeTitle, projectId, allowedCallingAes: [], allowedAddresses: [] } });
-  return { projectId, invitationId: inv.id, aeTitle };
+  const q = await prisma.receivedInstance.create({
+    data: {
+      projectId,
+      channel: "cstore",
+      batchId: "fixture",
+      stagingPath: `staging/fixture/${projectId}.dcm`,
+      sizeBytes: 3,
+      sha256: "0".repeat(64),
+      status: "quarantined",
+      reason: "Not DICOM (fixture).",
+    },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -84,7 +98,7 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
@@ -93,6 +107,7 @@ export async function snapshot(prisma: PrismaClient) {
     prisma.session.count(),
     prisma.projectIntake.findMany({ orderBy: { projectId: "asc" } }),
     prisma.aeRoute.findMany({ orderBy: { aeTitle: "asc" } }),
+    prisma.receivedInstance.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
