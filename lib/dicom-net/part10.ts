@@ -2,7 +2,7 @@
 // Information, written and read without parsing the dataset itself. Reading also copes with files that
 // lack the preamble (a bare meta group or a bare dataset), which DCMTK and older software produce.
 import { open } from "node:fs/promises";
-import { inflateRawSync } from "node:zlib";
+import { constants as zlibConstants, inflateRawSync } from "node:zlib";
 import { ATRIUM_IMPLEMENTATION_CLASS_UID, ATRIUM_IMPLEMENTATION_VERSION, TS } from "./uids";
 
 export interface FileMetaFields {
@@ -79,6 +79,9 @@ export interface Part10Info {
   transferSyntaxUid: string;
   sopClassUid?: string;
   sopInstanceUid?: string;
+  /** The UIDs as found in the dataset itself (undefined when absent or the dataset could not be walked). */
+  datasetSopClassUid?: string;
+  datasetSopInstanceUid?: string;
   /** "part10": preamble + DICM; "meta-only": group 0002 without preamble; "dataset": no meta at all (syntax guessed). */
   framing: "part10" | "meta-only" | "dataset";
 }
@@ -199,7 +202,7 @@ export function findSopUidsInDataset(buf: Buffer, start: number, syntax: WalkSyn
     const end = elementEnd(pos, false);
     if (end < 0 || end > buf.length) break;
     if (group === 0x0008 && (element === 0x0016 || element === 0x0018)) {
-      const hdr = syntax.explicit ? 8 : 8; // UI is a short VR in explicit syntaxes
+      const hdr = syntax.explicit && LONG_VRS.has(buf.toString("latin1", pos + 4, pos + 6)) ? 12 : 8; // UN when VR was lost
       const value = trimUid(buf.subarray(pos + hdr, end));
       if (element === 0x0016) out.sopClassUid = value;
       else out.sopInstanceUid = value;
@@ -246,7 +249,14 @@ export async function readPart10Info(path: string): Promise<Part10Info> {
       const explicit = VR_RE.test(buf.toString("latin1", 4, 6));
       const ts = explicit ? TS.ExplicitVRLittleEndian : TS.ImplicitVRLittleEndian;
       const uids = findSopUidsInDataset(buf, 0, { explicit, little: true });
-      return { datasetOffset: 0, transferSyntaxUid: ts, framing: "dataset", ...uids };
+      return {
+        datasetOffset: 0,
+        transferSyntaxUid: ts,
+        framing: "dataset",
+        ...uids,
+        datasetSopClassUid: uids.sopClassUid,
+        datasetSopInstanceUid: uids.sopInstanceUid,
+      };
     } else {
       throw new NotDicomError("not DICOM (no DICM prefix and no recognisable group 0002/0008 start)");
     }
@@ -256,27 +266,30 @@ export async function readPart10Info(path: string): Promise<Part10Info> {
       meta = parseMeta(buf, metaStart);
     }
     if (!meta.ts) throw new NotDicomError("file meta information has no Transfer Syntax UID");
-    let sopClassUid = meta.sopClass || undefined;
-    let sopInstanceUid = meta.sopInstance || undefined;
-    if (!sopClassUid || !sopInstanceUid) {
-      let ds: Buffer | undefined;
-      let syntax = syntaxOf(meta.ts);
+    // The dataset's own (0008,0016)/(0008,0018) are what a C-STORE must carry; some files' meta
+    // headers disagree with them. Fall back to the meta values when the dataset cannot be walked.
+    let found: { sopClassUid?: string; sopInstanceUid?: string } = {};
+    try {
       if (meta.ts === TS.DeflatedExplicitVRLittleEndian) {
-        const whole = await readAt(size);
-        try {
-          ds = inflateRawSync(whole.subarray(meta.end));
-          syntax = { explicit: true, little: true };
-        } catch {
-          ds = undefined;
-        }
-      } else ds = buf.subarray(meta.end);
-      if (ds && syntax) {
-        const found = findSopUidsInDataset(ds, 0, syntax);
-        sopClassUid ||= found.sopClassUid;
-        sopInstanceUid ||= found.sopInstanceUid;
+        const ds = inflateRawSync(buf.subarray(meta.end), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+        found = findSopUidsInDataset(ds, 0, { explicit: true, little: true });
+      } else {
+        found = findSopUidsInDataset(buf, meta.end, syntaxOf(meta.ts)!);
       }
+    } catch {
+      found = {};
     }
-    return { datasetOffset: meta.end, transferSyntaxUid: meta.ts, sopClassUid, sopInstanceUid, framing };
+    const sopClassUid = found.sopClassUid || meta.sopClass || undefined;
+    const sopInstanceUid = found.sopInstanceUid || meta.sopInstance || undefined;
+    return {
+      datasetOffset: meta.end,
+      transferSyntaxUid: meta.ts,
+      sopClassUid,
+      sopInstanceUid,
+      datasetSopClassUid: found.sopClassUid || undefined,
+      datasetSopInstanceUid: found.sopInstanceUid || undefined,
+      framing,
+    };
   } finally {
     await fh.close();
   }
