@@ -82,6 +82,9 @@ export interface Part10Info {
   /** The UIDs as found in the dataset itself (undefined when absent or the dataset could not be walked). */
   datasetSopClassUid?: string;
   datasetSopInstanceUid?: string;
+  /** The UIDs as the meta header (0002,0002)/(0002,0003) gives them. */
+  metaSopClassUid?: string;
+  metaSopInstanceUid?: string;
   /** "part10": preamble + DICM; "meta-only": group 0002 without preamble; "dataset": no meta at all (syntax guessed). */
   framing: "part10" | "meta-only" | "dataset";
 }
@@ -288,6 +291,8 @@ export async function readPart10Info(path: string): Promise<Part10Info> {
       sopInstanceUid,
       datasetSopClassUid: found.sopClassUid || undefined,
       datasetSopInstanceUid: found.sopInstanceUid || undefined,
+      metaSopClassUid: meta.sopClass || undefined,
+      metaSopInstanceUid: meta.sopInstance || undefined,
       framing,
     };
   } finally {
