@@ -160,6 +160,11 @@ export interface StartScpOptions {
   idleTimeoutMs?: number;
   /** Abort a connection that sends no A-ASSOCIATE-RQ within this time. Default 30 s. */
   associationRequestTimeoutMs?: number;
+  /**
+   * fsync each file and the staging directory before calling onStored (default true). Only for
+   * benchmarks and throwaway setups: without it an acknowledged instance can be lost in a power cut.
+   */
+  fsync?: boolean;
   /** Delete `*.partial` files older than this at start (left by a crash mid-receive). Default 1 h; 0 = never. */
   removePartialsOlderThanMs?: number;
 }
@@ -224,6 +229,7 @@ class StagingFile extends Writable {
     dir: string,
     private readonly header: Buffer | null,
     private readonly dirSyncer: DirSyncer,
+    private readonly fsyncEnabled = true,
   ) {
     super({ highWaterMark: STAGING_HIGH_WATER_MARK, decodeStrings: true });
     this.partialPath = path.join(dir, `${this.id}.partial`);
@@ -304,7 +310,8 @@ class StagingFile extends Writable {
       return;
     }
     this.sha256 = this.hash.digest("hex");
-    fs.fsync(fd, (syncErr) => {
+    const maybeSync = (cb: (err: NodeJS.ErrnoException | null) => void) => (this.fsyncEnabled ? fs.fsync(fd, cb) : cb(null));
+    maybeSync((syncErr) => {
       fs.close(fd, (closeErr) => {
         this.fd = null;
         const err = syncErr ?? closeErr;
@@ -317,7 +324,7 @@ class StagingFile extends Writable {
             this.failure = renameErr;
             return this.discardFile(() => callback());
           }
-          this.dirSyncer.sync().then(
+          (this.fsyncEnabled ? this.dirSyncer.sync() : Promise.resolve()).then(
             () => {
               this.durable = true;
               callback();
@@ -572,7 +579,7 @@ class AtriumScp extends dimse.Scp {
           receivingAe: this.info.calledAe,
         })
       : null;
-    const file = new StagingFile(this.ctx.stagingDir, header, this.ctx.dirSyncer);
+    const file = new StagingFile(this.ctx.stagingDir, header, this.ctx.dirSyncer, this.ctx.options.fsync ?? true);
     // Back-pressure: dcmjs-dimse only waits for 'drain' on a dataset's first fragment, so stop
     // reading the socket ourselves while the file is behind (TCP then slows the sender).
     file.onPressure(() => {
