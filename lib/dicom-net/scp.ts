@@ -1,0 +1,840 @@
+// C-STORE / C-ECHO SCP on dcmjs-dimse 0.3.3, raw receive path: the dataset of each C-STORE is streamed,
+// unparsed, into a staging file framed as DICOM Part 10 (preamble, "DICM", group 0002 written here from
+// the C-STORE request and the accepted presentation context). The file is fsynced and renamed into
+// place, then the caller's onStored hook runs (it records the instance durably); only when the hook
+// has resolved is the C-STORE response sent. See shared/reference/dicom-network.md for the pitfalls.
+import { createHash, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { childLog } from "@/lib/log";
+import { dimse } from "./dimse";
+import type * as DimseTypes from "dcmjs-dimse";
+import { buildFileMetaHeader } from "./part10";
+import { ACCEPTED_TRANSFER_SYNTAXES, isStorageSopClass, isValidUid, VERIFICATION_SOP_CLASS } from "./uids";
+
+const log = childLog("dicom-scp");
+
+type Association = DimseTypes.association.Association;
+type PresentationContext = DimseTypes.association.PresentationContext;
+type CStoreRequest = DimseTypes.requests.CStoreRequest;
+type CStoreResponse = DimseTypes.responses.CStoreResponse;
+type CEchoRequest = DimseTypes.requests.CEchoRequest;
+type CEchoResponse = DimseTypes.responses.CEchoResponse;
+
+const { PresentationContextResult, Status } = dimse.constants;
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+/** Why an association is refused; mapped to A-ASSOCIATE-RJ result/source/reason by REJECT_CODES. */
+export type RejectReason =
+  | "called-ae-not-recognized"
+  | "calling-ae-not-recognized"
+  | "calling-address-not-allowed"
+  | "no-reason-given"
+  | "application-context-not-supported"
+  | "protocol-version-not-supported"
+  | "temporary-congestion"
+  | "local-limit-exceeded";
+
+/**
+ * PS3.8 §9.3.4 A-ASSOCIATE-RJ: result 1 = rejected-permanent, 2 = rejected-transient; source
+ * 1 = DICOM UL service-user, 2 = service-provider (ACSE), 3 = service-provider (presentation);
+ * reason for source 1: 1 no-reason-given, 2 application-context-name-not-supported,
+ * 3 calling-AE-title-not-recognized, 7 called-AE-title-not-recognized; source 2: 1 no-reason-given,
+ * 2 protocol-version-not-supported; source 3: 1 temporary-congestion, 2 local-limit-exceeded.
+ * A refused calling address has no code of its own: it is a service-user rejection without reason.
+ */
+export const REJECT_CODES: Record<RejectReason, { result: 1 | 2; source: 1 | 2 | 3; reason: number }> = {
+  "called-ae-not-recognized": { result: 1, source: 1, reason: 7 },
+  "calling-ae-not-recognized": { result: 1, source: 1, reason: 3 },
+  "calling-address-not-allowed": { result: 1, source: 1, reason: 1 },
+  "no-reason-given": { result: 1, source: 1, reason: 1 },
+  "application-context-not-supported": { result: 1, source: 1, reason: 2 },
+  "protocol-version-not-supported": { result: 1, source: 2, reason: 2 },
+  "temporary-congestion": { result: 2, source: 3, reason: 1 },
+  "local-limit-exceeded": { result: 2, source: 3, reason: 2 },
+};
+
+export interface AssociationRequestInfo {
+  callingAe: string;
+  calledAe: string;
+  remoteAddress: string;
+}
+
+export type AssociationDecision = { accept: true } | { accept: false; reason: RejectReason };
+
+export interface StoredInstance {
+  /** Absolute path of the staged Part 10 file (fsynced, directory entry fsynced). */
+  path: string;
+  /** Size and SHA-256 (hex) of the whole file, meta header included. */
+  sizeBytes: number;
+  sha256: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  callingAe: string;
+  calledAe: string;
+  remoteAddress: string;
+  associationId: string;
+}
+
+/** DIMSE status codes used by the SCP (PS3.4 Annex B.2.3, PS3.7 Annex C). */
+export const DIMSE_STATUS = {
+  Success: 0x0000,
+  /** A7xx "Refused: Out of Resources": the SCP could not keep the instance now; the sender may retry. */
+  OutOfResources: 0xa700,
+  /** A9xx "Error: Data Set does not match SOP Class". */
+  DataSetDoesNotMatchSopClass: 0xa900,
+  /** Cxxx "Error: Cannot understand": the request itself is unusable (e.g. no valid SOP Instance UID). */
+  CannotUnderstand: 0xc000,
+  UnrecognizedOperation: 0x0211,
+} as const;
+
+/** Success (0x0000) and warnings (0x0001, 0x0107, 0x0116, 0xBxxx) mean the instance was kept. */
+export function isKeptStatus(status: number): boolean {
+  return status === 0x0000 || status === 0x0001 || status === 0x0107 || status === 0x0116 || (status & 0xf000) === 0xb000;
+}
+
+export type AssociationEndReason = "released" | "aborted-by-peer" | "aborted-by-scp" | "connection-closed" | "error";
+
+export type AssociationEvent =
+  | ({ type: "accepted"; associationId: string; acceptedContexts: number; rejectedContexts: number } & AssociationRequestInfo)
+  | ({ type: "rejected"; associationId: string; reason: RejectReason } & AssociationRequestInfo)
+  | ({
+      type: "ended";
+      associationId: string;
+      how: AssociationEndReason;
+      instancesStored: number;
+      instancesFailed: number;
+      bytesStored: number;
+      durationMs: number;
+    } & AssociationRequestInfo);
+
+export type ScpMetric =
+  | { kind: "association"; outcome: "accepted" | "rejected"; reason?: RejectReason }
+  | { kind: "association-ended"; how: AssociationEndReason; durationMs: number }
+  | {
+      kind: "instance";
+      outcome: "stored" | "failed";
+      status: number;
+      /** Why it failed, when it did. */
+      failure?: "hook-threw" | "hook-status" | "write-failed" | "invalid-request";
+      sizeBytes: number;
+      /** From the first dataset fragment to the file being durable, and the hook's own time. */
+      receiveMs: number;
+      hookMs: number;
+    }
+  | { kind: "echo" };
+
+export interface ScpStats {
+  activeAssociations: number;
+  associationsAccepted: number;
+  associationsRejected: number;
+  instancesStored: number;
+  instancesFailed: number;
+  bytesStored: number;
+  echoes: number;
+}
+
+export interface StartScpOptions {
+  /** TCP port; 0 picks a free one (read it back from the result). */
+  port: number;
+  /** Interface to bind, default all ("::" / "0.0.0.0" as Node chooses). */
+  host?: string;
+  /** Directory for staged files (created if missing). */
+  stagingDir: string;
+  acceptAssociation(req: AssociationRequestInfo): Promise<AssociationDecision>;
+  /** Records the durable file; returns the DIMSE status to answer. Failure statuses make the SCP delete the file. */
+  onStored(stored: StoredInstance): Promise<number>;
+  onAssociation?(event: AssociationEvent): void;
+  onMetric?(metric: ScpMetric): void;
+  /** Concurrent associations before new ones are refused (transient, local-limit-exceeded). Default 64. */
+  maxAssociations?: number;
+  /** Accept SOP classes outside the DICOM UID root (vendor private storage). Default true. */
+  acceptPrivateSopClasses?: boolean;
+  /** Abort an association silent for this long (dcmjs-dimse PDU timeout). Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Abort a connection that sends no A-ASSOCIATE-RQ within this time. Default 30 s. */
+  associationRequestTimeoutMs?: number;
+  /**
+   * fsync each file and the staging directory before calling onStored (default true). Only for
+   * benchmarks and throwaway setups: without it an acknowledged instance can be lost in a power cut.
+   */
+  fsync?: boolean;
+  /** Delete `*.partial` files older than this at start (left by a crash mid-receive). Default 1 h; 0 = never. */
+  removePartialsOlderThanMs?: number;
+}
+
+export interface ScpHandle {
+  port: number;
+  stats(): ScpStats;
+  /** Stops accepting connections, lets open associations finish for up to `timeoutMs` (default 10 s), then aborts them. */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging file: a Writable that streams into <dir>/<id>.partial, hashes as it goes, and on end
+// fsyncs, renames to <id>.dcm and fsyncs the directory. It never emits 'error' (dcmjs-dimse would not
+// handle it): a failure is recorded in `failure` and later writes are discarded.
+
+class DirSyncer {
+  private running: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  constructor(private readonly dir: string) {}
+
+  /** Resolves after an fsync of the directory that started after this call. Concurrent callers share one. */
+  sync(): Promise<void> {
+    if (this.queued) return this.queued;
+    if (!this.running) return (this.running = this.run());
+    const after = this.running.catch(() => undefined);
+    this.queued = after.then(() => {
+      this.queued = null;
+      return (this.running = this.run());
+    });
+    return this.queued;
+  }
+
+  private run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      fs.open(this.dir, "r", (err, fd) => {
+        if (err) return reject(err);
+        fs.fsync(fd, (syncErr) => fs.close(fd, () => (syncErr ? reject(syncErr) : resolve())));
+      });
+    }).finally(() => {
+      this.running = null;
+    });
+  }
+}
+
+const STAGING_HIGH_WATER_MARK = 4 * 1024 * 1024;
+
+class StagingFile extends Writable {
+  readonly id = randomUUID();
+  readonly partialPath: string;
+  readonly finalPath: string;
+  readonly startedAt = Date.now();
+  sizeBytes = 0;
+  sha256 = "";
+  failure: Error | null = null;
+  durable = false;
+  private fd: number | null = null;
+  private readonly hash = createHash("sha256");
+  private pressureHandler: (() => void) | null = null;
+
+  constructor(
+    dir: string,
+    private readonly header: Buffer | null,
+    private readonly dirSyncer: DirSyncer,
+    private readonly fsyncEnabled = true,
+  ) {
+    super({ highWaterMark: STAGING_HIGH_WATER_MARK, decodeStrings: true });
+    this.partialPath = path.join(dir, `${this.id}.partial`);
+    this.finalPath = path.join(dir, `${this.id}.dcm`);
+  }
+
+  /** Called when write() returns false, i.e. the disk is slower than the network. */
+  onPressure(handler: () => void): void {
+    this.pressureHandler = handler;
+  }
+
+  override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    const ok = (super.write as (...a: unknown[]) => boolean)(chunk, encoding, cb);
+    if (!ok) this.pressureHandler?.();
+    return ok;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    if (!this.header) {
+      // Request unusable: discard the bytes (no file).
+      this.failure = new Error("invalid request");
+      return callback();
+    }
+    fs.open(this.partialPath, "wx", 0o640, (err, fd) => {
+      if (err) {
+        this.failure = err;
+        return callback();
+      }
+      this.fd = fd;
+      this.writeAll([this.header!], () => callback());
+    });
+  }
+
+  private writeAll(chunks: Buffer[], done: () => void): void {
+    if (this.failure || this.fd === null) return done();
+    for (const c of chunks) {
+      this.hash.update(c);
+      this.sizeBytes += c.length;
+    }
+    const fd = this.fd;
+    const step = (bufs: Buffer[]) => {
+      fs.writev(fd, bufs, (err, written) => {
+        if (err) {
+          this.failure = err;
+          return done();
+        }
+        let rest = written;
+        const remaining: Buffer[] = [];
+        for (const b of bufs) {
+          if (rest >= b.length) rest -= b.length;
+          else {
+            remaining.push(rest > 0 ? b.subarray(rest) : b);
+            rest = 0;
+          }
+        }
+        if (remaining.length > 0) step(remaining);
+        else done();
+      });
+    };
+    step(chunks);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeAll([chunk], () => callback());
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.writeAll(
+      chunks.map((c) => c.chunk),
+      () => callback(),
+    );
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const fd = this.fd;
+    if (this.failure || fd === null) {
+      this.discardFile(() => callback());
+      return;
+    }
+    this.sha256 = this.hash.digest("hex");
+    const maybeSync = (cb: (err: NodeJS.ErrnoException | null) => void) => (this.fsyncEnabled ? fs.fsync(fd, cb) : cb(null));
+    maybeSync((syncErr) => {
+      fs.close(fd, (closeErr) => {
+        this.fd = null;
+        const err = syncErr ?? closeErr;
+        if (err) {
+          this.failure = err;
+          return this.discardFile(() => callback());
+        }
+        fs.rename(this.partialPath, this.finalPath, (renameErr) => {
+          if (renameErr) {
+            this.failure = renameErr;
+            return this.discardFile(() => callback());
+          }
+          (this.fsyncEnabled ? this.dirSyncer.sync() : Promise.resolve()).then(
+            () => {
+              this.durable = true;
+              callback();
+            },
+            (dirErr: Error) => {
+              this.failure = dirErr;
+              this.discardFile(() => callback());
+            },
+          );
+        });
+      });
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.durable) this.discardFile(() => callback(error));
+    else callback(error);
+  }
+
+  private discardFile(done: () => void): void {
+    const fd = this.fd;
+    this.fd = null;
+    const unlinkBoth = () =>
+      fs.unlink(this.partialPath, () => {
+        fs.unlink(this.finalPath, () => done());
+      });
+    if (fd !== null) fs.close(fd, () => unlinkBoth());
+    else unlinkBoth();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The per-connection SCP
+
+interface ServerContext {
+  options: StartScpOptions;
+  stagingDir: string;
+  dirSyncer: DirSyncer;
+  stats: ScpStats;
+  isClosing(): boolean;
+  inflight: Set<Promise<unknown>>;
+}
+
+interface StoreState {
+  file: StagingFile;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  valid: boolean;
+}
+
+function cleanRemoteAddress(addr: string | undefined): string {
+  if (!addr) return "";
+  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+}
+
+function firstAcceptedTransferSyntax(pc: PresentationContext): string | undefined {
+  return pc.getTransferSyntaxUids().find((ts) => ACCEPTED_TRANSFER_SYNTAXES.has(ts));
+}
+
+class AtriumScp extends dimse.Scp {
+  readonly associationId = randomUUID();
+  private readonly ctx: ServerContext;
+  private readonly sock: net.Socket;
+  private info: AssociationRequestInfo;
+  private accepted = false;
+  private endHow: AssociationEndReason | null = null;
+  private closed = false;
+  private readonly openedAt = Date.now();
+  private instancesStored = 0;
+  private instancesFailed = 0;
+  private bytesStored = 0;
+  private readonly stores = new WeakMap<object, StoreState>();
+  private current: StoreState | null = null;
+  private paused = false;
+  private onClosedCallbacks: Array<() => void> = [];
+
+  constructor(socket: net.Socket, dimseOptions: ConstructorParameters<typeof dimse.Scp>[1], ctx: ServerContext) {
+    super(socket, dimseOptions);
+    this.ctx = ctx;
+    this.sock = socket;
+    this.info = { callingAe: "", calledAe: "", remoteAddress: cleanRemoteAddress(socket.remoteAddress) };
+    // dcmjs-dimse's Server sets this; with `connectedTime` its association timeout applies as well.
+    const self = this as unknown as { connected: boolean; connectedTime: number };
+    self.connected = true;
+    self.connectedTime = Date.now();
+    this.on("close", () => this.handleClose());
+    this.on("networkError", (err: Error) => {
+      log.info({ associationId: this.associationId, error: err.message }, "dicom network error");
+      if (!this.endHow) this.endHow = "error";
+      this.sock.destroy();
+    });
+  }
+
+  /** Resolves when the connection has closed. */
+  whenClosed(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.onClosedCallbacks.push(resolve));
+  }
+
+  /** Sends A-ABORT (service-provider) and closes the connection. */
+  abortNow(): void {
+    if (this.closed) return;
+    this.endHow ??= "aborted-by-scp";
+    try {
+      if ((this as unknown as { association?: Association }).association) this.sendAbort(2, 0);
+    } catch {
+      // socket already gone
+    }
+    this.sock.end();
+    setTimeout(() => this.sock.destroy(), 1000).unref();
+  }
+
+  // --- association negotiation ---------------------------------------------------------------
+
+  override associationRequested(association: Association): void {
+    this.info = {
+      callingAe: association.getCallingAeTitle(),
+      calledAe: association.getCalledAeTitle(),
+      remoteAddress: this.info.remoteAddress,
+    };
+    void this.negotiate(association);
+  }
+
+  private reject(reason: RejectReason): void {
+    const c = REJECT_CODES[reason];
+    this.ctx.stats.associationsRejected++;
+    log.warn({ associationId: this.associationId, callingAe: this.info.callingAe, calledAe: this.info.calledAe, reason }, "association rejected");
+    this.ctx.options.onAssociation?.({ type: "rejected", associationId: this.associationId, reason, ...this.info });
+    this.ctx.options.onMetric?.({ kind: "association", outcome: "rejected", reason });
+    this.sendAssociationReject(c.result, c.source, c.reason);
+    this.endHow = "connection-closed";
+    // The requestor closes the transport after A-ASSOCIATE-RJ; make sure it goes away regardless.
+    setTimeout(() => this.sock.destroy(), 5000).unref();
+  }
+
+  private async negotiate(association: Association): Promise<void> {
+    if (this.ctx.isClosing()) return this.reject("temporary-congestion");
+    if (this.ctx.stats.activeAssociations >= (this.ctx.options.maxAssociations ?? 64)) return this.reject("local-limit-exceeded");
+    let decision: AssociationDecision;
+    try {
+      decision = await this.ctx.options.acceptAssociation({ ...this.info });
+    } catch (err) {
+      log.error({ associationId: this.associationId, error: (err as Error).name, code: (err as { code?: string }).code }, "association policy failed");
+      decision = { accept: false, reason: "temporary-congestion" };
+    }
+    if (this.closed) return;
+    if (!decision.accept) return this.reject(decision.reason);
+    if (this.ctx.isClosing()) return this.reject("temporary-congestion");
+
+    // One operation at a time: dcmjs-dimse's receive state machine cannot interleave DIMSE messages.
+    association.setNegotiateAsyncOps(false);
+    association.setMaxAsyncOpsInvoked(1);
+    association.setMaxAsyncOpsPerformed(1);
+
+    let acceptedContexts = 0;
+    let rejectedContexts = 0;
+    const acceptPrivate = this.ctx.options.acceptPrivateSopClasses ?? true;
+    for (const { context } of association.getPresentationContexts()) {
+      const abstract = context.getAbstractSyntaxUid();
+      if (abstract !== VERIFICATION_SOP_CLASS && !isStorageSopClass(abstract, acceptPrivate)) {
+        context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+        rejectedContexts++;
+        continue;
+      }
+      const ts = firstAcceptedTransferSyntax(context);
+      if (!ts) {
+        context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+        rejectedContexts++;
+        continue;
+      }
+      context.setResult(PresentationContextResult.Accept, ts);
+      acceptedContexts++;
+    }
+    this.accepted = true;
+    this.ctx.stats.activeAssociations++;
+    this.ctx.stats.associationsAccepted++;
+    this.sendAssociationAccept();
+    log.info(
+      { associationId: this.associationId, callingAe: this.info.callingAe, calledAe: this.info.calledAe, acceptedContexts, rejectedContexts },
+      "association accepted",
+    );
+    this.ctx.options.onAssociation?.({ type: "accepted", associationId: this.associationId, acceptedContexts, rejectedContexts, ...this.info });
+    this.ctx.options.onMetric?.({ kind: "association", outcome: "accepted" });
+  }
+
+  override associationReleaseRequested(): void {
+    this.endHow ??= "released";
+    this.sendAssociationReleaseResponse();
+    this.sock.end();
+  }
+
+  override abort(): void {
+    this.endHow ??= "aborted-by-peer";
+    this.sock.end();
+    setTimeout(() => this.sock.destroy(), 1000).unref();
+  }
+
+  private handleClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // A dataset cut off mid-transfer: drop its partial file.
+    if (this.current && !this.current.file.writableEnded) this.current.file.destroy();
+    this.current = null;
+    if (this.accepted) {
+      this.ctx.stats.activeAssociations--;
+      const how = this.endHow ?? "connection-closed";
+      const durationMs = Date.now() - this.openedAt;
+      log.info(
+        { associationId: this.associationId, how, instancesStored: this.instancesStored, instancesFailed: this.instancesFailed, durationMs },
+        "association ended",
+      );
+      this.ctx.options.onAssociation?.({
+        type: "ended",
+        associationId: this.associationId,
+        how,
+        instancesStored: this.instancesStored,
+        instancesFailed: this.instancesFailed,
+        bytesStored: this.bytesStored,
+        durationMs,
+        ...this.info,
+      });
+      this.ctx.options.onMetric?.({ kind: "association-ended", how, durationMs });
+    }
+    for (const cb of this.onClosedCallbacks.splice(0)) cb();
+  }
+
+  // --- C-ECHO --------------------------------------------------------------------------------
+
+  override cEchoRequest(request: CEchoRequest, callback: (response: CEchoResponse) => void): void {
+    const response = dimse.responses.CEchoResponse.fromRequest(request);
+    response.setStatus(Status.Success);
+    this.ctx.stats.echoes++;
+    this.ctx.options.onMetric?.({ kind: "echo" });
+    callback(response);
+  }
+
+  // --- C-STORE: raw streaming ----------------------------------------------------------------
+
+  override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): Writable {
+    const sopClassUid = (request.getAffectedSopClassUid() ?? "").replace(/[\0 ]+$/, "");
+    const sopInstanceUid = (request.getAffectedSopInstanceUid() ?? "").replace(/[\0 ]+$/, "");
+    const transferSyntaxUid = pc.getAcceptedTransferSyntaxUid() ?? "";
+    const valid = isValidUid(sopClassUid) && isValidUid(sopInstanceUid) && !!transferSyntaxUid;
+    const header = valid
+      ? buildFileMetaHeader({
+          sopClassUid,
+          sopInstanceUid,
+          transferSyntaxUid,
+          sourceAe: this.info.callingAe,
+          sendingAe: this.info.callingAe,
+          receivingAe: this.info.calledAe,
+        })
+      : null;
+    const file = new StagingFile(this.ctx.stagingDir, header, this.ctx.dirSyncer, this.ctx.options.fsync ?? true);
+    // Back-pressure: dcmjs-dimse only waits for 'drain' on a dataset's first fragment, so stop
+    // reading the socket ourselves while the file is behind (TCP then slows the sender).
+    file.onPressure(() => {
+      if (this.paused || this.closed) return;
+      this.paused = true;
+      this.sock.pause();
+      file.once("drain", () => {
+        this.paused = false;
+        if (!this.closed) this.sock.resume();
+      });
+    });
+    const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid };
+    this.stores.set(request, state);
+    this.stores.set(file, state);
+    this.current = state;
+    return file;
+  }
+
+  override createDatasetFromStoreWritableStream(
+    writable: Writable,
+    pc: PresentationContext,
+    callback: (dataset: DimseTypes.Dataset) => void,
+  ): void {
+    // Called after the library has end()ed the stream: answer once the file is durable (or failed).
+    const done = () => callback(new dimse.Dataset({}, pc.getAcceptedTransferSyntaxUid()));
+    if (writable.writableFinished) done();
+    else writable.once("finish", done);
+  }
+
+  override cStoreRequest(request: CStoreRequest, callback: (response: CStoreResponse) => void): void {
+    const state = this.stores.get(request);
+    if (this.current === state) this.current = null;
+    const p = this.handleStore(request, state, callback);
+    this.ctx.inflight.add(p);
+    void p.finally(() => this.ctx.inflight.delete(p));
+  }
+
+  private async handleStore(request: CStoreRequest, state: StoreState | undefined, respond: (r: CStoreResponse) => void): Promise<void> {
+    const response = dimse.responses.CStoreResponse.fromRequest(request);
+    const receiveMs = state ? Date.now() - state.file.startedAt : 0;
+    let status: number;
+    let failure: Extract<ScpMetric, { kind: "instance" }>["failure"];
+    let hookMs = 0;
+    let comment: string | undefined;
+    const file = state?.file;
+
+    if (!state || !state.valid) {
+      status = DIMSE_STATUS.CannotUnderstand;
+      failure = "invalid-request";
+      comment = "Missing or invalid Affected SOP Class/Instance UID";
+    } else if (state.file.failure || !state.file.durable) {
+      status = DIMSE_STATUS.OutOfResources;
+      failure = "write-failed";
+      comment = "Could not write the instance to storage";
+      log.error({ associationId: this.associationId, error: state.file.failure?.name, code: (state.file.failure as { code?: string } | null)?.code }, "staging write failed");
+    } else if (this.closed) {
+      // Nobody to answer: the sender will resend. Do not record it.
+      await unlink(state.file.finalPath).catch(() => undefined);
+      return;
+    } else {
+      const t0 = Date.now();
+      try {
+        status = await this.ctx.options.onStored({
+          path: state.file.finalPath,
+          sizeBytes: state.file.sizeBytes,
+          sha256: state.file.sha256,
+          sopClassUid: state.sopClassUid,
+          sopInstanceUid: state.sopInstanceUid,
+          transferSyntaxUid: state.transferSyntaxUid,
+          callingAe: this.info.callingAe,
+          calledAe: this.info.calledAe,
+          remoteAddress: this.info.remoteAddress,
+          associationId: this.associationId,
+        });
+        if (!Number.isInteger(status) || status < 0 || status > 0xffff) throw new TypeError("onStored returned no DIMSE status");
+        if (!isKeptStatus(status)) failure = "hook-status";
+      } catch (err) {
+        // The instance could not be recorded: a transient condition on our side, not a fault in the
+        // data, so "Refused: Out of Resources" (A700), which senders treat as retryable, rather than
+        // C000 "Cannot understand", which tells the sender the object itself is unacceptable.
+        status = DIMSE_STATUS.OutOfResources;
+        failure = "hook-threw";
+        comment = "Could not record the instance; retry later";
+        log.error({ associationId: this.associationId, error: (err as Error).name, code: (err as { code?: string }).code }, "onStored failed");
+      }
+      hookMs = Date.now() - t0;
+      if (failure) await unlink(state.file.finalPath).catch(() => undefined);
+    }
+
+    const sizeBytes = file?.sizeBytes ?? 0;
+    if (failure) {
+      this.instancesFailed++;
+      this.ctx.stats.instancesFailed++;
+    } else {
+      this.instancesStored++;
+      this.bytesStored += sizeBytes;
+      this.ctx.stats.instancesStored++;
+      this.ctx.stats.bytesStored += sizeBytes;
+    }
+    this.ctx.options.onMetric?.({ kind: "instance", outcome: failure ? "failed" : "stored", status, failure, sizeBytes, receiveMs, hookMs });
+    log.debug({ associationId: this.associationId, status, sizeBytes, receiveMs, hookMs }, "c-store");
+
+    response.setStatus(status);
+    if (comment) response.getCommandDataset().setElement("ErrorComment", comment);
+    if (!this.closed) respond(response);
+  }
+
+  // --- services not offered: answer instead of logging "must be implemented" --------------------
+
+  private refuse(request: DimseTypes.requests.Request, ResponseClass: { fromRequest(r: never): DimseTypes.responses.Response }, callback: (r: never) => void) {
+    const response = ResponseClass.fromRequest(request as never);
+    response.setStatus(DIMSE_STATUS.UnrecognizedOperation);
+    callback(response as never);
+  }
+  override cFindRequest(r: DimseTypes.requests.CFindRequest, cb: (rs: DimseTypes.responses.CFindResponse[]) => void): void {
+    const res = dimse.responses.CFindResponse.fromRequest(r);
+    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
+    cb([res]);
+  }
+  override cMoveRequest(r: DimseTypes.requests.CMoveRequest, cb: (rs: DimseTypes.responses.CMoveResponse[]) => void): void {
+    const res = dimse.responses.CMoveResponse.fromRequest(r);
+    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
+    cb([res]);
+  }
+  override cGetRequest(r: DimseTypes.requests.CGetRequest, cb: (rs: DimseTypes.responses.CGetResponse[]) => void): void {
+    const res = dimse.responses.CGetResponse.fromRequest(r);
+    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
+    cb([res]);
+  }
+  override nCreateRequest(r: DimseTypes.requests.NCreateRequest, cb: (rs: DimseTypes.responses.NCreateResponse) => void): void {
+    this.refuse(r, dimse.responses.NCreateResponse, cb);
+  }
+  override nActionRequest(r: DimseTypes.requests.NActionRequest, cb: (rs: DimseTypes.responses.NActionResponse) => void): void {
+    this.refuse(r, dimse.responses.NActionResponse, cb);
+  }
+  override nDeleteRequest(r: DimseTypes.requests.NDeleteRequest, cb: (rs: DimseTypes.responses.NDeleteResponse) => void): void {
+    this.refuse(r, dimse.responses.NDeleteResponse, cb);
+  }
+  override nEventReportRequest(r: DimseTypes.requests.NEventReportRequest, cb: (rs: DimseTypes.responses.NEventReportResponse) => void): void {
+    this.refuse(r, dimse.responses.NEventReportResponse, cb);
+  }
+  override nGetRequest(r: DimseTypes.requests.NGetRequest, cb: (rs: DimseTypes.responses.NGetResponse) => void): void {
+    this.refuse(r, dimse.responses.NGetResponse, cb);
+  }
+  override nSetRequest(r: DimseTypes.requests.NSetRequest, cb: (rs: DimseTypes.responses.NSetResponse) => void): void {
+    this.refuse(r, dimse.responses.NSetResponse, cb);
+  }
+  override cCancelRequest(): void {
+    // Nothing is cancellable here.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function removeStalePartials(dir: string, olderThanMs: number): Promise<number> {
+  if (olderThanMs <= 0) return 0;
+  let removed = 0;
+  const now = Date.now();
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith(".partial")) continue;
+    const p = path.join(dir, name);
+    try {
+      if (now - (await stat(p)).mtimeMs > olderThanMs) {
+        await unlink(p);
+        removed++;
+      }
+    } catch {
+      // raced with another process
+    }
+  }
+  return removed;
+}
+
+/** Starts the C-STORE/C-ECHO SCP. */
+export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
+  const stagingDir = path.resolve(options.stagingDir);
+  await mkdir(stagingDir, { recursive: true });
+  const removed = await removeStalePartials(stagingDir, options.removePartialsOlderThanMs ?? 3_600_000);
+  if (removed > 0) log.warn({ removed }, "removed stale partial files from the staging directory");
+
+  let closing = false;
+  const stats: ScpStats = {
+    activeAssociations: 0,
+    associationsAccepted: 0,
+    associationsRejected: 0,
+    instancesStored: 0,
+    instancesFailed: 0,
+    bytesStored: 0,
+    echoes: 0,
+  };
+  const ctx: ServerContext = {
+    options,
+    stagingDir,
+    dirSyncer: new DirSyncer(stagingDir),
+    stats,
+    isClosing: () => closing,
+    inflight: new Set(),
+  };
+  const dimseOptions = {
+    connectTimeout: 10 * 60_000, // idle socket timeout; the PDU timeout below is the effective one
+    associationTimeout: options.associationRequestTimeoutMs ?? 30_000,
+    pduTimeout: options.idleTimeoutMs ?? 60_000,
+  };
+  const connections = new Set<AtriumScp>();
+
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    const scp = new AtriumScp(socket, dimseOptions, ctx);
+    connections.add(scp);
+    void scp.whenClosed().then(() => connections.delete(scp));
+  });
+  server.on("error", (err) => log.error({ error: err.message }, "dicom server error"));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  log.info({ port: address.port, host: options.host ?? "*" }, "dicom scp listening");
+
+  let closePromise: Promise<void> | null = null;
+  return {
+    port: address.port,
+    stats: () => ({ ...stats }),
+    close(opts = {}) {
+      if (closePromise) return closePromise;
+      closing = true;
+      closePromise = (async () => {
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const all = () => Promise.all([...connections].map((c) => c.whenClosed()));
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          all().then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), opts.timeoutMs ?? 10_000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          log.warn({ open: connections.size }, "aborting associations still open at shutdown");
+          for (const c of connections) c.abortNow();
+          await all();
+        }
+        await Promise.allSettled([...ctx.inflight]);
+        await serverClosed;
+        log.info({ ...stats }, "dicom scp closed");
+      })();
+      return closePromise;
+    },
+  };
+}
