@@ -13,7 +13,7 @@ import { readPart10Info } from "@/lib/dicom-net/part10";
 import { startScp } from "@/lib/dicom-net/scp";
 import { TS } from "@/lib/dicom-net/uids";
 
-const SAMPLES = "/work/shared/dicom-samples";
+import { SAMPLES_DIR as SAMPLES } from "../lib/samples";
 const N = Number(process.argv[2] ?? 1000);
 const ROUNDS = Number(process.argv[3] ?? 2);
 const env = { ...process.env, TCP_NODELAY: "1" };

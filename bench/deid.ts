@@ -3,6 +3,7 @@
 // the Basic profile (1 job, and --jobs 2), a naive dcmjs read-modify-write, and plain Node
 // read+write (the ceiling). Each mode runs in its own process so its peak RSS is its own.
 //   npx tsx bench/deid.ts [--mb 100]
+import { SAMPLES_DIR } from "../lib/samples";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -73,7 +74,7 @@ async function buildCorpus(dir: string, targetMB: number): Promise<void> {
   const { MemoryPseudonymStore } = await import("../lib/dicom/pseudonyms");
   const dcmjs = (await import("dcmjs")).default;
   dcmjs.log.setLevel("silent");
-  const samples = "/work/shared/dicom-samples";
+  const samples = SAMPLES_DIR;
   // Use the samples all three contenders can process (dcmjs fails on some; see the report).
   const usable: Buffer[] = [];
   for (const f of readdirSync(samples).filter((x) => x.endsWith(".dcm"))) {

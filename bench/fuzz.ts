@@ -9,7 +9,7 @@ import { mutate, rng } from "./fuzz-lib";
 const args = process.argv.slice(2);
 const cases = Number(args[args.indexOf("--cases") + 1]) || 10_000;
 const seed = Number(args[args.indexOf("--seed") + 1]) || 1;
-const dir = "/work/shared/dicom-samples";
+import { SAMPLES_DIR as dir } from "../lib/samples";
 const inputs = readdirSync(dir).filter((f) => f.endsWith(".dcm")).map((f) => readFileSync(`${dir}/${f}`));
 const r = rng(seed);
 const store = new MemoryPseudonymStore();

@@ -11,6 +11,8 @@ const envSchema = z.object({
   REDIS_URL: z.preprocess(emptyToUndefined, z.string().default("redis://127.0.0.1:6379")),
   ATRIUM_QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().default("atrium")),
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(3000)),
+  /** The DICOM C-STORE listener's port; 0 turns it off. */
+  ATRIUM_DICOM_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(11112)),
   NEXTAUTH_URL: optionalString,
   NEXTAUTH_SECRET: optionalString,
   ATRIUM_OIDC_ISSUER: optionalString,

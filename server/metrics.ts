@@ -33,7 +33,19 @@ function build() {
     labelNames: ["route", "status"] as const,
     registers: [registry],
   });
-  return { registry, queueJobs, httpRequests };
+  const dicomAssociations = new Counter({
+    name: "atrium_dicom_associations_total",
+    help: "DICOM associations, accepted or rejected.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const dicomInstances = new Counter({
+    name: "atrium_dicom_instances_total",
+    help: "Instances received by C-STORE, stored (recorded) or failed.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, queueJobs, httpRequests, dicomAssociations, dicomInstances };
 }
 
 type G = typeof globalThis & { [key]?: ReturnType<typeof build> };

@@ -1,22 +1,22 @@
 // The worker process: one BullMQ worker per queue. Add a queue by adding its processor here.
 // Shutdown is graceful: running jobs finish (up to the grace period); jobs still running after it
 // are left to BullMQ's stalled-job check, which returns them to the queue for another worker.
-import { Worker, type Processor } from "bullmq";
+import { Worker, type Job, type Processor } from "bullmq";
 import type { QueueName } from "@/lib/queue";
 import { createRedis } from "@/server/redis";
 import { queuePrefix } from "@/server/queues";
 import { childLog } from "@/lib/log";
 import { processHealth } from "./health";
-import { processDeid } from "./deid";
+import { processDeid, onDeidFailed } from "./deid";
 import { processIntakeStability } from "./intake-stability";
 import { db } from "@/server/db";
 import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
 
 const log = childLog("workers");
 
-const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
+const processors: Record<QueueName, { processor: Processor; concurrency: number; onFailed?: (job: Job | undefined, err: Error) => Promise<void> }> = {
   health: { processor: processHealth, concurrency: 1 },
-  deid: { processor: processDeid, concurrency: 2 },
+  deid: { processor: processDeid, concurrency: 2, onFailed: onDeidFailed },
   "intake-stability": { processor: processIntakeStability, concurrency: 1 },
 };
 
@@ -28,9 +28,12 @@ export interface RunningWorkers {
 export async function startWorkers(options: { redisUrl?: string } = {}): Promise<RunningWorkers> {
   const connection = createRedis(options.redisUrl);
   const workers = (Object.keys(processors) as QueueName[]).map((name) => {
-    const { processor, concurrency } = processors[name];
+    const { processor, concurrency, onFailed } = processors[name];
     const worker = new Worker(name, processor, { connection, prefix: queuePrefix(), concurrency, autorun: true });
-    worker.on("failed", (job, err) => log.warn({ queue: name, jobId: job?.id, error: err.name }, "job failed"));
+    worker.on("failed", (job, err) => {
+      log.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, error: err.name }, "job failed");
+      onFailed?.(job, err).catch((e: Error) => log.error({ queue: name, jobId: job?.id, error: e.name }, "failure handling failed"));
+    });
     worker.on("error", (err) => log.error({ queue: name, error: err.message }, "worker error"));
     return worker;
   });

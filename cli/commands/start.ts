@@ -20,6 +20,7 @@ Starts the web portal and the workers in one process.
   --port N       listen on port N (default: PORT or 3000)
   --no-workers   start only the portal (run \`atrium worker\` elsewhere)
   --rebuild      rebuild the portal even if the build looks current
+  --dicom-port N the DICOM C-STORE listener's port (default: ATRIUM_DICOM_PORT or 11112; 0: off)
 Environment: DATABASE_URL (default: embedded PGlite under ATRIUM_DATA_DIR=./.atrium), REDIS_URL,
 ATRIUM_OIDC_ISSUER / _CLIENT_ID / _CLIENT_SECRET (SSO), ATRIUM_ADMINS (site admin e-mails).`;
 
@@ -38,6 +39,7 @@ export async function run(args: string[]) {
       port: { type: "string" },
       "no-workers": { type: "boolean" },
       rebuild: { type: "boolean" },
+      "dicom-port": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -102,21 +104,28 @@ export async function run(args: string[]) {
   const nextHandler = app.getRequestHandler();
   const { metrics } = await import("@/server/metrics");
   const { httpRequests } = metrics();
+  const workers = values["no-workers"] ? null : await (await import("@/workers")).startWorkers({ redisUrl: redis.url });
+  const dicomPort = Number(values["dicom-port"] ?? env.ATRIUM_DICOM_PORT);
+  const dicom =
+    workers && dicomPort
+      ? await (await import("@/server/intake/dicom-listener")).startDicomListener({ prisma: handle.prisma, dataDir: dir, port: dicomPort })
+      : null;
+
+  // Ready only now: a health check that answers 200 means portal, workers and listener all run.
   handler = (req, res) => {
     res.on("finish", () => httpRequests.inc({ route: requestGroup(req.url), status: `${Math.floor(res.statusCode / 100)}xx` }));
     void nextHandler(req, res);
   };
 
-  const workers = values["no-workers"] ? null : await (await import("@/workers")).startWorkers({ redisUrl: redis.url });
-
   log.info({ port, database: handle.kind, workers: Boolean(workers) }, "atrium started");
-  console.log(`atrium: portal on http://localhost:${port} (database: ${handle.kind}${handle.kind === "pglite" ? ` in ${dir}` : ""}; workers: ${workers ? "running" : "not started"})`);
+  console.log(`atrium: portal on http://localhost:${port} (database: ${handle.kind}${handle.kind === "pglite" ? ` in ${dir}` : ""}; workers: ${workers ? "running" : "not started"}; DICOM: ${dicom ? `port ${dicom.port}` : "off"})`);
 
   onShutdown(async () => {
     const closed = new Promise<void>((r) => server.close(() => r()));
     server.closeIdleConnections();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000).unref())]);
     server.closeAllConnections();
+    await dicom?.close();
     await workers?.close();
     await app.close?.();
   }, redis.stop);

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { readEnv } from "@/lib/config";
+import { dataDir, readEnv } from "@/lib/config";
+import { startDicomListener } from "@/server/intake/dicom-listener";
 import { openAndMigrate } from "@/server/launch/database";
 import { onShutdown } from "@/server/launch/shutdown";
 import { startWorkers } from "@/workers";
@@ -9,7 +10,7 @@ export const summary = "Start only the workers (scale out: run as many as you li
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
   if (values.help) {
-    console.log("Usage: atrium worker\n\nStarts the BullMQ workers. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.\nSIGTERM lets running jobs finish, then exits.");
+    console.log("Usage: atrium worker\n\nStarts the BullMQ workers and the DICOM listener (ATRIUM_DICOM_PORT, default 11112; 0: off;\ngive each worker on one machine its own port, or 0). Needs DATABASE_URL (PostgreSQL) and REDIS_URL.\nSIGTERM lets running jobs finish, then exits.");
     return 0;
   }
   const env = readEnv();
@@ -19,9 +20,15 @@ export async function run(args: string[]) {
     );
     return 2;
   }
-  await openAndMigrate();
+  const { handle } = await openAndMigrate();
   const workers = await startWorkers();
-  console.log(`atrium worker: running (${workers.workers.length} queue(s)); SIGTERM to stop gracefully`);
-  onShutdown(() => workers.close());
+  const dicom = env.ATRIUM_DICOM_PORT
+    ? await startDicomListener({ prisma: handle.prisma, dataDir: dataDir(env), port: env.ATRIUM_DICOM_PORT })
+    : null;
+  console.log(`atrium worker: running (${workers.workers.length} queue(s); DICOM: ${dicom ? `port ${dicom.port}` : "off"}); SIGTERM to stop gracefully`);
+  onShutdown(async () => {
+    await dicom?.close();
+    await workers.close();
+  });
   return new Promise<number>(() => undefined);
 }

@@ -23,7 +23,7 @@ export interface AeRouteRule {
 
 export type AssociationDecision =
   | { accept: true; projectId: string }
-  | { accept: false; reason: "called-ae-not-recognized" | "calling-ae-not-recognized" | "address-not-allowed"; message: string };
+  | { accept: false; reason: "called-ae-not-recognized" | "calling-ae-not-recognized" | "calling-address-not-allowed"; message: string };
 
 /** IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) compare as their IPv4 form. */
 export function normalizeAddress(address: string | null | undefined): string {
@@ -45,7 +45,7 @@ export function decideAssociation(
   }
   const address = normalizeAddress(remoteAddress);
   if (route.allowedAddresses.length && !route.allowedAddresses.map(normalizeAddress).includes(address)) {
-    return { accept: false, reason: "address-not-allowed", message: "The sender's address is not on the project's allow-list." };
+    return { accept: false, reason: "calling-address-not-allowed", message: "The sender's address is not on the project's allow-list." };
   }
   return { accept: true, projectId: route.projectId };
 }

@@ -68,6 +68,17 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
       return "quarantined";
     }
 
+    if (!outcome.studyInstanceUID || !outcome.seriesInstanceUID) {
+      await finish(
+        prisma,
+        instanceId,
+        "quarantined",
+        "The instance has no Study or Series Instance UID, so it cannot be filed in a study. Fix it at the source and send it again.",
+        { code: "missing_uid" },
+      );
+      return "quarantined";
+    }
+
     // One copy per SOP Instance UID per project. The de-identified UID is a keyed hash of the
     // original, so it identifies a resend without keeping the original in this table.
     const sopUid = outcome.sopInstanceUID;
@@ -119,6 +130,18 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
   } finally {
     source.close?.();
   }
+}
+
+/**
+ * After the last attempt of a job failed unexpectedly: the instance is not left waiting forever,
+ * it goes to quarantine with what happened, and can be retried from there.
+ */
+export async function quarantineAfterFailure(prisma: PrismaClient, instanceId: string, error: Error) {
+  await prisma.receivedInstance.updateMany({
+    where: { id: instanceId, status: "received" },
+    data: { status: "quarantined", reason: `De-identification failed unexpectedly (${error.name}). Retry it from the quarantine list; tell your administrator if it fails again.` },
+  });
+  await prisma.instanceEvent.create({ data: { instanceId, step: "failed", detail: { error: error.name } } }).catch(() => undefined);
 }
 
 /** Studies quiet for their project's stable period become stable; returns how many did. */

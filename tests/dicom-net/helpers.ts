@@ -7,7 +7,8 @@ import path from "node:path";
 import { readPart10Info } from "@/lib/dicom-net/part10";
 import { startScp, type AssociationEvent, type ScpHandle, type StartScpOptions, type StoredInstance } from "@/lib/dicom-net/scp";
 
-export const SAMPLES = "/work/shared/dicom-samples";
+export { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
+import { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
 /** DCMTK as packaged here does not disable Nagle's algorithm without this (dicom-network.md). */
 export const DCMTK_ENV = { ...process.env, TCP_NODELAY: "1" };
 
@@ -131,3 +132,16 @@ export async function startTestScp(
     },
   };
 }
+
+/** Files storescu -v reports as stored with Success, in sending order. */
+export function storescuSuccesses(output: string): string[] {
+  const ok: string[] = [];
+  let current = "";
+  for (const line of output.split("\n")) {
+    const m = /^I: Sending file: (.*)$/.exec(line);
+    if (m) current = m[1]!;
+    if (/^I: Received Store Response \(Success\)/.test(line)) ok.push(current);
+  }
+  return ok;
+}
+

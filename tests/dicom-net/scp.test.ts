@@ -7,25 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPart10Info } from "@/lib/dicom-net/part10";
 import type { AssociationEvent } from "@/lib/dicom-net/scp";
 import { isValidUid } from "@/lib/dicom-net/uids";
-import { freePort, run, sampleFiles, startTestScp, storescuConfig, tempDir, type TestScp } from "./helpers";
+import { freePort, run, sampleFiles, startTestScp, storescuConfig, storescuSuccesses, tempDir, type TestScp } from "./helpers";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 async function datasetBytes(file: string): Promise<Buffer> {
   const info = await readPart10Info(file);
   return readFileSync(file).subarray(info.datasetOffset);
-}
-
-/** Files storescu -v reports as stored with Success, in sending order. */
-function storescuSuccesses(output: string): string[] {
-  const ok: string[] = [];
-  let current = "";
-  for (const line of output.split("\n")) {
-    const m = /^I: Sending file: (.*)$/.exec(line);
-    if (m) current = m[1]!;
-    if (/^I: Received Store Response \(Success\)/.test(line)) ok.push(current);
-  }
-  return ok;
 }
 
 let files: string[];

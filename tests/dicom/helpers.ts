@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-export const SAMPLES = "/work/shared/dicom-samples";
+export { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
+import { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
 export function sampleFiles(): string[] {
   return readdirSync(SAMPLES)
     .filter((f) => f.endsWith(".dcm"))

@@ -62,7 +62,7 @@ export async function startAtriumExpectingFailure(env: Record<string, string | u
 
 /** `atrium start` in a child process, in a clean environment plus `env` (undefined removes a variable). */
 function spawnStart(env: Record<string, string | undefined>) {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "development", ATRIUM_LOG_LEVEL: "info", NEXT_TELEMETRY_DISABLED: "1" };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "development", ATRIUM_LOG_LEVEL: "info", NEXT_TELEMETRY_DISABLED: "1", ATRIUM_DICOM_PORT: "0" };
   for (const k of ["DATABASE_URL", "ATRIUM_OIDC_ISSUER", "ATRIUM_OIDC_CLIENT_ID", "ATRIUM_OIDC_CLIENT_SECRET", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete childEnv[k];
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];

@@ -16,7 +16,7 @@ describe("association policy", () => {
     const strict = { ...route, allowedCallingAes: ["CT01"], allowedAddresses: ["10.0.0.1"] };
     expect(decideAssociation(strict, " ct01 ", "::ffff:10.0.0.1")).toEqual({ accept: true, projectId: "P" });
     expect(decideAssociation(strict, "MR02", "10.0.0.1")).toMatchObject({ accept: false, reason: "calling-ae-not-recognized" });
-    expect(decideAssociation(strict, "CT01", "10.0.0.2")).toMatchObject({ accept: false, reason: "address-not-allowed" });
+    expect(decideAssociation(strict, "CT01", "10.0.0.2")).toMatchObject({ accept: false, reason: "calling-address-not-allowed" });
   });
 
   it("validates AE titles as PS3.5 says", () => {

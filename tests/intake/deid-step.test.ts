@@ -12,7 +12,7 @@ import { setDbHandle } from "@/server/db";
 import { recordReceived } from "@/server/intake/receive";
 import { deidentifyInstance, markStableStudies } from "@/server/intake/deidentify";
 
-const SAMPLES = path.resolve(import.meta.dirname, "../../../shared/dicom-samples");
+import { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-intake-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
 process.env.ATRIUM_QUEUE_PREFIX = `atrium-intake-${process.pid}-${randomBytes(3).toString("hex")}`;

@@ -1,0 +1,49 @@
+// The DICOM C-STORE listener of the worker process: associations are accepted by the projects'
+// AE routes; every stored instance is recorded in PostgreSQL before the sender gets its status.
+import path from "node:path";
+import { startScp, DIMSE_STATUS, type ScpHandle } from "@/lib/dicom-net/scp";
+import type { PrismaClient } from "@/server/db/generated/client";
+import { decideCStoreAssociation } from "@/server/intake/routes";
+import { recordReceived } from "@/server/intake/receive";
+import { queueDeid } from "@/server/intake/queue";
+import { metrics } from "@/server/metrics";
+import { childLog } from "@/lib/log";
+
+const log = childLog("dicom");
+
+export async function startDicomListener(opts: { prisma: PrismaClient; dataDir: string; port: number; host?: string }): Promise<ScpHandle> {
+  const { prisma, dataDir } = opts;
+  const { dicomInstances, dicomAssociations } = metrics();
+  const scp = await startScp({
+    port: opts.port,
+    host: opts.host,
+    stagingDir: path.join(dataDir, "staging", "cstore"),
+    async acceptAssociation({ callingAe, calledAe, remoteAddress }) {
+      const decision = await decideCStoreAssociation(prisma, callingAe, calledAe, remoteAddress ?? null);
+      if (!decision.accept) log.warn({ callingAe, calledAe, reason: decision.reason }, "association refused");
+      return decision.accept ? { accept: true } : { accept: false, reason: decision.reason };
+    },
+    async onStored(stored) {
+      // Routed again per instance: a route removed mid-association quarantines instead of guessing.
+      const decision = await decideCStoreAssociation(prisma, stored.callingAe, stored.calledAe, stored.remoteAddress ?? null);
+      const instance = await recordReceived(
+        prisma,
+        dataDir,
+        stored,
+        { channel: "cstore", batchId: stored.associationId, callingAe: stored.callingAe, calledAe: stored.calledAe, remoteAddress: stored.remoteAddress },
+        decision.accept ? { projectId: decision.projectId } : { projectId: null, reason: decision.message },
+      );
+      if (instance.status === "received") {
+        // The record is the promise; a job lost here is re-derived from it at the next start.
+        await queueDeid(instance.id).catch((e: Error) => log.warn({ instanceId: instance.id, error: e.name }, "could not queue de-identification"));
+      }
+      return DIMSE_STATUS.Success;
+    },
+    onMetric(m) {
+      if (m.kind === "association") dicomAssociations.inc({ outcome: m.outcome });
+      if (m.kind === "instance") dicomInstances.inc({ outcome: m.outcome });
+    },
+  });
+  log.info({ port: scp.port }, "DICOM listener started");
+  return scp;
+}
