@@ -712,8 +712,8 @@ export class XnatClient {
         const row = await this.getPrearchiveSession(ref);
         if (!row && label) {
           const project = opts.project ?? ref.project;
-          const e = await this.getExperimentRow(project, label);
-          if (e) return parseXnatUri(`/data/archive/projects/${project}/subjects/${e["xnat:subjectassessordata/id"]}/experiments/${e.ID}`);
+          const e = await this.getExperiment({ project, experiment: label });
+          if (e) return parseXnatUri(`/data/archive/projects/${project}/subjects/${e.subjectId}/experiments/${e.id}`);
         }
         if (overwrite === undefined || overwrite === "none") overwrite = "append";
       }
