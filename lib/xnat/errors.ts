@@ -111,15 +111,26 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+const REASON_PHRASES = new Set(
+  [
+    "bad request", "unauthorized", "forbidden", "not found", "method not allowed", "not acceptable", "conflict",
+    "unprocessable entity", "internal server error", "bad gateway", "service unavailable", "gateway timeout", "status page",
+  ],
+);
+
 /** The message XNAT put in an error body: Restlet/Tomcat HTML pages carry it in <h3> or <title>. */
 export function extractServerMessage(body: string, max = 300): string | undefined {
   if (!body) return undefined;
   let text = body;
   if (/<html|<h\d|<body/i.test(body)) {
+    const strip = (s: string) => s.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
     const h3 = /<h3[^>]*>([\s\S]*?)<\/h3>/i.exec(body);
-    const p = /<p[^>]*>([\s\S]*?)<\/p>/i.exec(body);
+    // Restlet status pages: <p>Reason Phrase</p><p>description</p><p>You can get technical details…</p>
+    const paragraphs = [...body.matchAll(/<p[^>]*>([\s\S]*?)<\/p>/gi)]
+      .map((m) => strip(m[1]!))
+      .filter((t) => t && !/technical details|continue your visit/i.test(t) && !REASON_PHRASES.has(t.toLowerCase()));
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(body);
-    text = (h3?.[1] ?? p?.[1] ?? title?.[1] ?? body).replace(/<[^>]+>/g, " ");
+    text = h3 ? strip(h3[1]!) : paragraphs.length ? paragraphs.join(" ") : strip(title?.[1] ?? body);
   }
   text = text
     .replace(/&lt;/g, "<")

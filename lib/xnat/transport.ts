@@ -211,7 +211,10 @@ export class XnatTransport {
   }
 
   private async fetchCsrfToken(): Promise<void> {
-    const res = await this.execute({ method: "GET", path: "/data/auth", query: { csrf: "true" }, accept: [200], retry: true }, {});
+    const res = await this.execute(
+      { method: "GET", path: "/data/auth", query: { csrf: "true" }, accept: [200], retry: true },
+      { Cookie: `JSESSIONID=${this.jsession}` },
+    );
     const m = /XNAT_CSRF=([A-Za-z0-9-]+)/.exec(res.text());
     this.csrfToken = m?.[1];
   }
@@ -268,11 +271,10 @@ export class XnatTransport {
         if (reloggedIn) throw this.statusError(spec, res);
         reloggedIn = true;
         this.stats.reauths++;
-        // Another call may have logged in again meanwhile; only log in if the session is still ours.
-        if (this.jsession === usedSession) {
-          this.jsession = undefined;
-          await this.login();
-        }
+        // Concurrent calls that met the same dead session share one login (login() is
+        // single-flight); a call whose session was already replaced just retries.
+        if (this.jsession === usedSession) await this.login();
+        else if (this.loginInFlight) await this.loginInFlight;
         continue;
       }
       if (res.status === 403 && !(spec.accept ?? []).includes(403)) {
