@@ -181,6 +181,8 @@ export interface RequestRecord {
   status: number | "hang" | "drop";
   auth: "session" | "basic" | "none";
   user?: string;
+  contentType?: string;
+  bodyBytes?: number;
 }
 
 export interface XnatTestServerOptions {
@@ -451,50 +453,50 @@ interface Instance {
   data: Buffer;
 }
 
-function first(v: unknown): string {
+/** One element's first value as text, from the raw dict (dcmjs drops e.g. NUL-padded IS values; dcm4che reads them). */
+function val(dict: Record<string, unknown>, tag: string): string {
+  const el = dict[tag] as { Value?: unknown[]; _rawValue?: unknown[] } | undefined;
+  if (!el) return "";
+  let v: unknown = el.Value?.[0];
+  if (v === undefined || v === null) v = el._rawValue?.[0];
   if (v === undefined || v === null) return "";
-  if (Array.isArray(v)) return first(v[0]);
-  if (typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if ("Alphabetic" in o) return String(o.Alphabetic ?? "");
-    return "";
-  }
-  return String(v).trim();
+  if (typeof v === "object") v = (v as Record<string, unknown>).Alphabetic ?? "";
+  return String(v).replace(/[\0\s]+$/g, "").trim();
 }
 
 function parseDicom(name: string, data: Buffer): Instance {
-  let ds: Record<string, unknown>;
+  let dict: Record<string, unknown>;
   let meta: Record<string, unknown>;
   try {
     const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     const msg = dcmjs.data.DicomMessage.readFile(ab, { ignoreErrors: true, untilTag: "7FE00010", includeUntilTagValue: false, noCopy: false, forceStoreRaw: false });
-    ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(msg.dict);
-    meta = dcmjs.data.DicomMetaDictionary.naturalizeDataset(msg.meta);
+    dict = msg.dict;
+    meta = msg.meta;
   } catch {
     throw new HttpError(400, `Unable to parse ${name} as DICOM`);
   }
-  const sopClass = first(ds.SOPClassUID) || first(meta.MediaStorageSOPClassUID);
-  const sopInstance = first(ds.SOPInstanceUID) || first(meta.MediaStorageSOPInstanceUID);
+  const sopClass = val(dict, "00080016") || val(meta, "00020002");
+  const sopInstance = val(dict, "00080018") || val(meta, "00020003");
   if (!sopClass) throw new HttpError(400, `object ${name} contains no SOP Class UID`);
   if (!sopInstance) throw new HttpError(400, `object ${name} contains no SOP Instance UID`);
   return {
-    studyUid: first(ds.StudyInstanceUID),
-    seriesUid: first(ds.SeriesInstanceUID),
-    seriesNumber: first(ds.SeriesNumber),
-    instanceNumber: first(ds.InstanceNumber),
+    studyUid: val(dict, "0020000D"),
+    seriesUid: val(dict, "0020000E"),
+    seriesNumber: val(dict, "00200011"),
+    instanceNumber: val(dict, "00200013"),
     sopClass,
     sopInstance,
-    modality: first(ds.Modality),
-    seriesDescription: first(ds.SeriesDescription),
-    patientComments: first(ds.PatientComments),
-    studyComments: first(ds.StudyComments),
-    additionalPatientHistory: first(ds.AdditionalPatientHistory),
-    studyDescription: first(ds.StudyDescription),
-    accessionNumber: first(ds.AccessionNumber),
-    patientName: first(ds.PatientName),
-    patientId: first(ds.PatientID),
-    studyDate: first(ds.StudyDate),
-    studyTime: first(ds.StudyTime),
+    modality: val(dict, "00080060"),
+    seriesDescription: val(dict, "0008103E"),
+    patientComments: val(dict, "00104000"),
+    studyComments: val(dict, "00324000"),
+    additionalPatientHistory: val(dict, "001021B0"),
+    studyDescription: val(dict, "00081030"),
+    accessionNumber: val(dict, "00080050"),
+    patientName: val(dict, "00100010"),
+    patientId: val(dict, "00100020"),
+    studyDate: val(dict, "00080020"),
+    studyTime: val(dict, "00080030"),
     data,
   };
 }
@@ -662,7 +664,7 @@ export class XnatTestServer {
       const prev = query[k];
       query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
-    const record: RequestRecord = { method, path, query, status: 0, auth: "none" };
+    const record: RequestRecord = { method, path, query, status: 0, auth: "none", contentType: req.headers["content-type"] };
     this.requests.push(record);
     const fault = this.takeFault(method, path);
     if (fault && fault.phase !== "after") {
@@ -688,6 +690,7 @@ export class XnatTestServer {
     let reply: Reply;
     try {
       const body = await readBody(req);
+      record.bodyBytes = body.length;
       reply = await this.handle(method, path, query, req, body, record);
     } catch (err) {
       if (err instanceof HttpError) reply = errorPage(err.status, err.message);
@@ -1838,7 +1841,9 @@ export class XnatTestServer {
         }
         if (action === "commit") {
           s.status = "READY";
-          if (s.autoarchive !== "Manual" && s.project !== "Unassigned") {
+          // assumed: a session is auto-archive if it arrived so, or its (current) project archives automatically
+          const autoProject = (this.projects.get(s.project)?.prearchiveCode ?? 0) !== 0;
+          if ((s.autoarchive !== "Manual" || autoProject) && s.project !== "Unassigned") {
             const r = this.archiveSession(s, { overwrite: q("overwrite") }, user);
             if (!r.ok) return errorPage(r.status, r.message);
             return uriList(301, [`/data${r.uri}`], { Location: `${this.url}/data${r.uri}` });
