@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { XnatClient, type DicomZipEntry, type XnatClientOptions } from "@/lib/xnat";
-import { startXnatTestServer, type XnatTestServer, type XnatTestServerOptions } from "./server";
+import { startXnatTestServer, type TestUser, type XnatTestServer, type XnatTestServerOptions } from "./server";
 
 export const SAMPLES = "/work/shared/dicom-samples";
 
@@ -49,7 +49,7 @@ export async function startServer(opts: XnatTestServerOptions = {}): Promise<Xna
 
 export const fastRetry = { retries: 3, baseDelayMs: 5, maxDelayMs: 40 };
 
-export function connect(server: XnatTestServer, user = ALICE, options: XnatClientOptions = {}): Promise<XnatClient> {
+export function connect(server: XnatTestServer, user: TestUser = ALICE, options: XnatClientOptions = {}): Promise<XnatClient> {
   return XnatClient.connect({ url: server.url, username: user.login, password: user.password, retry: fastRetry, heartbeat: false, timeoutMs: 5_000, ...options });
 }
 
