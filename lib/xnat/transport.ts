@@ -39,6 +39,11 @@ export interface TransportOptions {
   retry?: Partial<RetryPolicy>;
   /** Keep the XNAT session alive with GET /data/JSESSION, as xnatpy does. Default true. */
   heartbeat?: boolean;
+  /**
+   * Heartbeat period. Default as xnatpy: half the session timeout XNAT announces in
+   * SESSION_EXPIRATION_TIME minus 20 s, at least 10 s (7 min when not announced).
+   */
+  heartbeatIntervalMs?: number;
   /** Send XNAT_CSRF on PUT/POST/DELETE (sites that enforce it). Default: only after a CSRF refusal. */
   csrf?: boolean;
   userAgent?: string;
@@ -118,6 +123,7 @@ export class XnatTransport {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly heartbeatEnabled: boolean;
+  private readonly heartbeatIntervalMs: number | undefined;
   private readonly userAgent: string;
   private csrfWanted: boolean;
   private csrfToken: string | undefined;
@@ -148,6 +154,7 @@ export class XnatTransport {
     this.retry = { ...defaultRetry, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.heartbeatEnabled = options.heartbeat ?? true;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs;
     this.csrfWanted = options.csrf ?? false;
     this.userAgent = options.userAgent ?? "atrium-xnat/0.1";
   }
@@ -226,7 +233,8 @@ export class XnatTransport {
     // minus 20 s, at least every 10 s; default 7 minutes.
     const raw = cookieValue(setCookies, "SESSION_EXPIRATION_TIME");
     const timeout = raw ? Number(raw.split(",")[1]) : NaN;
-    const every = Number.isFinite(timeout) && timeout > 0 ? Math.max(10_000, timeout / 2 - 20_000) : 7 * 60_000;
+    const every =
+      this.heartbeatIntervalMs ?? (Number.isFinite(timeout) && timeout > 0 ? Math.max(10_000, timeout / 2 - 20_000) : 7 * 60_000);
     this.heartbeatTimer = setInterval(() => {
       this.request({ method: "GET", path: "/data/JSESSION", accept: [200] }).catch((err: unknown) => {
         log.warn({ reason: err instanceof XnatError ? err.kind : "error" }, "xnat heartbeat failed");

@@ -99,6 +99,62 @@ describe("user and password", () => {
   });
 });
 
+describe("session upkeep", () => {
+  test("the heartbeat keeps a short session alive across idle time, and stops at close()", async () => {
+    const short = await startServer({ sessionTimeoutMs: 300 });
+    try {
+      const c = await connect(short, ALICE, { heartbeat: true, heartbeatIntervalMs: 100 });
+      await new Promise((r) => setTimeout(r, 700)); // idle for more than twice the session timeout
+      const beats = short.callsTo("GET", "/data/JSESSION").length;
+      expect(beats).toBeGreaterThanOrEqual(4);
+      expect(await c.whoami()).toBe("alice");
+      expect(c.transport.stats.reauths).toBe(0);
+      await c.close();
+      const atClose = short.callsTo("GET", "/data/JSESSION").length;
+      await new Promise((r) => setTimeout(r, 250));
+      expect(short.callsTo("GET", "/data/JSESSION").length).toBe(atClose);
+    } finally {
+      await short.close();
+    }
+  });
+
+  test("without a heartbeat the same idle time costs one re-login", async () => {
+    const short = await startServer({ sessionTimeoutMs: 300 });
+    try {
+      const c = await connect(short, ALICE);
+      await new Promise((r) => setTimeout(r, 450));
+      expect(await c.whoami()).toBe("alice");
+      expect(c.transport.stats.reauths).toBe(1);
+      await c.close();
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe("the test server's other login paths (as xnatpy uses them)", () => {
+  test("PUT /data/services/auth, Basic on every call opens a session each time, GET /data/version is 404", async () => {
+    const ok = await fetch(`${server.url}/data/services/auth`, { method: "PUT", body: new URLSearchParams({ username: "alice", password: ALICE.password }) });
+    expect(ok.status).toBe(200);
+    const id = (await ok.text()).trim();
+    expect(id).toMatch(/^[0-9A-F]{32}$/);
+    expect(ok.headers.getSetCookie().some((c) => c.startsWith(`JSESSIONID=${id}`))).toBe(true);
+    expect(ok.headers.getSetCookie().some((c) => /^SESSION_EXPIRATION_TIME="\d+,\d+"/.test(c))).toBe(true);
+    const bad = await fetch(`${server.url}/data/services/auth`, { method: "PUT", body: new URLSearchParams({ username: "alice", password: "nope" }) });
+    expect(bad.status).toBe(401);
+    expect(await bad.text()).toContain("Login attempt failed. Please try again.");
+
+    const basic = { Authorization: `Basic ${Buffer.from(`alice:${ALICE.password}`).toString("base64")}` };
+    const before = server.stats.sessionsCreated;
+    for (let i = 0; i < 3; i++) expect((await fetch(`${server.url}/data/auth`, { headers: basic })).status).toBe(200);
+    expect(server.stats.sessionsCreated - before).toBe(3);
+    expect((await fetch(`${server.url}/data/version`, { headers: basic })).status).toBe(404);
+    const anon = await fetch(`${server.url}/data/projects?format=json`);
+    expect(anon.status).toBe(401);
+    expect(anon.headers.get("www-authenticate")).toMatch(/^Basic/);
+  });
+});
+
 describe("alias tokens", () => {
   test("a token issued to alice logs in as alice, and stops working once invalidated", async () => {
     const c = await connect(server);
