@@ -47,6 +47,7 @@ export interface ImportDicomZipInput {
   triggerPipelines?: boolean;
   /** Recorded by XNAT as the session's SOURCE. Default "atrium". */
   source?: string;
+  /** 0 = store (default, least CPU); 1–9 = deflate (about half the bytes on the wire). */
   compressionLevel?: number;
   onProgress?: (zipBytes: number) => void;
   timeoutMs?: number;

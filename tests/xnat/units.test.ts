@@ -79,7 +79,9 @@ describe("DICOM zip", () => {
   test("deflated, streamed entries are readable the way XNAT's ZipInputStream reads them", async () => {
     const files = entries(MR_STUDY);
     let progress = 0;
-    const zip = await collect(dicomZipStream(files, { onProgress: (n) => (progress = n) }));
+    const zip = await collect(dicomZipStream(files, { compressionLevel: 1, onProgress: (n) => (progress = n) }));
+    expect(zip.readUInt16LE(8)).toBe(8); // deflated
+    expect(zip.readUInt16LE(6) & 8).toBe(8); // with a data descriptor
     expect(progress).toBe(zip.length);
     const read = readZipLikeJava(zip);
     expect(read.map((e) => e.name)).toEqual(["000001.dcm", "000002.dcm", "000003.dcm", "000004.dcm", "000005.dcm", "000006.dcm"]);
@@ -87,9 +89,9 @@ describe("DICOM zip", () => {
     expect(manifestOf(files)).toEqual({ files: 6, bytes: totalBytes(MR_STUDY) });
   });
 
-  test("level 0 stores entries with sizes in the local header (no data descriptor)", async () => {
+  test("the default stores entries with sizes in the local header (no data descriptor)", async () => {
     const files = entries(MR_STUDY.slice(0, 2));
-    const zip = await collect(dicomZipStream([...files, { data: new Uint8Array([1, 2, 3]), name: "x/extra.bin" }], { compressionLevel: 0 }));
+    const zip = await collect(dicomZipStream([...files, { data: new Uint8Array([1, 2, 3]), name: "x/extra.bin" }]));
     expect(zip.readUInt16LE(6) & 8).toBe(0); // general purpose bit 3 unset
     expect(zip.readUInt16LE(8)).toBe(0); // stored
     const read = readZipLikeJava(zip);
@@ -97,6 +99,20 @@ describe("DICOM zip", () => {
     expect(read[2]).toMatchObject({ name: "x/extra.bin" });
     expect([...read[2]!.data]).toEqual([1, 2, 3]);
     expect(zip.length).toBeGreaterThan(files[0]!.size + files[1]!.size);
+  });
+
+  test("stored entries are fed as the consumer reads: a 1-byte window still yields the whole zip; cancelling stops", async () => {
+    const files = entries(MR_STUDY);
+    const zip = await collect(dicomZipStream(files, { maxBufferedBytes: 1 }));
+    const read = readZipLikeJava(zip);
+    expect(read.map((e) => e.data.length)).toEqual(files.map((f) => f.size));
+    let progress = 0;
+    const stream = dicomZipStream(files, { maxBufferedBytes: 1, onProgress: (n) => (progress = n) });
+    const reader = stream.getReader();
+    await reader.read();
+    await reader.cancel();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(progress).toBeLessThan(totalBytes(MR_STUDY));
   });
 
   test("a stored entry with a data descriptor is what ZipInputStream refuses (why streamed entries deflate)", async () => {
