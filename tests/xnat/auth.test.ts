@@ -1,7 +1,7 @@
 // Authentication against the test XNAT over real HTTP: sessions, tokens, re-login, logout, CSRF.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { XnatClient, XnatError } from "@/lib/xnat";
-import { ALICE, connect, fastRetry, startServer } from "./helpers";
+import { ADMIN, ALICE, connect, fastRetry, startServer } from "./helpers";
 import type { XnatTestServer } from "./server";
 
 let server: XnatTestServer;
@@ -171,6 +171,23 @@ describe("alias tokens", () => {
     expect(err.message).not.toContain(token.secret);
     expect(err.message).not.toContain(token.alias);
     await c.close();
+  });
+});
+
+describe("token administration", () => {
+  test("validate answers the user; only an admin issues tokens for someone else", async () => {
+    const c = await connect(server);
+    const t = await c.issueToken();
+    const headers = { Cookie: `JSESSIONID=${c.transport.sessionId}` };
+    expect(await (await fetch(`${server.url}/data/services/tokens/validate/${t.alias}/${t.secret}`, { headers })).json()).toEqual({ valid: "alice" });
+    expect(await (await fetch(`${server.url}/data/services/tokens/validate/${t.alias}/wrong`, { headers })).json()).toEqual({});
+    expect((await fetch(`${server.url}/data/services/tokens/issue/user/bob`, { headers })).status).toBe(403);
+    const admin = await connect(server, ADMIN);
+    const forBob = await (await fetch(`${server.url}/data/services/tokens/issue/user/bob`, { headers: { Cookie: `JSESSIONID=${admin.transport.sessionId}` } })).json();
+    expect(forBob.xdatUserId).toBe("bob");
+    const asBob = await XnatClient.connect({ url: server.url, alias: forBob.alias, secret: forBob.secret, retry: fastRetry, heartbeat: false });
+    expect(await asBob.whoami()).toBe("bob");
+    await Promise.all([asBob.close(), admin.close(), c.close()]);
   });
 });
 

@@ -54,7 +54,12 @@ export function connect(server: XnatTestServer, user: TestUser = ALICE, options:
 }
 
 /** Writes copies of sample files with some attributes changed by dcmjs (e.g. a second series). */
-export async function rewriteSamples(names: string[], change: (ds: Record<string, unknown>, index: number) => void): Promise<Array<DicomZipEntry & { path: string; size: number }>> {
+export async function rewriteSamples(
+  names: string[],
+  change: (ds: Record<string, unknown>, index: number) => void,
+  /** Raw elements to set (e.g. retired ones dcmjs cannot name), tag → {vr, Value}. */
+  raw: Record<string, { vr: string; Value: unknown[] }> = {},
+): Promise<Array<DicomZipEntry & { path: string; size: number }>> {
   const spec = "dcmjs";
   const mod = (await import(spec)) as { default?: unknown };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,7 +70,7 @@ export async function rewriteSamples(names: string[], change: (ds: Record<string
     const msg = dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(msg.dict);
     change(ds, i);
-    msg.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds);
+    msg.dict = { ...dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds), ...raw };
     const out = Buffer.from(msg.write());
     const p = path.join(dir, `${i}.dcm`);
     writeFileSync(p, out);

@@ -177,6 +177,34 @@ describe("the silent project fallback", () => {
   });
 });
 
+describe("DICOM routing rules of the test server (§4.4), without explicit parameters", () => {
+  test("Study Description, then Accession Number, name a project; Subject:/Session: assignments; else Patient Name/ID; else Unassigned", async () => {
+    const cookie = `JSESSIONID=${alice.transport.sessionId}`;
+    const { dicomZipStream } = await import("@/lib/xnat");
+    server.addProject("ROUTE1", { members: ["alice"] });
+    server.addProject("ROUTE2", { members: ["alice"] });
+    const send = async (change: (ds: Record<string, unknown>) => void, raw: Record<string, { vr: string; Value: unknown[] }> = {}) => {
+      const files = await rewriteSamples(CT_SINGLE, change, raw);
+      const body = Buffer.from(await new Response(dicomZipStream(files)).arrayBuffer());
+      const res = await fetch(`${server.url}/data/services/import?import-handler=DICOM-zip`, { method: "POST", body, headers: { Cookie: cookie, "Content-Type": "application/zip" } });
+      expect(res.status).toBe(200);
+      return (await res.text()).trim();
+    };
+    expect(await send((ds) => Object.assign(ds, { StudyDescription: "ROUTE1", PatientComments: "", AccessionNumber: "" }))).toMatch(/^\/data\/prearchive\/projects\/ROUTE1\//);
+    expect(await send((ds) => Object.assign(ds, { StudyDescription: "unknown", AccessionNumber: "ROUTE2", PatientComments: "" }))).toMatch(/^\/data\/prearchive\/projects\/ROUTE2\//);
+    // Study Comments (0032,4000), retired, set raw: assignments separated by ';' and ','
+    const uri = await send((ds) => Object.assign(ds, { StudyDescription: "", AccessionNumber: "", PatientComments: "", PatientName: "DOE^JOHN" }), {
+      "00324000": { vr: "LT", Value: ["Project:ROUTE1; Subject: SC_1, Session:SC_1_CT"] },
+    });
+    expect(uri).toMatch(/^\/data\/prearchive\/projects\/ROUTE1\/\d{8}_\d{9}\/SC_1_CT$/);
+    expect((await alice.listPrearchive("ROUTE1")).find((r) => r.name === "SC_1_CT")?.subject).toBe("SC_1");
+    const fallback = await send((ds) => Object.assign(ds, { StudyDescription: "", AccessionNumber: "", PatientComments: "", PatientName: "PN_X", PatientID: "PID_X" }));
+    expect(fallback).toMatch(/^\/data\/prearchive\/projects\/Unassigned\/\d{8}_\d{9}\/PID_X$/);
+    const row = (await alice.listPrearchive("Unassigned")).find((r) => r.name === "PID_X");
+    expect(row?.subject).toBe("PN_X");
+  });
+});
+
 describe("the prearchive", () => {
   test("a zip of two studies gives two prearchive sessions (CRLF uri-list); rows have XNAT's fields; archive one", async () => {
     const r = await alice.importDicomZip({ project: "P2", subject: "PSEUDO_010", session: "PSEUDO_010_S", destination: "prearchive", files: entries([...MR_STUDY, ...CT_STUDY]) });
