@@ -16,7 +16,7 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const PHI_NAMES = ["DOE_JOHN", "Smith^Jane", "MRN12345", "bbmri", "CT_small", "nested"];
 
 function atriumDeid(args: string[], env: Record<string, string | undefined>) {
-  const e: NodeJS.ProcessEnv = {};
+  const e = {} as NodeJS.ProcessEnv;
   for (const [k, v] of Object.entries({ ...process.env, NODE_ENV: "test", ATRIUM_LOG_LEVEL: "warn", ...env })) if (v !== undefined) e[k] = v;
   const r = spawnSync(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "deid", ...args], { cwd: ROOT, env: e, encoding: "utf8", timeout: 60_000 });
   const last = r.stdout.trim().split("\n").pop() ?? "";
