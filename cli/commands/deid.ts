@@ -23,7 +23,7 @@ const HELP = `Usage: atrium deid --in DIR --out DIR [options]
                                   remapping and date offsets are kept in the database and stay the
                                   same across runs. Without it they last for this run only.
   --pattern PATTERN               pseudonym pattern (default ${DEFAULT_SETTINGS.pattern})
-  --jobs N                        worker threads (default 1)
+  --jobs N                        parallel jobs: the main thread plus N-1 worker threads (default 1)
   --json                          also print the summary as one JSON line on stdout
 Output: OUT/<pseudonym>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm. Two inputs with
 the same SOP Instance UID: the first is kept, the second is reported as a duplicate (reasons.tsv).
@@ -220,10 +220,11 @@ async function runBatch(
   if (jobs === 1) {
     for (const f of files) record(await processFile(f, outDir, cfg, claim));
   } else {
-    const pool = await startPool(jobs, spec, outDir, { subject: (p, k) => store.subject(p, k), claim });
+    // N jobs = the main thread + N-1 worker threads (one isolate less to warm up than N workers).
+    const pool = await startPool(jobs - 1, spec, outDir, { subject: (p, k) => store.subject(p, k), claim });
     startupMs = pool.startupMs;
     try {
-      await pool.run(files, (r) => record(r));
+      await pool.run(files, (r) => record(r), (f) => processFile(f, outDir, cfg, claim));
     } finally {
       await pool.close();
     }

@@ -8,7 +8,7 @@ import { deidentify, type DeidConfig } from "./deid";
 import { compileProfile, parseProfileSpec, type ProfileOption } from "./profile";
 import { parseCtpScript, parseLookupProperties } from "./ctp/script";
 import { parsePixelScript } from "./pixel";
-import { openSource } from "./source";
+import { BufferSource, openSource } from "./source";
 import { writeEncodedFile } from "./write";
 import { MemoryPseudonymStore, parseLookupCsv, type PseudonymStore } from "./pseudonyms";
 
@@ -66,26 +66,62 @@ export function buildConfig(spec: BatchSpec, store: PseudonymStore): DeidConfig 
 export type ClaimFn = (relPath: string) => boolean | Promise<boolean>;
 
 export async function processFile(inPath: string, outDir: string, cfg: DeidConfig, claim?: ClaimFn): Promise<FileResult> {
+  const p = await prepareFile(inPath, outDir, cfg);
+  try {
+    return p.rel && claim && !(await claim(p.rel)) ? p.duplicate() : p.commit();
+  } finally {
+    p.close();
+  }
+}
+
+/**
+ * A de-identified (or quarantined/skipped) file whose output is not written yet: the batch
+ * workers prepare several files, claim their output paths in one round trip, then commit.
+ * `close()` must be called (it releases the input when it is read on demand).
+ */
+export interface PreparedFile {
+  /** Output path relative to OUT when the file was de-identified. */
+  rel?: string;
+  /** Input bytes held in memory until commit (for bounding a batch). */
+  heldBytes: number;
+  commit(): FileResult;
+  duplicate(): FileResult;
+  close(): void;
+}
+
+export async function prepareFile(inPath: string, outDir: string, cfg: DeidConfig): Promise<PreparedFile> {
+  const done = (r: FileResult, close = () => undefined as void): PreparedFile => ({ heldBytes: 0, commit: () => r, duplicate: () => r, close });
   let source;
   try {
     source = openSource(inPath);
   } catch {
-    return quarantineCopy(inPath, outDir, { kind: "quarantined", code: "unreadable", reason: "Input file cannot be read", bytes: 0 });
+    return done(quarantineCopy(inPath, outDir, { kind: "quarantined", code: "unreadable", reason: "Input file cannot be read", bytes: 0 }));
   }
+  const src = source;
+  const close = () => src.close?.();
   try {
-    const o = await deidentify(source, cfg);
+    const o = await deidentify(src, cfg);
     if (o.kind === "deidentified") {
       const relDir = path.join(safeSegment(o.pseudonym), safeSegment(o.studyInstanceUID), safeSegment(o.seriesInstanceUID));
       const rel = path.join(relDir, `${safeSegment(o.sopInstanceUID)}.dcm`);
-      if (claim && !(await claim(rel))) return { kind: "duplicate", output: rel, bytes: source.size };
-      mkdirSync(path.join(outDir, relDir), { recursive: true });
-      writeEncodedFile(o.encoded, path.join(outDir, rel));
-      return { kind: "deidentified", flags: o.flags, output: rel, bytes: source.size };
+      return {
+        rel,
+        heldBytes: src instanceof BufferSource ? src.size : 0,
+        duplicate: () => ({ kind: "duplicate", output: rel, bytes: src.size }),
+        commit: () => {
+          mkdirSync(path.join(outDir, relDir), { recursive: true });
+          writeEncodedFile(o.encoded, path.join(outDir, rel));
+          return { kind: "deidentified", flags: o.flags, output: rel, bytes: src.size };
+        },
+        close,
+      };
     }
-    if (o.kind === "skipped") return { kind: "skipped", reason: o.reason, bytes: source.size };
-    return quarantineCopy(inPath, outDir, { kind: "quarantined", code: o.code, reason: o.reason, elementPath: o.elementPath, bytes: source.size });
-  } finally {
-    source.close?.();
+    close();
+    if (o.kind === "skipped") return done({ kind: "skipped", reason: o.reason, bytes: src.size });
+    return done(quarantineCopy(inPath, outDir, { kind: "quarantined", code: o.code, reason: o.reason, elementPath: o.elementPath, bytes: src.size }));
+  } catch (e) {
+    close();
+    throw e;
   }
 }
 
