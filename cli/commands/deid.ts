@@ -217,12 +217,14 @@ async function runBatch(
   };
 
   let startupMs = 0;
+  let loader = "";
   if (jobs === 1) {
     for (const f of files) record(await processFile(f, outDir, cfg, claim));
   } else {
     // N jobs = the main thread + N-1 worker threads (one isolate less to warm up than N workers).
     const pool = await startPool(jobs - 1, spec, outDir, { subject: (p, k) => store.subject(p, k), claim });
     startupMs = pool.startupMs;
+    loader = pool.loader;
     try {
       await pool.run(files, (r) => record(r), (f) => processFile(f, outDir, cfg, claim));
     } finally {
@@ -235,7 +237,7 @@ async function runBatch(
   const mb = counts.bytes / 1048576;
   const perSec = (n: number) => (n / Math.max(secs, 1e-3)).toFixed(1);
   const lines = [
-    `atrium deid: ${files.length} files (${mb.toFixed(1)} MB) in ${secs.toFixed(1)} s — ${perSec(files.length)} files/s, ${perSec(mb)} MB/s, ${jobs} job${jobs > 1 ? "s" : ""}${jobs > 1 ? ` (worker startup ${(startupMs / 1000).toFixed(2)} s included)` : ""}`,
+    `atrium deid: ${files.length} files (${mb.toFixed(1)} MB) in ${secs.toFixed(1)} s — ${perSec(files.length)} files/s, ${perSec(mb)} MB/s, ${jobs} job${jobs > 1 ? "s" : ""}${jobs > 1 ? ` (worker startup ${(startupMs / 1000).toFixed(2)} s included${loader === "tsx" ? ", slow tsx fallback" : ""})` : ""}`,
     `  de-identified  ${counts.deidentified}${counts.flagged ? ` (${counts.flagged} flagged for review: possible burned-in annotation)` : ""}`,
     `  skipped        ${counts.skipped}`,
     `  quarantined    ${counts.quarantined}${counts.quarantined ? ` — ${[...byCode].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}: ${n}`).join(", ")}` : ""}`,
@@ -260,6 +262,7 @@ async function runBatch(
         mbPerSecond: mb / Math.max(secs, 1e-3),
         jobs,
         workerStartupSeconds: startupMs / 1000,
+        ...(loader ? { workerLoader: loader } : {}),
         pseudonymStore: storeKind,
       }),
     );

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { BatchSpec, FileResult } from "./batch";
@@ -39,8 +39,8 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
 }
 
 /**
- * The worker bundled into one ES module with esbuild (which tsx already depends on), cached in
- * os.tmpdir() under a hash of the engine's sources, esbuild's and Node's versions: a worker then
+ * The worker bundled into one ES module with esbuild (which tsx already depends on), cached in a
+ * private per-user folder of os.tmpdir() under a hash of the engine's sources, esbuild's and Node's versions: a worker then
  * starts in well under 100 ms instead of ~1 s compiling TypeScript through tsx. Any failure falls
  * back to the tsx entry.
  */
@@ -50,10 +50,18 @@ export async function bundledWorker(): Promise<string> {
   const esbuild = createRequire(tsxPkg)("esbuild") as typeof import("esbuild");
   const h = createHash("sha256").update(`${esbuild.version}\0${process.version}\0`);
   for (const f of sourceFiles(here)) h.update(path.relative(here, f)).update("\0").update(readFileSync(f)).update("\0");
-  const dir = path.join(tmpdir(), "atrium-deid-worker");
+  // A per-user directory only this user can write to: a cached module is code we will run.
+  const uid = process.getuid?.() ?? 0;
+  const dir = path.join(tmpdir(), `atrium-deid-worker-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const d = statSync(dir);
+  if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o022) !== 0) throw new Error("worker cache directory is not private");
   const out = path.join(dir, `worker-${h.digest("hex").slice(0, 24)}.mjs`);
-  if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
+  if (existsSync(out)) {
+    const f = statSync(out);
+    if (f.uid === uid && (f.mode & 0o022) === 0) return out;
+    throw new Error("cached worker is not private");
+  }
   // The engine uses dcmjs only for its data dictionary (dictionary.ts); the bundle gets just that
   // table (tag, VR, keyword) instead of loading all of dcmjs (~150 ms) in every worker.
   const dcmjs = (await import("dcmjs")).default as unknown as { data: { DicomMetaDictionary: { nameMap: Record<string, { tag: string; vr: string; name: string }> } } };
@@ -82,7 +90,7 @@ export async function bundledWorker(): Promise<string> {
   // the engine's folder instead.
   const code = r.outputFiles[0].text.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(path.join(here, "profile.ts")).href));
   const tmp = `${out}.${process.pid}.tmp`;
-  writeFileSync(tmp, code);
+  writeFileSync(tmp, code, { mode: 0o600 });
   renameSync(tmp, out);
   return out;
 }

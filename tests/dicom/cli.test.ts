@@ -84,6 +84,7 @@ describe("atrium deid (command)", () => {
       expect(r.stderr).toMatch(/MB\/s/);
     }
     expect(c.json.workerStartupSeconds).toBeGreaterThan(0);
+    expect(c.json.workerLoader).toBe("bundle");
     const o1 = outputs(path.join(work, "run1"));
     const o2 = outputs(path.join(work, "run2"));
     const o3 = outputs(path.join(work, "run3"));
