@@ -28,7 +28,7 @@ const HELP = `Usage: atrium deid --in DIR --out DIR [options]
 Output: OUT/<pseudonym>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm. Two inputs with
 the same SOP Instance UID: the first is kept, the second is reported as a duplicate (reasons.tsv).
 Exit code: 0 when every file was de-identified, skipped or a duplicate; 1 when any was quarantined;
-2 on usage errors; 3 when the database cannot be opened.`;
+2 on usage errors; 3 when the database cannot be opened; 4 when a worker thread failed.`;
 
 function walk(dir: string, out: string[], exclude: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -227,6 +227,13 @@ async function runBatch(
     loader = pool.loader;
     try {
       await pool.run(files, (r) => record(r), (f) => processFile(f, outDir, cfg, claim));
+    } catch (e) {
+      // A worker died (e.g. out of memory): say so, never report a partial run as complete.
+      process.stderr.write(
+        `\natrium deid: a worker failed (${(e as Error)?.name ?? "Error"}); ${files.length - done} of ${files.length} files were not processed. Run again (outputs already written are kept).\n`,
+      );
+      log.error({ files: files.length, done }, "deid worker failed");
+      return 4;
     } finally {
       await pool.close();
     }
