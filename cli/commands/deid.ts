@@ -4,10 +4,9 @@ import { parseArgs } from "node:util";
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Worker } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
 import { buildConfig, processFile, type BatchSpec, type FileResult } from "@/lib/dicom/batch";
-import { DEFAULT_SETTINGS, LookupMissError, MemoryPseudonymStore, parseLookupCsv } from "@/lib/dicom/pseudonyms";
+import { startPool } from "@/lib/dicom/pool";
+import { DEFAULT_SETTINGS, MemoryPseudonymStore, parseLookupCsv, type PseudonymStore } from "@/lib/dicom/pseudonyms";
 import { childLog } from "@/lib/log";
 
 export const summary = "De-identify a tree of DICOM files (PS3.15 profile or CTP script) into OUT/<pseudonym>/<study>/<series>/<sop>.dcm";
@@ -20,10 +19,16 @@ const HELP = `Usage: atrium deid --in DIR --out DIR [options]
   --lookup-only                   quarantine patients that are not in the lookup table
   --pixel-script FILE             pixel blanking rules (CTP DicomPixelAnonymizer format)
   --burned-in flag|quarantine|ignore  what to do with likely burned-in annotation (default flag)
-  --project ID                    project id (default: cli)
+  --project ID                    project id; with DATABASE_URL (PostgreSQL) set, pseudonyms, UID
+                                  remapping and date offsets are kept in the database and stay the
+                                  same across runs. Without it they last for this run only.
   --pattern PATTERN               pseudonym pattern (default ${DEFAULT_SETTINGS.pattern})
-  --jobs N                        worker threads (default 1)
-Exit code: 0 when every file was de-identified or skipped; 1 when any was quarantined; 2 on usage errors.`;
+  --jobs N                        parallel jobs: the main thread plus N-1 worker threads (default 1)
+  --json                          also print the summary as one JSON line on stdout
+Output: OUT/<pseudonym>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm. Two inputs with
+the same SOP Instance UID: the first is kept, the second is reported as a duplicate (reasons.tsv).
+Exit code: 0 when every file was de-identified, skipped or a duplicate; 1 when any was quarantined;
+2 on usage errors; 3 when the database cannot be opened; 4 when a worker thread failed.`;
 
 function walk(dir: string, out: string[], exclude: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -52,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
         project: { type: "string" },
         pattern: { type: "string" },
         jobs: { type: "string" },
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -71,10 +77,17 @@ export async function run(args: string[]): Promise<number> {
     console.error("atrium deid: use either --profile or --script");
     return 2;
   }
+  try {
+    if (!statSync(v.in).isDirectory()) throw new Error();
+  } catch {
+    console.error("atrium deid: --in must be a directory");
+    return 2;
+  }
   const jobs = Math.max(1, Number(v.jobs ?? 1) || 1);
   const outDir = path.resolve(v.out);
+  const projectId = v.project ?? "cli";
   const spec: BatchSpec = {
-    projectId: v.project ?? "cli",
+    projectId,
     profile: v.profile,
     scriptFile: v.script,
     lookupFile: v.lookup,
@@ -83,12 +96,66 @@ export async function run(args: string[]): Promise<number> {
     salt: randomBytes(32).toString("hex"),
     burnedIn: (v["burned-in"] as BatchSpec["burnedIn"]) ?? "flag",
   };
-  const lookup = v.lookup && !/\.properties$/i.test(v.lookup) ? parseLookupCsv(readFileSync(v.lookup, "utf8")) : undefined;
-  const store = new MemoryPseudonymStore(
-    { ...DEFAULT_SETTINGS, pattern: v.pattern ?? DEFAULT_SETTINGS.pattern, mode: v["lookup-only"] ? "lookup" : "pattern" },
-    lookup,
-    spec.salt,
-  );
+  let lookup: Map<string, string> | undefined;
+  try {
+    lookup = v.lookup && !/\.properties$/i.test(v.lookup) ? parseLookupCsv(readFileSync(v.lookup, "utf8")) : undefined;
+  } catch (e) {
+    console.error(`atrium deid: ${(e as Error).message}`);
+    return 2;
+  }
+
+  // The pseudonym store: PostgreSQL (persistent) with --project and DATABASE_URL, else in memory.
+  let store: PseudonymStore;
+  let closeDb: (() => Promise<void>) | undefined;
+  let storeKind: "database" | "memory" = "memory";
+  const dbUrl = process.env.DATABASE_URL;
+  if (v.project && dbUrl && /^postgres(ql)?:/i.test(dbUrl)) {
+    try {
+      const { openAndMigrate } = await import("@/server/launch/database");
+      const { PrismaPseudonymStore } = await import("@/lib/dicom/pseudonyms-prisma");
+      const { handle } = await openAndMigrate();
+      closeDb = () => handle.close();
+      const ps = new PrismaPseudonymStore(handle.prisma);
+      if (v.pattern || v["lookup-only"]) await ps.configure(projectId, { ...(v.pattern ? { pattern: v.pattern } : {}), ...(v["lookup-only"] ? { mode: "lookup" as const } : {}) });
+      if (lookup) await ps.importLookup(projectId, lookup);
+      spec.salt = await ps.uidSalt(projectId);
+      store = ps;
+      storeKind = "database";
+    } catch (e) {
+      await closeDb?.().catch(() => undefined);
+      console.error(`atrium deid: cannot open the pseudonym database (${(e as { code?: string }).code ?? (e as Error).name}); nothing was processed`);
+      return 3;
+    }
+  } else {
+    store = new MemoryPseudonymStore(
+      { ...DEFAULT_SETTINGS, pattern: v.pattern ?? DEFAULT_SETTINGS.pattern, mode: v["lookup-only"] ? "lookup" : "pattern" },
+      lookup,
+      spec.salt,
+    );
+    const why = !v.project ? "no --project given" : !dbUrl ? "DATABASE_URL is not set" : "DATABASE_URL is not a PostgreSQL URL";
+    process.stderr.write(
+      `atrium deid: WARNING: pseudonyms, UID remapping and date offsets are NOT kept between runs (${why}).\n` +
+        "  Running again, or on more data later, gives the same patients DIFFERENT pseudonyms, UIDs and dates.\n" +
+        "  Use --project ID with DATABASE_URL=postgresql://… to keep them.\n",
+    );
+  }
+  try {
+    return await runBatch(v.in, outDir, jobs, spec, store, storeKind, !!v.json, log);
+  } finally {
+    await closeDb?.();
+  }
+}
+
+async function runBatch(
+  inDir: string,
+  outDir: string,
+  jobs: number,
+  spec: BatchSpec,
+  store: PseudonymStore,
+  storeKind: string,
+  json: boolean,
+  log: ReturnType<typeof childLog>,
+): Promise<number> {
   let cfg;
   try {
     cfg = buildConfig(spec, store);
@@ -97,28 +164,35 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const files: string[] = [];
-  if (!statSync(v.in).isDirectory()) {
-    console.error("atrium deid: --in must be a directory");
-    return 2;
-  }
-  walk(path.resolve(v.in), files, outDir);
+  walk(path.resolve(inDir), files, outDir);
   files.sort();
   mkdirSync(outDir, { recursive: true });
   const reasonsPath = path.join(outDir, "quarantine", "reasons.tsv");
 
   const t0 = process.hrtime.bigint();
-  const counts = { deidentified: 0, skipped: 0, quarantined: 0, flagged: 0, bytes: 0 };
+  const counts = { deidentified: 0, skipped: 0, quarantined: 0, duplicate: 0, flagged: 0, bytes: 0 };
   const byCode = new Map<string, number>();
   let done = 0;
   let lastDraw = 0;
+  const tty = process.stderr.isTTY;
   const draw = (force = false) => {
     const now = Date.now();
-    if (!force && now - lastDraw < 200) return;
+    if (!tty || (!force && now - lastDraw < 200)) return;
     lastDraw = now;
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     process.stderr.write(
       `\r[deid] ${done}/${files.length} files  ${(done / Math.max(secs, 1e-3)).toFixed(1)} files/s  ${(counts.bytes / 1048576 / Math.max(secs, 1e-3)).toFixed(1)} MB/s  quarantined ${counts.quarantined}   `,
     );
+  };
+  const clean = (s?: string) => (s ?? "").replace(/[\t\r\n]+/g, " ");
+  const reasonRow = (cols: string[]) => {
+    mkdirSync(path.dirname(reasonsPath), { recursive: true });
+    try {
+      statSync(reasonsPath);
+    } catch {
+      writeFileSync(reasonsPath, "quarantine_id\tcode\telement_path\treason\n");
+    }
+    appendFileSync(reasonsPath, `${cols.map(clean).join("\t")}\n`);
   };
   const record = (r: FileResult) => {
     done++;
@@ -127,67 +201,78 @@ export async function run(args: string[]): Promise<number> {
     if (r.flags?.length) counts.flagged++;
     if (r.kind === "quarantined") {
       byCode.set(r.code ?? "?", (byCode.get(r.code ?? "?") ?? 0) + 1);
-      mkdirSync(path.dirname(reasonsPath), { recursive: true });
-      try {
-        statSync(reasonsPath);
-      } catch {
-        writeFileSync(reasonsPath, "quarantine_id\tcode\telement_path\treason\n");
-      }
-      const clean = (s?: string) => (s ?? "").replace(/[\t\r\n]+/g, " ");
-      appendFileSync(reasonsPath, `${r.quarantineId}\t${clean(r.code)}\t${clean(r.elementPath)}\t${clean(r.reason)}\n`);
+      reasonRow([r.quarantineId ?? "", r.code ?? "", r.elementPath ?? "", r.reason ?? ""]);
+    } else if (r.kind === "duplicate") {
+      // Not quarantined: the first input with this SOP Instance UID was written to `output`.
+      reasonRow(["-", "duplicate", r.output ?? "", "duplicate SOP Instance UID: an earlier input of this run was written to this output path and kept; this one was not written"]);
     }
     draw();
   };
+  // Output paths written in this run (a path from an earlier run is overwritten: same pseudonyms).
+  const claimed = new Set<string>();
+  const claim = (rel: string) => {
+    if (claimed.has(rel)) return false;
+    claimed.add(rel);
+    return true;
+  };
 
+  let startupMs = 0;
+  let loader = "";
   if (jobs === 1) {
-    for (const f of files) record(await processFile(f, outDir, cfg));
+    for (const f of files) record(await processFile(f, outDir, cfg, claim));
   } else {
-    const workerUrl = new URL("../../lib/dicom/batch-worker.mjs", import.meta.url);
-    let nextIndex = 0;
-    await new Promise<void>((resolve, reject) => {
-      let live = jobs;
-      for (let w = 0; w < jobs; w++) {
-        const worker = new Worker(fileURLToPath(workerUrl), {
-          workerData: { atriumDeidWorker: true, spec, outDir },
-        });
-        const feed = () => {
-          if (nextIndex < files.length) {
-            const i = nextIndex++;
-            worker.postMessage({ type: "file", file: files[i], index: i });
-          } else {
-            void worker.terminate();
-          }
-        };
-        worker.on("message", async (m: { type: string; id?: number; projectId?: string; patientKey?: string; result?: FileResult }) => {
-          if (m.type === "ready") feed();
-          else if (m.type === "result" && m.result) {
-            record(m.result);
-            feed();
-          } else if (m.type === "subject") {
-            try {
-              worker.postMessage({ type: "subject", id: m.id, ok: await store.subject(m.projectId!, m.patientKey!) });
-            } catch (e) {
-              worker.postMessage({ type: "subject", id: m.id, lookupMiss: e instanceof LookupMissError, error: "store" });
-            }
-          }
-        });
-        worker.on("error", reject);
-        worker.on("exit", () => {
-          if (--live === 0) resolve();
-        });
-      }
-    });
+    // N jobs = the main thread + N-1 worker threads (one isolate less to warm up than N workers).
+    const pool = await startPool(jobs - 1, spec, outDir, { subject: (p, k) => store.subject(p, k), claim });
+    startupMs = pool.startupMs;
+    loader = pool.loader;
+    try {
+      await pool.run(files, (r) => record(r), (f) => processFile(f, outDir, cfg, claim));
+    } catch (e) {
+      // A worker died (e.g. out of memory): say so, never report a partial run as complete.
+      process.stderr.write(
+        `\natrium deid: a worker failed (${(e as Error)?.name ?? "Error"}); ${files.length - done} of ${files.length} files were not processed. Run again (outputs already written are kept).\n`,
+      );
+      log.error({ files: files.length, done }, "deid worker failed");
+      return 4;
+    } finally {
+      await pool.close();
+    }
   }
   draw(true);
-  process.stderr.write("\n");
+  if (tty) process.stderr.write("\n");
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const mb = counts.bytes / 1048576;
+  const perSec = (n: number) => (n / Math.max(secs, 1e-3)).toFixed(1);
   const lines = [
-    `De-identified ${counts.deidentified}, skipped ${counts.skipped}, quarantined ${counts.quarantined} of ${files.length} files in ${secs.toFixed(1)} s`,
-    `(${(files.length / Math.max(secs, 1e-3)).toFixed(1)} files/s, ${(counts.bytes / 1048576 / Math.max(secs, 1e-3)).toFixed(1)} MB/s, ${jobs} job${jobs > 1 ? "s" : ""}).`,
+    `atrium deid: ${files.length} files (${mb.toFixed(1)} MB) in ${secs.toFixed(1)} s — ${perSec(files.length)} files/s, ${perSec(mb)} MB/s, ${jobs} job${jobs > 1 ? "s" : ""}${jobs > 1 ? ` (worker startup ${(startupMs / 1000).toFixed(2)} s included${loader === "tsx" ? ", slow tsx fallback" : ""})` : ""}`,
+    `  de-identified  ${counts.deidentified}${counts.flagged ? ` (${counts.flagged} flagged for review: possible burned-in annotation)` : ""}`,
+    `  skipped        ${counts.skipped}`,
+    `  quarantined    ${counts.quarantined}${counts.quarantined ? ` — ${[...byCode].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}: ${n}`).join(", ")}` : ""}`,
+    `  duplicates     ${counts.duplicate}${counts.duplicate ? " (same SOP Instance UID as an earlier input; first kept, not written)" : ""}`,
+    `  pseudonyms     ${storeKind === "database" ? `kept in the database (project ${spec.projectId})` : "this run only (not kept)"}`,
   ];
-  if (counts.flagged) lines.push(`${counts.flagged} de-identified files are flagged for review (possible burned-in annotation).`);
-  if (counts.quarantined) lines.push(`Quarantined by reason: ${[...byCode].map(([c, n]) => `${c} ${n}`).join(", ")}. Details: ${reasonsPath}`);
-  console.log(lines.join("\n"));
-  log.info({ files: files.length, ...counts, jobs }, "deid batch finished");
+  if (counts.quarantined || counts.duplicate) lines.push(`  details        ${reasonsPath}`);
+  process.stderr.write(`${lines.join("\n")}\n`);
+  if (json) {
+    console.log(
+      JSON.stringify({
+        files: files.length,
+        deidentified: counts.deidentified,
+        skipped: counts.skipped,
+        quarantined: counts.quarantined,
+        quarantinedByCode: Object.fromEntries(byCode),
+        duplicates: counts.duplicate,
+        flagged: counts.flagged,
+        bytes: counts.bytes,
+        seconds: secs,
+        filesPerSecond: files.length / Math.max(secs, 1e-3),
+        mbPerSecond: mb / Math.max(secs, 1e-3),
+        jobs,
+        workerStartupSeconds: startupMs / 1000,
+        ...(loader ? { workerLoader: loader } : {}),
+        pseudonymStore: storeKind,
+      }),
+    );
+  } else log.info({ files: files.length, ...counts, jobs, storeKind }, "deid batch finished");
   return counts.quarantined > 0 ? 1 : 0;
 }

@@ -1,6 +1,6 @@
-// Worker-thread entry for `atrium deid --jobs N`: loads the TypeScript sources through tsx (as
-// bin/atrium.mjs does for the main thread) and starts the batch worker in lib/dicom/batch.ts.
+// Fallback worker entry for `atrium deid --jobs N` when no pre-bundled worker is available:
+// loads the TypeScript sources through tsx (slow: ~1 s per worker). See pool.ts.
 import { register } from "tsx/esm/api";
 
 register();
-await import("./batch.ts");
+await import("./batch-worker.ts");

@@ -4,14 +4,13 @@
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { parentPort, workerData, isMainThread } from "node:worker_threads";
 import { deidentify, type DeidConfig } from "./deid";
 import { compileProfile, parseProfileSpec, type ProfileOption } from "./profile";
 import { parseCtpScript, parseLookupProperties } from "./ctp/script";
 import { parsePixelScript } from "./pixel";
-import { openSource } from "./source";
+import { BufferSource, openSource } from "./source";
 import { writeEncodedFile } from "./write";
-import { MemoryPseudonymStore, parseLookupCsv, deriveUid, type PseudonymStore, type SubjectPseudonym } from "./pseudonyms";
+import { MemoryPseudonymStore, parseLookupCsv, type PseudonymStore } from "./pseudonyms";
 
 export interface BatchSpec {
   projectId: string;
@@ -25,7 +24,10 @@ export interface BatchSpec {
 }
 
 export interface FileResult {
-  kind: "deidentified" | "skipped" | "quarantined";
+  /** "duplicate": de-identified to an output path an earlier input of the run already wrote. */
+  kind: "deidentified" | "skipped" | "quarantined" | "duplicate";
+  /** Output path relative to OUT (pseudonym/study/series/sop.dcm) — never the input's name. */
+  output?: string;
   code?: string;
   reason?: string;
   elementPath?: string;
@@ -57,25 +59,69 @@ export function buildConfig(spec: BatchSpec, store: PseudonymStore): DeidConfig 
   return cfg;
 }
 
-export async function processFile(inPath: string, outDir: string, cfg: DeidConfig): Promise<FileResult> {
+/**
+ * Claims an output path (relative to OUT) for this run; false when an earlier input of the run
+ * already produced it (the same SOP Instance UID), in which case the file is a duplicate.
+ */
+export type ClaimFn = (relPath: string) => boolean | Promise<boolean>;
+
+export async function processFile(inPath: string, outDir: string, cfg: DeidConfig, claim?: ClaimFn): Promise<FileResult> {
+  const p = await prepareFile(inPath, outDir, cfg);
+  try {
+    return p.rel && claim && !(await claim(p.rel)) ? p.duplicate() : p.commit();
+  } finally {
+    p.close();
+  }
+}
+
+/**
+ * A de-identified (or quarantined/skipped) file whose output is not written yet: the batch
+ * workers prepare several files, claim their output paths in one round trip, then commit.
+ * `close()` must be called (it releases the input when it is read on demand).
+ */
+export interface PreparedFile {
+  /** Output path relative to OUT when the file was de-identified. */
+  rel?: string;
+  /** Input bytes held in memory until commit (for bounding a batch). */
+  heldBytes: number;
+  commit(): FileResult;
+  duplicate(): FileResult;
+  close(): void;
+}
+
+export async function prepareFile(inPath: string, outDir: string, cfg: DeidConfig): Promise<PreparedFile> {
+  const done = (r: FileResult, close = () => undefined as void): PreparedFile => ({ heldBytes: 0, commit: () => r, duplicate: () => r, close });
   let source;
   try {
     source = openSource(inPath);
   } catch {
-    return quarantineCopy(inPath, outDir, { kind: "quarantined", code: "unreadable", reason: "Input file cannot be read", bytes: 0 });
+    return done(quarantineCopy(inPath, outDir, { kind: "quarantined", code: "unreadable", reason: "Input file cannot be read", bytes: 0 }));
   }
+  const src = source;
+  const close = () => src.close?.();
   try {
-    const o = await deidentify(source, cfg);
+    const o = await deidentify(src, cfg);
     if (o.kind === "deidentified") {
-      const dir = path.join(outDir, safeSegment(o.pseudonym), safeSegment(o.studyInstanceUID), safeSegment(o.seriesInstanceUID));
-      mkdirSync(dir, { recursive: true });
-      writeEncodedFile(o.encoded, path.join(dir, `${safeSegment(o.sopInstanceUID)}.dcm`));
-      return { kind: "deidentified", flags: o.flags, bytes: source.size };
+      const relDir = path.join(safeSegment(o.pseudonym), safeSegment(o.studyInstanceUID), safeSegment(o.seriesInstanceUID));
+      const rel = path.join(relDir, `${safeSegment(o.sopInstanceUID)}.dcm`);
+      return {
+        rel,
+        heldBytes: src instanceof BufferSource ? src.size : 0,
+        duplicate: () => ({ kind: "duplicate", output: rel, bytes: src.size }),
+        commit: () => {
+          mkdirSync(path.join(outDir, relDir), { recursive: true });
+          writeEncodedFile(o.encoded, path.join(outDir, rel));
+          return { kind: "deidentified", flags: o.flags, output: rel, bytes: src.size };
+        },
+        close,
+      };
     }
-    if (o.kind === "skipped") return { kind: "skipped", reason: o.reason, bytes: source.size };
-    return quarantineCopy(inPath, outDir, { kind: "quarantined", code: o.code, reason: o.reason, elementPath: o.elementPath, bytes: source.size });
-  } finally {
-    source.close?.();
+    close();
+    if (o.kind === "skipped") return done({ kind: "skipped", reason: o.reason, bytes: src.size });
+    return done(quarantineCopy(inPath, outDir, { kind: "quarantined", code: o.code, reason: o.reason, elementPath: o.elementPath, bytes: src.size }));
+  } catch (e) {
+    close();
+    throw e;
   }
 }
 
@@ -89,58 +135,6 @@ function quarantineCopy(inPath: string, outDir: string, r: FileResult): FileResu
     r.reason = `${r.reason ?? ""} (the input could not be copied to quarantine)`;
   }
   return { ...r, quarantineId: id };
-}
-
-/** A store whose subjects live in the main thread (one pseudonym per patient across workers). */
-export class RemoteSubjectStore implements PseudonymStore {
-  private next = 1;
-  private pending = new Map<number, { resolve: (s: SubjectPseudonym) => void; reject: (e: Error) => void }>();
-  constructor(
-    private port: NonNullable<typeof parentPort>,
-    private salt: string,
-  ) {
-    port.on("message", (m: { type: string; id: number; ok?: SubjectPseudonym; lookupMiss?: boolean; error?: string }) => {
-      if (m.type !== "subject") return;
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.ok);
-      else p.reject(m.lookupMiss ? Object.assign(new (class LookupMiss extends Error {})(), { code: "lookup_miss" }) : new Error(m.error ?? "store"));
-    });
-  }
-  subject(projectId: string, patientKey: string): Promise<SubjectPseudonym> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.port.postMessage({ type: "subject", id, projectId, patientKey });
-    });
-  }
-  async mapUids(_projectId: string, uids: string[]): Promise<Map<string, string>> {
-    return new Map(uids.map((u) => [u, deriveUid(this.salt, u)]));
-  }
-}
-
-// Worker entry: receives file paths, returns results.
-if (!isMainThread && parentPort && (workerData as { atriumDeidWorker?: boolean })?.atriumDeidWorker) {
-  const { spec, outDir } = workerData as { spec: BatchSpec; outDir: string };
-  const port = parentPort;
-  const { LookupMissError } = await import("./pseudonyms");
-  const remote = new RemoteSubjectStore(port, spec.salt);
-  // Map the main thread's lookup-miss answer back onto the engine's error type.
-  const store: PseudonymStore = {
-    subject: (p, k) =>
-      remote.subject(p, k).catch((e: { code?: string }) => {
-        throw e?.code === "lookup_miss" ? new LookupMissError() : e;
-      }),
-    mapUids: (p, u) => remote.mapUids(p, u),
-  };
-  const cfg = buildConfig(spec, store);
-  port.on("message", async (m: { type: string; file?: string; index?: number }) => {
-    if (m.type !== "file" || !m.file) return;
-    const r = await processFile(m.file, outDir, cfg);
-    port.postMessage({ type: "result", index: m.index, result: r });
-  });
-  port.postMessage({ type: "ready" });
 }
 
 export { MemoryPseudonymStore };

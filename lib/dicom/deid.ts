@@ -358,13 +358,23 @@ export const profileTransform: Transform = async (file, config) => {
         continue;
       }
       if (isOverlayGroup(el.tag)) {
-        if (profile.overlayData === "X") ops.push({ ds: d, el, action: "X", path: p });
-        else if (e === 0x3000 && !st.flags.includes("overlay_retained")) st.flags.push("overlay_retained");
+        // Basic removes the whole overlay group (its other attributes describe data no longer
+        // there). Clean Graphics keeps the overlay bitmap (flagged for review: burned-in text
+        // cannot be cleaned automatically), cleans Overlay Comments and any other overlay text.
+        const act = e === 0x4000 ? profile.overlayComments : profile.overlayData;
+        if (act === "X" || profile.overlayData === "X") ops.push({ ds: d, el, action: "X", path: p });
+        else {
+          if (e === 0x3000 && !st.flags.includes("overlay_retained")) st.flags.push("overlay_retained");
+          if (TEXT_VRS.has(el.vr)) ops.push({ ds: d, el, action: "SCRUB", path: p });
+        }
         continue;
       }
       if (isCurveGroup(el.tag)) {
         if (profile.curves === "X") ops.push({ ds: d, el, action: "X", path: p });
-        else if (!st.flags.includes("curve_retained")) st.flags.push("curve_retained");
+        else {
+          if (!st.flags.includes("curve_retained")) st.flags.push("curve_retained");
+          if (TEXT_VRS.has(el.vr)) ops.push({ ds: d, el, action: "SCRUB", path: p });
+        }
         continue;
       }
       let action: Action | undefined = profile.actions.get(el.tag);
@@ -421,9 +431,13 @@ export const profileTransform: Transform = async (file, config) => {
             ops.push({ ds: d, el, action: dates ? "C" : "X", path: p });
           } else if (el.vr === "TM") {
             // Times are kept with modified dates: the date shift carries the longitudinal change.
-          } else if (TEXT_VRS.has(el.vr)) ops.push({ ds: d, el, action: "SCRUB", path: p });
-          else if (el.vr === "OB" || el.vr === "OW" || el.vr === "UN") {
-            if (!st.flags.includes("binary_retained")) st.flags.push("binary_retained");
+          } else if (TEXT_VRS.has(el.vr) || el.vr === "AE") ops.push({ ds: d, el, action: "SCRUB", path: p });
+          else if (el.vr === "OB" || el.vr === "OW" || el.vr === "UN" || el.vr === "OD" || el.vr === "OF" || el.vr === "OL" || el.vr === "OV") {
+            // Opaque bytes (a maker note, a binary timestamp) cannot be cleaned: remove them,
+            // which is stricter than C and never leaks.
+            collectNeedles(el, p);
+            ops.push({ ds: d, el, action: "X", path: p });
+            st.warnings.push(`removed ${p}: opaque ${el.vr} value cannot be cleaned`);
           }
           break;
       }

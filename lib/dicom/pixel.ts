@@ -1,9 +1,13 @@
 // Pixel blanking by rules, in CTP DicomPixelAnonymizer script format: a signature
 // `{ boolean expression in the DicomFilter language }` followed by regions `(x,y,w,h)`; the first
 // matching signature wins. Uncompressed pixel data is rewritten (native little/big endian); a file
-// that needs blanking in an encapsulated syntax is quarantined (Atrium does not re-encode).
+// RLE Lossless frames are decoded, blanked and re-encoded; a file that needs blanking in another
+// encapsulated syntax is quarantined (Atrium does not transcode JPEG/JPEG 2000/JPEG-LS).
 import { lookupKeyword, parseTagString, TAG } from "./dictionary";
-import { findElement, numberValue, stringValue, type Dataset, type ParsedFile } from "./parse";
+import { findElement, numberValue, stringValue, type Dataset, type Element, type ParsedFile } from "./parse";
+import { decodeRleFrame, encodeRleFrame, RleError } from "./rle";
+
+export const RLE_LOSSLESS = "1.2.840.10008.1.2.5";
 
 export interface Region {
   x: number;
@@ -131,6 +135,9 @@ export function applyPixelRules(file: ParsedFile, script: PixelScript): { kind: 
   if (!pix) return { kind: "ok", regions: 0 };
   const sig = script.signatures.find((s) => evalFilter(s.expr, ds, file.syntax.littleEndian));
   if (!sig || !sig.regions.length) return { kind: "ok", regions: 0 };
+  if ((pix.encapsulated || file.syntax.encapsulated) && file.syntax.transferSyntaxUID === RLE_LOSSLESS) {
+    return blankRle(file, pix, sig.regions, script.fill ?? 0);
+  }
   if (pix.encapsulated || file.syntax.encapsulated) {
     return {
       kind: "quarantine",
@@ -152,27 +159,95 @@ export function applyPixelRules(file: ParsedFile, script: PixelScript): { kind: 
   }
   const buf = Buffer.from(file.pixelSource.readAt(pix.valueOffset, pix.length)); // a private copy
   const fill = script.fill ?? 0;
+  // Big endian OW holds 8-bit samples in byte-swapped 16-bit words: sample i is byte i ^ 1.
+  const swapped = !le && bpp === 1 && (pix.fileVr ?? pix.vr) === "OW";
+  const fillBytes = (start: number, end: number) => {
+    if (!swapped) buf.fill(fill, start, end);
+    else for (let k = start; k < end; k++) buf[k ^ 1] = fill;
+  };
   for (let f = 0; f < frames; f++) {
     const base = f * frameBytes;
     for (const r of sig.regions) {
-      const x0 = Math.max(0, r.x < 0 ? cols + r.x : r.x);
-      const y0 = Math.max(0, r.y < 0 ? rows + r.y : r.y);
-      const x1 = Math.min(cols, x0 + r.w);
-      const y1 = Math.min(rows, y0 + r.h);
-      if (x1 <= x0 || y1 <= y0) continue;
+      const rect = clip(r, rows, cols);
+      if (!rect) continue;
+      const { x0, y0, x1, y1 } = rect;
       for (let y = y0; y < y1; y++) {
         if (planar === 1 && spp > 1) {
           for (let p = 0; p < spp; p++) {
             const rowStart = base + p * rows * cols * bpp + (y * cols + x0) * bpp;
-            buf.fill(fill, rowStart, rowStart + (x1 - x0) * bpp);
+            fillBytes(rowStart, rowStart + (x1 - x0) * bpp);
           }
         } else {
           const rowStart = base + (y * cols + x0) * spp * bpp;
-          buf.fill(fill, rowStart, rowStart + (x1 - x0) * spp * bpp);
+          fillBytes(rowStart, rowStart + (x1 - x0) * spp * bpp);
         }
       }
     }
   }
   (pix as { blanked?: Buffer }).blanked = buf;
   return { kind: "ok", regions: sig.regions.length };
+}
+
+function clip(r: Region, rows: number, cols: number): { x0: number; y0: number; x1: number; y1: number } | undefined {
+  const x0 = Math.max(0, r.x < 0 ? cols + r.x : r.x);
+  const y0 = Math.max(0, r.y < 0 ? rows + r.y : r.y);
+  const x1 = Math.min(cols, x0 + r.w);
+  const y1 = Math.min(rows, y0 + r.h);
+  return x1 > x0 && y1 > y0 ? { x0, y0, x1, y1 } : undefined;
+}
+
+/**
+ * RLE Lossless (PS3.5 Annex G): each frame (one fragment) is decoded into its byte planes, the
+ * rectangles are filled in every plane (as the native path fills every byte), and the frame is
+ * re-encoded. The Basic Offset Table is rebuilt when the input had one.
+ */
+function blankRle(file: ParsedFile, pix: Element, regions: Region[], fill: number): { kind: "ok"; regions: number } | { kind: "quarantine"; reason: string } {
+  const ds = file.dataset;
+  const rows = numberValue(ds, TAG.Rows) ?? 0;
+  const cols = numberValue(ds, TAG.Columns) ?? 0;
+  const bits = numberValue(ds, TAG.BitsAllocated) ?? 0;
+  const spp = numberValue(ds, TAG.SamplesPerPixel) ?? 1;
+  const frames = Math.max(1, numberValue(ds, TAG.NumberOfFrames) ?? 1);
+  const no = (reason: string) => ({ kind: "quarantine" as const, reason: `Pixel data needs blanking but ${reason}` });
+  if (findElement(ds, 0x7fe00001)) return no("it has an Extended Offset Table, which Atrium does not rewrite");
+  if (!rows || !cols || ![8, 16, 32].includes(bits) || spp < 1 || spp > 3) return no("its RLE geometry (Rows, Columns, Bits Allocated, Samples per Pixel) is missing or unsupported");
+  const frags = pix.fragments ?? [];
+  if (frags.length !== frames + 1) return no(`its RLE data has ${Math.max(0, frags.length - 1)} fragments for ${frames} frames (one fragment per frame expected)`);
+  const planeSize = rows * cols;
+  if (planeSize * spp * (bits / 8) * frames > MAX_BLANK_BYTES) return no("it is too large to rewrite");
+  const hadBot = frags[0].length > 0;
+  const out: Buffer[] = [];
+  const botOffsets: number[] = [];
+  let pos = 0;
+  try {
+    for (let f = 0; f < frames; f++) {
+      const src = file.pixelSource.readAt(frags[f + 1].offset, frags[f + 1].length);
+      const planes = decodeRleFrame(src, planeSize, spp * (bits / 8));
+      for (const r of regions) {
+        const rect = clip(r, rows, cols);
+        if (!rect) continue;
+        for (const plane of planes) for (let y = rect.y0; y < rect.y1; y++) plane.fill(fill, y * cols + rect.x0, y * cols + rect.x1);
+      }
+      let frame = encodeRleFrame(planes, rows, cols);
+      if (frame.length % 2) frame = Buffer.concat([frame, Buffer.alloc(1)]);
+      botOffsets.push(pos);
+      const h = Buffer.alloc(8);
+      h.writeUInt16LE(0xfffe, 0);
+      h.writeUInt16LE(0xe000, 2);
+      h.writeUInt32LE(frame.length, 4);
+      out.push(h, frame);
+      pos += 8 + frame.length;
+    }
+  } catch (e) {
+    if (e instanceof RleError) return no(`its RLE data cannot be decoded (${e.message})`);
+    throw e;
+  }
+  const bot = Buffer.alloc(8 + (hadBot ? 4 * frames : 0));
+  bot.writeUInt16LE(0xfffe, 0);
+  bot.writeUInt16LE(0xe000, 2);
+  bot.writeUInt32LE(hadBot ? 4 * frames : 0, 4);
+  if (hadBot) botOffsets.forEach((o, i) => bot.writeUInt32LE(o, 8 + 4 * i));
+  const delim = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+  (pix as { blanked?: Buffer }).blanked = Buffer.concat([bot, ...out, delim]);
+  return { kind: "ok", regions: regions.length };
 }

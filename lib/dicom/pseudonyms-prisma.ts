@@ -117,12 +117,18 @@ export class PrismaPseudonymStore implements PseudonymStore {
     return p.dateOffsetScope === "project" ? this.projectOffset(projectId) : undefined;
   }
 
-  async mapUids(projectId: string, uids: string[]): Promise<Map<string, string>> {
+  /** The project's UID salt (created with the project), for workers that derive UIDs locally. */
+  async uidSalt(projectId: string): Promise<string> {
     let salt = this.salts.get(projectId);
     if (!salt) {
       salt = (await this.ensureProject(projectId)).uidSalt;
       this.salts.set(projectId, salt);
     }
+    return salt;
+  }
+
+  async mapUids(projectId: string, uids: string[]): Promise<Map<string, string>> {
+    const salt = await this.uidSalt(projectId);
     const out = new Map<string, string>();
     for (const u of uids) out.set(u, deriveUid(salt, u));
     return out;
