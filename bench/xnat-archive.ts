@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { XnatClient, dicomZipStream, type DicomZipEntry } from "@/lib/xnat";
 import { startXnatTestServer } from "@/tests/xnat/server";
 
-const SAMPLES = "/work/shared/dicom-samples";
+import { SAMPLES_DIR as SAMPLES } from "../lib/samples";
 const STUDY = [
   "dwv__bbmri-53323131.dcm",
   "dwv__bbmri-53323275.dcm",

@@ -1,3 +1,5 @@
+import { SAMPLES_DIR } from "@/lib/samples";
+import path from "node:path";
 // Each PS3.15 option changes exactly what Table E.1-1 says, and nothing more.
 // For every option: a real sample is extended (with dcmjs, independently of the engine) with every
 // element of that option's column, at the top level and inside an item of a sequence the table does
@@ -24,7 +26,7 @@ interface Row {
   basicProfile: string;
   [k: string]: string;
 }
-const TABLE: Row[] = JSON.parse(readFileSync("/work/shared/reference/ps315-table-e1-1.json", "utf8"));
+const TABLE: Row[] = JSON.parse(readFileSync(path.join(SAMPLES_DIR, "..", "reference", "ps315-table-e1-1.json"), "utf8"));
 const LITERAL = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i;
 const key = (t: string) => t.replace(/[(),]/g, "").toUpperCase();
 const LISTED = new Set(TABLE.filter((r) => LITERAL.test(r.tag)).map((r) => key(r.tag)));

@@ -6,7 +6,8 @@ import path from "node:path";
 import { XnatClient, type DicomZipEntry, type XnatClientOptions } from "@/lib/xnat";
 import { startXnatTestServer, type TestUser, type XnatTestServer, type XnatTestServerOptions } from "./server";
 
-export const SAMPLES = "/work/shared/dicom-samples";
+export { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
+import { SAMPLES_DIR as SAMPLES } from "@/lib/samples";
 
 /** One MR series of 6 instances (one study). */
 export const MR_STUDY = [
