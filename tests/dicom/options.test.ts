@@ -1,5 +1,3 @@
-import { SAMPLES_DIR } from "@/lib/samples";
-import path from "node:path";
 // Each PS3.15 option changes exactly what Table E.1-1 says, and nothing more.
 // For every option: a real sample is extended (with dcmjs, independently of the engine) with every
 // element of that option's column, at the top level and inside an item of a sequence the table does
@@ -7,6 +5,8 @@ import path from "node:path";
 // store, so pseudonyms, UIDs and date offsets agree); both outputs are read back with dcmjs and
 // compared element by element at every depth. The table is read here from the shared JSON, not
 // from the engine's compiled profile.
+import { SAMPLES_DIR } from "@/lib/samples";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import dcmjs from "dcmjs";
