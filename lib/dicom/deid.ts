@@ -309,6 +309,11 @@ interface Op {
   path: string;
 }
 
+/** The empty state a transform starts from (both the profile and the CTP script transforms). */
+export function newTransformState(): TransformState {
+  return { needles: new NeedleSet(), generated: [], kept: [], flags: [], warnings: [], pseudonym: "", methodCodes: [], methodText: [] };
+}
+
 let basicCache: CompiledProfile | undefined;
 
 export const profileTransform: Transform = async (file, config) => {
@@ -316,12 +321,7 @@ export const profileTransform: Transform = async (file, config) => {
   const safe = config.safePrivate ?? DEFAULT_SAFE_PRIVATE;
   const ds = file.dataset;
   const st: TransformState = {
-    needles: new NeedleSet(),
-    generated: [],
-    kept: [],
-    flags: [],
-    warnings: [],
-    pseudonym: "",
+    ...newTransformState(),
     methodCodes: [BASIC_CODE, ...profile.options.map((o) => ({ code: OPTION_INFO[o].code, meaning: OPTION_INFO[o].meaning }))],
     methodText: [`ATRIUM PS3.15 E.1 ${profile.edition} BASIC`.slice(0, 64)],
   };

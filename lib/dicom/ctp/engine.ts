@@ -7,8 +7,7 @@ import type { Dataset, Element, ParsedFile } from "../parse";
 import { findElement } from "../parse";
 import { DEFAULT_SAFE_PRIVATE, isSafePrivate } from "../safe-private";
 import { asciiLowerString, encodeValue, shiftDate } from "../values";
-import { NeedleSet } from "../verify";
-import { patientKeyOf, type DeidConfig, type Outcome, type Transform, type TransformState } from "../deid";
+import { newTransformState, patientKeyOf, type DeidConfig, type Outcome, type Transform, type TransformState } from "../deid";
 import type { CtpRule, CtpScript } from "./script";
 import { resolveElementName } from "./script";
 
@@ -508,16 +507,7 @@ function insertSorted(ds: Dataset, el: Element): void {
 export const ctpTransform: Transform = async (file: ParsedFile, config: DeidConfig): Promise<Outcome | { state: TransformState }> => {
   const script = config.script!;
   const root = file.dataset;
-  const st: TransformState = {
-    needles: new NeedleSet(),
-    generated: [],
-    kept: [],
-    flags: [],
-    warnings: [],
-    pseudonym: "",
-    methodCodes: [],
-    methodText: [],
-  };
+  const st: TransformState = newTransformState();
   const integers = new Map<string, Map<string, number>>();
   const safe = config.safePrivate ?? DEFAULT_SAFE_PRIVATE;
   try {
