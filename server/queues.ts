@@ -2,7 +2,7 @@
 // schema of lib/queue, the same one the worker parses with.
 import { Queue, type JobsOptions } from "bullmq";
 import { readEnv } from "@/lib/config";
-import { parsePayload, queueNames, type QueueName, type QueuePayload } from "@/lib/queue";
+import { parsePayload, type QueueName, type QueuePayload } from "@/lib/queue";
 import { sharedRedis } from "@/server/redis";
 
 const key = Symbol.for("atrium.queues");
@@ -34,4 +34,3 @@ export async function closeQueues(): Promise<void> {
   await Promise.all(queues.map((q) => q.close()));
 }
 
-export { queueNames };

@@ -3,10 +3,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { readEnv } from "@/lib/config";
 
-export function redisOptions(url = readEnv().REDIS_URL): RedisOptions & { url: string } {
-  return { url, maxRetriesPerRequest: null, enableReadyCheck: true };
-}
-
 export function createRedis(url = readEnv().REDIS_URL, extra: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, ...extra });
 }

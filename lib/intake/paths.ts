@@ -1,10 +1,7 @@
 // Where intake keeps files, relative to the data directory. Paths never carry identifying values:
-// staged files are named by their record id; de-identified ones by de-identified UIDs.
+// staged files get generated names (the receivers choose them); de-identified ones are named by
+// de-identified UIDs.
 import path from "node:path";
-
-export function stagingRelPath(instanceId: string, receivedAt: Date): string {
-  return path.join("staging", receivedAt.toISOString().slice(0, 10), `${instanceId}.dcm`);
-}
 
 const UID = /^[0-9.]{1,64}$/;
 

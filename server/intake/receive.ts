@@ -28,8 +28,6 @@ export interface ReceiveContext {
 
 export type Route = { projectId: string } | { projectId: null; reason: string };
 
-export const NO_PROJECT_REASON = "No project accepts this: its called AE title, token or source routes nowhere. Route it to a project from the quarantine list, or add a route.";
-
 export async function recordReceived(prisma: PrismaClient, dataDir: string, file: StagedFile, ctx: ReceiveContext, route: Route) {
   const stagingPath = path.relative(dataDir, file.path);
   if (stagingPath.startsWith("..")) throw new Error("A staged file must be inside the data directory.");
