@@ -10,6 +10,7 @@ import { queueDeid } from "@/server/intake/queue";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { intakeSummary } from "@/server/intake/summary";
 import { writeAudit } from "@/server/audit";
+import { fieldChanges } from "@/lib/changes";
 import { Prisma } from "@/server/db/generated/client";
 
 async function quarantined(prisma: PrismaClient, projectId: string, instanceId: string) {
@@ -41,22 +42,19 @@ export const intakeRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { projectId, ...changes } = input;
       return ctx.prisma.$transaction(async (tx) => {
-        const before = (await tx.projectIntake.findUnique({ where: { projectId } })) ?? DEFAULTS;
-        const changed = Object.fromEntries(
-          Object.entries(changes).filter(([k, v]) => v !== undefined && before[k as keyof typeof before] !== v),
-        );
-        if (!Object.keys(changed).length) return { changed: [] as string[] };
-        await tx.projectIntake.upsert({ where: { projectId }, create: { projectId, ...changed }, update: changed });
+        const diff = fieldChanges((await tx.projectIntake.findUnique({ where: { projectId } })) ?? DEFAULTS, changes);
+        if (!diff.fields.length) return { changed: [] as string[] };
+        await tx.projectIntake.upsert({ where: { projectId }, create: { projectId, ...diff.after }, update: diff.after });
         await writeAudit(tx, {
           projectId,
           actorId: ctx.user.id,
           action: "intake.settings",
           targetType: "project",
           targetId: projectId,
-          before: Object.fromEntries(Object.keys(changed).map((k) => [k, before[k as keyof typeof before]])) as Prisma.InputJsonValue,
-          after: changed as Prisma.InputJsonValue,
+          before: diff.before as Prisma.InputJsonValue,
+          after: diff.after as Prisma.InputJsonValue,
         });
-        return { changed: Object.keys(changed) };
+        return { changed: diff.fields };
       });
     }),
 

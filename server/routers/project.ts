@@ -4,6 +4,7 @@ import { router, protectedProcedure, projectProcedure } from "@/server/trpc/init
 import { createProjectInput, listProjectsInput, updateProjectInput } from "@/lib/projects";
 import { resolveProjectAccess } from "@/lib/access";
 import { writeAudit } from "@/server/audit";
+import { fieldChanges } from "@/lib/changes";
 
 export const projectRouter = router({
   /** Projects the caller may see: their own, and every protected or public one. */
@@ -92,22 +93,19 @@ export const projectRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { projectId, ...changes } = input;
       return ctx.prisma.$transaction(async (tx) => {
-        const before = await tx.project.findUniqueOrThrow({ where: { id: projectId } });
-        const changed = Object.fromEntries(
-          Object.entries(changes).filter(([k, v]) => v !== undefined && before[k as keyof typeof before] !== v),
-        );
-        if (Object.keys(changed).length === 0) return { id: projectId, changed: [] as string[] };
-        await tx.project.update({ where: { id: projectId }, data: changed });
+        const diff = fieldChanges(await tx.project.findUniqueOrThrow({ where: { id: projectId } }), changes);
+        if (!diff.fields.length) return { id: projectId, changed: [] as string[] };
+        await tx.project.update({ where: { id: projectId }, data: diff.after });
         await writeAudit(tx, {
           projectId,
           actorId: ctx.user.id,
           action: "project.update",
           targetType: "project",
           targetId: projectId,
-          before: Object.fromEntries(Object.keys(changed).map((k) => [k, before[k as keyof typeof before] as string])),
-          after: changed as Prisma.InputJsonValue,
+          before: diff.before as Prisma.InputJsonValue,
+          after: diff.after as Prisma.InputJsonValue,
         });
-        return { id: projectId, changed: Object.keys(changed) };
+        return { id: projectId, changed: diff.fields };
       });
     }),
 });
