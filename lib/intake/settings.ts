@@ -3,6 +3,9 @@ import { z } from "zod";
 import { projectIdSchema } from "@/lib/projects";
 import { aeTitleSchema } from "./ae";
 
+/** A project's intake settings before an owner changes them (the same as prisma/schema/intake.prisma's defaults). */
+export const INTAKE_DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", deidScript: null as string | null };
+
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: "Enter an IPv4 or IPv6 address, e.g. 10.1.2.3." });
 
 export const addAeRouteInput = z.object({

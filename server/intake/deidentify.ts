@@ -11,6 +11,7 @@ import { openSource } from "@/lib/dicom/source";
 import { writeEncodedFile } from "@/lib/dicom/write";
 import { PrismaPseudonymStore } from "@/lib/dicom/pseudonyms-prisma";
 import { deidentifiedRelPath } from "@/lib/intake/paths";
+import { INTAKE_DEFAULTS } from "@/lib/intake/settings";
 import { childLog } from "@/lib/log";
 
 const log = childLog("intake");
@@ -26,7 +27,7 @@ async function projectConfig(prisma: PrismaClient, projectId: string): Promise<O
   if (cached?.key === key) return cached.config;
   const config: Omit<DeidConfig, "store"> = { projectId, burnedIn: "flag" };
   if (settings?.deidScript) config.script = parseCtpScript(settings.deidScript);
-  else config.profile = compileProfile(parseProfileSpec(settings?.deidProfile ?? "basic"));
+  else config.profile = compileProfile(parseProfileSpec(settings?.deidProfile ?? INTAKE_DEFAULTS.deidProfile));
   configCache.set(projectId, { key, config });
   return config;
 }
@@ -150,7 +151,7 @@ export async function markStableStudies(prisma: PrismaClient, now = new Date()):
     UPDATE "IntakeStudy" s SET status = 'stable', "stableAt" = ${now}
     FROM "Project" p LEFT JOIN "ProjectIntake" i ON i."projectId" = p.id
     WHERE s."projectId" = p.id AND s.status = 'receiving'
-      AND s."lastInstanceAt" < ${now}::timestamptz - make_interval(secs => COALESCE(i."stableAfterSeconds", 60))`;
+      AND s."lastInstanceAt" < ${now}::timestamptz - make_interval(secs => COALESCE(i."stableAfterSeconds", ${INTAKE_DEFAULTS.stableAfterSeconds}::int))`;
   if (n) log.info({ studies: n }, "studies became stable");
   return n;
 }

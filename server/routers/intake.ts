@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
-import { addAeRouteInput, quarantineListInput, quarantinedInstanceInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
+import { INTAKE_DEFAULTS, addAeRouteInput, quarantineListInput, quarantinedInstanceInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { dataDir } from "@/lib/config";
@@ -19,7 +19,6 @@ async function quarantined(prisma: PrismaClient, projectId: string, instanceId: 
   return inst;
 }
 
-const DEFAULTS = { stableAfterSeconds: 60, deidProfile: "basic", deidScript: null };
 
 export const intakeRouter = router({
   /** Intake settings and AE routes; every member may read them (they hold no patient data). */
@@ -28,7 +27,7 @@ export const intakeRouter = router({
         ctx.prisma.projectIntake.findUnique({ where: { projectId: ctx.project.id } }),
         ctx.prisma.aeRoute.findMany({ where: { projectId: ctx.project.id }, orderBy: { aeTitle: "asc" } }),
       ]);
-      const s = settings ?? DEFAULTS;
+      const s = settings ?? INTAKE_DEFAULTS;
       return {
         stableAfterSeconds: s.stableAfterSeconds,
         deidProfile: s.deidProfile,
@@ -42,7 +41,7 @@ export const intakeRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { projectId, ...changes } = input;
       return ctx.prisma.$transaction(async (tx) => {
-        const diff = fieldChanges((await tx.projectIntake.findUnique({ where: { projectId } })) ?? DEFAULTS, changes);
+        const diff = fieldChanges((await tx.projectIntake.findUnique({ where: { projectId } })) ?? INTAKE_DEFAULTS, changes);
         if (!diff.fields.length) return { changed: [] as string[] };
         await tx.projectIntake.upsert({ where: { projectId }, create: { projectId, ...diff.after }, update: diff.after });
         await writeAudit(tx, {
