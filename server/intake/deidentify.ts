@@ -145,13 +145,17 @@ export async function quarantineAfterFailure(prisma: PrismaClient, instanceId: s
   await prisma.instanceEvent.create({ data: { instanceId, step: "failed", detail: { error: error.name } } }).catch(() => undefined);
 }
 
-/** Studies quiet for their project's stable period become stable; returns how many did. */
+/**
+ * Studies quiet for their project's stable period become stable; returns how many did.
+ * Prisma keeps DateTime as UTC in timestamp-without-zone columns, so `now` is compared in UTC
+ * whatever the server's TimeZone setting.
+ */
 export async function markStableStudies(prisma: PrismaClient, now = new Date()): Promise<number> {
   const n = await prisma.$executeRaw`
     UPDATE "IntakeStudy" s SET status = 'stable', "stableAt" = ${now}
     FROM "Project" p LEFT JOIN "ProjectIntake" i ON i."projectId" = p.id
     WHERE s."projectId" = p.id AND s.status = 'receiving'
-      AND s."lastInstanceAt" < ${now}::timestamptz - make_interval(secs => COALESCE(i."stableAfterSeconds", ${INTAKE_DEFAULTS.stableAfterSeconds}::int))`;
+      AND s."lastInstanceAt" < (${now}::timestamptz AT TIME ZONE 'UTC') - make_interval(secs => COALESCE(i."stableAfterSeconds", ${INTAKE_DEFAULTS.stableAfterSeconds}::int))`;
   if (n) log.info({ studies: n }, "studies became stable");
   return n;
 }
