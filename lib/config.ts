@@ -15,6 +15,8 @@ const envSchema = z.object({
   ATRIUM_DICOM_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(11112)),
   NEXTAUTH_URL: optionalString,
   NEXTAUTH_SECRET: optionalString,
+  /** Key for secrets stored in the database (webhook secrets, archive credentials); default: derived from NEXTAUTH_SECRET. */
+  ATRIUM_SECRET_KEY: optionalString,
   ATRIUM_OIDC_ISSUER: optionalString,
   ATRIUM_OIDC_CLIENT_ID: optionalString,
   ATRIUM_OIDC_CLIENT_SECRET: optionalString,

@@ -4,8 +4,7 @@ import path from "node:path";
 import { startScp, DIMSE_STATUS, type ScpHandle } from "@/lib/dicom-net/scp";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { decideCStoreAssociation } from "@/server/intake/routes";
-import { recordReceived } from "@/server/intake/receive";
-import { queueDeid } from "@/server/intake/queue";
+import { ingestStaged } from "@/server/intake/ingest";
 import { metrics } from "@/server/metrics";
 import { childLog } from "@/lib/log";
 
@@ -26,17 +25,13 @@ export async function startDicomListener(opts: { prisma: PrismaClient; dataDir: 
     async onStored(stored) {
       // Routed again per instance: a route removed mid-association quarantines instead of guessing.
       const decision = await decideCStoreAssociation(prisma, stored.callingAe, stored.calledAe, stored.remoteAddress ?? null);
-      const instance = await recordReceived(
+      await ingestStaged(
         prisma,
         dataDir,
         stored,
         { channel: "cstore", batchId: stored.associationId, callingAe: stored.callingAe, calledAe: stored.calledAe, remoteAddress: stored.remoteAddress },
         decision.accept ? { projectId: decision.projectId } : { projectId: null, reason: decision.message },
       );
-      if (instance.status === "received") {
-        // The record is the promise; a job lost here is re-derived from it at the next start.
-        await queueDeid(instance.id).catch((e: Error) => log.warn({ instanceId: instance.id, error: e.name }, "could not queue de-identification"));
-      }
       return DIMSE_STATUS.Success;
     },
     onMetric(m) {

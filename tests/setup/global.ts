@@ -8,7 +8,8 @@ import { buildIsCurrent, buildPortal } from "../../server/launch/build";
 
 export default async function setup(project: TestProject) {
   // Browser and start-up tests run the real production build of the portal.
-  if (!buildIsCurrent()) buildPortal();
+  // ATRIUM_TEST_NO_BUILD=1 skips it when only unit/integration files are run (never in CI).
+  if (process.env.ATRIUM_TEST_NO_BUILD !== "1" && !buildIsCurrent()) buildPortal();
   const template = `${TEST_DB_PREFIX}tpl_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
