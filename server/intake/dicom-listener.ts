@@ -3,7 +3,7 @@
 import path from "node:path";
 import { startScp, DIMSE_STATUS, type ScpHandle } from "@/lib/dicom-net/scp";
 import type { PrismaClient } from "@/server/db/generated/client";
-import { decideCStoreAssociation } from "@/server/intake/routes";
+import { decideCStoreAssociation, decideCStoreInstance } from "@/server/intake/routes";
 import { ingestStaged } from "@/server/intake/ingest";
 import { metrics } from "@/server/metrics";
 import { childLog } from "@/lib/log";
@@ -24,7 +24,7 @@ export async function startDicomListener(opts: { prisma: PrismaClient; dataDir: 
     },
     async onStored(stored) {
       // Routed again per instance: a route removed mid-association quarantines instead of guessing.
-      const decision = await decideCStoreAssociation(prisma, stored.callingAe, stored.calledAe, stored.remoteAddress ?? null);
+      const decision = await decideCStoreInstance(prisma, stored.callingAe, stored.calledAe, stored.remoteAddress ?? null);
       await ingestStaged(
         prisma,
         dataDir,

@@ -2,6 +2,7 @@
 // a file already durable in staging is recorded in PostgreSQL, routed or quarantined, and only
 // then may the sender be told it was received. De-identification is queued after the record
 // commits; if Redis is away, the record is enough: recovery re-queues every `received` instance.
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { childLog } from "@/lib/log";
@@ -28,35 +29,34 @@ export interface ReceiveContext {
 
 export type Route = { projectId: string } | { projectId: null; reason: string };
 
+/**
+ * Records a staged instance and its first events in one SQL statement (one round trip, one
+ * commit): this runs while the sender waits for its status, once per instance.
+ */
 export async function recordReceived(prisma: PrismaClient, dataDir: string, file: StagedFile, ctx: ReceiveContext, route: Route) {
   const stagingPath = path.relative(dataDir, file.path);
   if (stagingPath.startsWith("..")) throw new Error("A staged file must be inside the data directory.");
   const quarantined = route.projectId === null;
-  const instance = await prisma.receivedInstance.create({
-    data: {
-      channel: ctx.channel,
-      batchId: ctx.batchId,
-      callingAe: ctx.callingAe ?? null,
-      calledAe: ctx.calledAe ?? null,
-      remoteAddress: ctx.remoteAddress ?? null,
-      projectId: route.projectId,
-      sopClassUid: file.sopClassUid ?? null,
-      sopInstanceUid: file.sopInstanceUid ?? null,
-      transferSyntaxUid: file.transferSyntaxUid ?? null,
-      stagingPath,
-      sizeBytes: file.sizeBytes,
-      sha256: file.sha256,
-      status: quarantined ? "quarantined" : "received",
-      reason: quarantined ? route.reason : null,
-      events: {
-        create: [
-          { step: "received", detail: { channel: ctx.channel, batchId: ctx.batchId, sizeBytes: file.sizeBytes } },
-          quarantined ? { step: "quarantined", detail: { reason: route.reason } } : { step: "routed", detail: { projectId: route.projectId } },
-        ],
-      },
-    },
-    select: { id: true, projectId: true, status: true },
-  });
-  log.debug({ instanceId: instance.id, channel: ctx.channel, status: instance.status }, "instance recorded");
-  return instance;
+  const id = randomUUID();
+  const status = quarantined ? "quarantined" : "received";
+  const reason = quarantined ? route.reason : null;
+  const receivedDetail = JSON.stringify({ channel: ctx.channel, batchId: ctx.batchId, sizeBytes: file.sizeBytes });
+  const [secondStep, secondDetail] = quarantined
+    ? ["quarantined", JSON.stringify({ reason: route.reason })]
+    : ["routed", JSON.stringify({ projectId: route.projectId })];
+  // Timestamps in UTC, as Prisma keeps them (the columns have no time zone).
+  await prisma.$executeRaw`
+    WITH i AS (
+      INSERT INTO "ReceivedInstance" (id, "receivedAt", "updatedAt", channel, "projectId", "batchId", "callingAe", "calledAe", "remoteAddress",
+        "sopClassUid", "sopInstanceUid", "transferSyntaxUid", "stagingPath", "sizeBytes", sha256, status, reason)
+      VALUES (${id}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', ${ctx.channel}::"IntakeChannel", ${route.projectId}, ${ctx.batchId},
+        ${ctx.callingAe ?? null}, ${ctx.calledAe ?? null}, ${ctx.remoteAddress ?? null}, ${file.sopClassUid ?? null}, ${file.sopInstanceUid ?? null},
+        ${file.transferSyntaxUid ?? null}, ${stagingPath}, ${file.sizeBytes}, ${file.sha256}, ${status}::"InstanceStatus", ${reason})
+      RETURNING id)
+    INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
+    SELECT i.id, now() AT TIME ZONE 'UTC', e.step, e.detail::jsonb
+    FROM i, (VALUES (1, 'received', ${receivedDetail}), (2, ${secondStep}, ${secondDetail})) AS e(n, step, detail)
+    ORDER BY e.n`;
+  log.debug({ instanceId: id, channel: ctx.channel, status }, "instance recorded");
+  return { id, projectId: route.projectId, status } as const;
 }

@@ -1,13 +1,39 @@
 // The association policy as the receiver asks it: the AE route of a called AE title.
+// Asked per association and again per instance; the per-instance answer may be up to
+// ROUTE_CACHE_MS old, so a route removed mid-association takes effect within that time.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { decideAssociation, normalizeAe, type AssociationDecision } from "@/lib/intake/ae";
 
+const ROUTE_CACHE_MS = 2_000;
+type AeRouteRow = Awaited<ReturnType<PrismaClient["aeRoute"]["findUnique"]>>;
+const cache = new Map<string, { at: number; route: AeRouteRow }>();
+
+async function aeRoute(prisma: PrismaClient, calledAe: string, maxAgeMs: number): Promise<AeRouteRow> {
+  const key = normalizeAe(calledAe);
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at <= maxAgeMs) return hit.route;
+  const route = await prisma.aeRoute.findUnique({ where: { aeTitle: key } });
+  cache.set(key, { at: Date.now(), route });
+  if (cache.size > 1_000) cache.delete(cache.keys().next().value!);
+  return route;
+}
+
+/** At association: always read fresh. */
 export async function decideCStoreAssociation(
   prisma: PrismaClient,
   callingAe: string,
   calledAe: string,
   remoteAddress: string | null,
 ): Promise<AssociationDecision> {
-  const route = await prisma.aeRoute.findUnique({ where: { aeTitle: normalizeAe(calledAe) } });
-  return decideAssociation(route, callingAe, remoteAddress);
+  return decideAssociation(await aeRoute(prisma, calledAe, 0), callingAe, remoteAddress);
+}
+
+/** Per instance, within an accepted association: a recent answer will do. */
+export async function decideCStoreInstance(
+  prisma: PrismaClient,
+  callingAe: string,
+  calledAe: string,
+  remoteAddress: string | null,
+): Promise<AssociationDecision> {
+  return decideAssociation(await aeRoute(prisma, calledAe, ROUTE_CACHE_MS), callingAe, remoteAddress);
 }

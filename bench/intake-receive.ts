@@ -1,0 +1,157 @@
+// Intake receive benchmark (issue #5): DCMTK storescu sends the same N ≥ 1,000 instances, in one
+// run, to Atrium (`atrium worker`: DICOM listener + de-identification workers, PostgreSQL + Redis;
+// each instance fsynced and recorded in PostgreSQL before its C-STORE status) and to Orthanc
+// (Debian 1.10.1, storing to its own disk with its SQLite index), with 1 and 4 associations,
+// interleaved rounds. Prints instances/s and MB/s of acknowledged receive for both and the ratio,
+// and Atrium's end-to-end rate (received, de-identified, stored) beside it.
+//   npx tsx bench/intake-receive.ts [N=1000] [rounds=2]
+// Sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default presentation contexts, +sd, loopback.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { openDb } from "../server/db";
+import { freePort } from "../lib/net";
+import { makeCorpus } from "../tests/helpers/corpus";
+import { startOrthanc } from "../tests/helpers/orthanc";
+
+const N = Number(process.argv[2] ?? 1000);
+const ROUNDS = Number(process.argv[3] ?? 2);
+const ASSOCIATIONS = [1, 4];
+const ROOT = path.resolve(import.meta.dirname, "..");
+const ADMIN_URL = process.env.ATRIUM_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+
+function storescu(port: number, aec: string, dirs: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn("storescu", ["-aec", aec, "-aet", "BENCHSCU", "+sd", "127.0.0.1", String(port), ...dirs], {
+      env: { ...process.env, TCP_NODELAY: "1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    c.stderr.on("data", (d) => (err += d));
+    c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`storescu exited ${code}: ${err.slice(0, 400)}`))));
+  });
+}
+
+/** Runs `associations` storescu processes over the corpus' parts; resolves with the wall time in s. */
+async function send(port: number, aec: string, dirs: string[], associations: number): Promise<number> {
+  const groups = Array.from({ length: associations }, (_, a) => dirs.filter((_, i) => i % associations === a));
+  const t0 = performance.now();
+  await Promise.all(groups.map((g) => storescu(port, aec, g)));
+  return (performance.now() - t0) / 1000;
+}
+
+async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `atrium_bench_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  try {
+    return await fn(u.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+async function startWorker(databaseUrl: string, dataDir: string, dicomPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "worker"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      ATRIUM_DATA_DIR: dataDir,
+      ATRIUM_DICOM_PORT: String(dicomPort),
+      ATRIUM_QUEUE_PREFIX: `bench-${process.pid}`,
+      NEXTAUTH_SECRET: "benchmark-secret-of-enough-length",
+      ATRIUM_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const deadline = Date.now() + 60_000;
+  while (!/atrium worker: running/.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`atrium worker did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+async function main() {
+  const work = await mkdtemp(path.join(os.tmpdir(), "atrium-bench-intake-"));
+  try {
+    const corpus = await makeCorpus(path.join(work, "corpus"), N, 4);
+    const mb = corpus.bytes / 1e6;
+    console.log(`corpus: ${N} instances (copies of ${corpus.sources} single-frame uncompressed CT/MR samples with new SOP Instance UIDs), ${mb.toFixed(1)} MB`);
+    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; ${ROUNDS} interleaved rounds; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
+
+    const results = new Map<string, number[]>();
+    const push = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
+
+    await withDatabase(async (databaseUrl) => {
+      const dataDir = path.join(work, "atrium");
+      const dicomPort = await freePort();
+      const worker = await startWorker(databaseUrl, dataDir, dicomPort);
+      const handle = await openDb(databaseUrl);
+      const prisma = handle.prisma;
+      try {
+        let run = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const assoc of ASSOCIATIONS) {
+            // Orthanc, fresh each run (it deduplicates re-sent SOP Instance UIDs)
+            const orthanc = await startOrthanc();
+            const os_ = await send(orthanc.dicomPort, orthanc.aet, corpus.dirs, assoc);
+            const stored = (await orthanc.rest<{ CountInstances: number }>("/statistics")).CountInstances;
+            await orthanc.stop();
+            if (stored !== N) throw new Error(`Orthanc stored ${stored}/${N}`);
+            push(`orthanc ${assoc}`, os_);
+
+            // Atrium: a fresh project per run, so every instance is new to it
+            const id = `BENCH${++run}`;
+            await prisma.project.create({ data: { id, idLower: id.toLowerCase(), name: id, aeRoutes: { create: { aeTitle: id, allowedCallingAes: [], allowedAddresses: [] } } } });
+            const t0 = performance.now();
+            const as = await send(dicomPort, id, corpus.dirs, assoc);
+            const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
+            if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
+            for (;;) {
+              const pending = await prisma.receivedInstance.count({ where: { projectId: id, status: "received" } });
+              if (pending === 0) break;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            const e2e = (performance.now() - t0) / 1000;
+            const done = await prisma.receivedInstance.count({ where: { projectId: id, status: "deidentified" } });
+            if (done !== N) throw new Error(`Atrium de-identified ${done}/${N}`);
+            push(`atrium ${assoc}`, as);
+            push(`atrium-e2e ${assoc}`, e2e);
+          }
+        }
+      } finally {
+        await handle.close();
+        worker.kill("SIGTERM");
+        await new Promise((r) => worker.once("exit", r));
+      }
+    });
+
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    const fmt = (label: string, key: string) => {
+      const s = median(results.get(key)!);
+      return `${label.padEnd(52)} ${(N / s).toFixed(0).padStart(6)} inst/s ${(mb / s).toFixed(1).padStart(7)} MB/s   (runs: ${results.get(key)!.map((x) => x.toFixed(2)).join(" s, ")} s)`;
+    };
+    for (const a of ASSOCIATIONS) {
+      console.log(`— ${a} association${a > 1 ? "s" : ""}`);
+      console.log(fmt("Orthanc 1.10.1 (baseline), acknowledged", `orthanc ${a}`));
+      console.log(fmt("Atrium, acknowledged (fsynced + recorded)", `atrium ${a}`));
+      console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
+      console.log(`ratio Atrium / Orthanc (acknowledged): ${(median(results.get(`orthanc ${a}`)!) / median(results.get(`atrium ${a}`)!)).toFixed(2)}\n`);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
