@@ -8,9 +8,9 @@ import { startWorkers } from "@/workers";
 export const summary = "Start only the workers (scale out: run as many as you like against one PostgreSQL and Redis).";
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" }, "no-queues": { type: "boolean" } } });
   if (values.help) {
-    console.log("Usage: atrium worker\n\nStarts the BullMQ workers and the DICOM listener (ATRIUM_DICOM_PORT, default 11112; 0: off;\ngive each worker on one machine its own port, or 0). Needs DATABASE_URL (PostgreSQL) and REDIS_URL.\nSIGTERM lets running jobs finish, then exits.");
+    console.log("Usage: atrium worker [--no-queues]\n\n--no-queues  only the DICOM listener (a dedicated receiver); no jobs are processed\n\nStarts the BullMQ workers and the DICOM listener (ATRIUM_DICOM_PORT, default 11112; 0: off;\ngive each worker on one machine its own port, or 0). Needs DATABASE_URL (PostgreSQL) and REDIS_URL.\nSIGTERM lets running jobs finish, then exits.");
     return 0;
   }
   const env = readEnv();
@@ -21,14 +21,14 @@ export async function run(args: string[]) {
     return 2;
   }
   const { handle } = await openAndMigrate();
-  const workers = await startWorkers();
+  const workers = values["no-queues"] ? null : await startWorkers();
   const dicom = env.ATRIUM_DICOM_PORT
     ? await startDicomListener({ prisma: handle.prisma, dataDir: dataDir(env), port: env.ATRIUM_DICOM_PORT })
     : null;
-  console.log(`atrium worker: running (${workers.workers.length} queue(s); DICOM: ${dicom ? `port ${dicom.port}` : "off"}); SIGTERM to stop gracefully`);
+  console.log(`atrium worker: running (${workers ? `${workers.workers.length} queue(s)` : "no queues"}; DICOM: ${dicom ? `port ${dicom.port}` : "off"}); SIGTERM to stop gracefully`);
   onShutdown(async () => {
     await dicom?.close();
-    await workers.close();
+    await workers?.close();
   });
   return new Promise<number>(() => undefined);
 }

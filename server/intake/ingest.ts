@@ -12,8 +12,10 @@ export async function ingestStaged(prisma: PrismaClient, dataDir: string, file: 
   const route = await resolveRoute(prisma, binding, file);
   const instance = await recordReceived(prisma, dataDir, file, ctx, route);
   if (instance.status === "received") {
-    // The record is the promise; a job lost here is re-derived from it at the next worker start.
-    await queueDeid(instance.id).catch((e: Error) => log.warn({ instanceId: instance.id, error: e.name }, "could not queue de-identification"));
+    // Not awaited: the sender's acknowledgement must not wait for Redis (it may be restarting).
+    // The record is the promise; a job lost here is re-queued by the periodic sweep
+    // (requeuePendingInstances) or at the next worker start.
+    queueDeid(instance.id).catch((e: Error) => log.warn({ instanceId: instance.id, error: e.name }, "could not queue de-identification"));
   }
   return instance;
 }

@@ -16,13 +16,18 @@ export async function queueDeid(instanceId: string) {
   await enqueue("deid", { instanceId }, { ...DEID_JOB_OPTIONS, jobId: instanceId });
 }
 
-/** Re-queues every instance that was recorded but not yet de-identified (after a restart or a Redis loss). */
-export async function requeuePendingInstances(prisma: PrismaClient): Promise<number> {
+/**
+ * Re-queues every instance that was recorded but not yet de-identified (after a restart or a Redis
+ * loss); with `olderThanMs`, only those waiting longer than that (the periodic sweep). A job id is
+ * the instance id, so an instance whose job is still queued is not queued twice.
+ */
+export async function requeuePendingInstances(prisma: PrismaClient, opts: { olderThanMs?: number } = {}): Promise<number> {
   let queued = 0;
   let cursor: string | undefined;
+  const receivedBefore = opts.olderThanMs === undefined ? undefined : new Date(Date.now() - opts.olderThanMs);
   for (;;) {
     const batch = await prisma.receivedInstance.findMany({
-      where: { status: "received", projectId: { not: null } },
+      where: { status: "received", projectId: { not: null }, ...(receivedBefore ? { receivedAt: { lt: receivedBefore } } : {}) },
       select: { id: true },
       orderBy: { id: "asc" },
       take: 500,
@@ -33,7 +38,7 @@ export async function requeuePendingInstances(prisma: PrismaClient): Promise<num
     queued += batch.length;
     cursor = batch[batch.length - 1]!.id;
   }
-  if (queued) log.info({ instances: queued }, "re-queued instances awaiting de-identification");
+  if (queued) log.info({ instances: queued, sweep: opts.olderThanMs !== undefined }, "re-queued instances awaiting de-identification");
   return queued;
 }
 

@@ -74,3 +74,42 @@ function spawnStart(env: Record<string, string | undefined>) {
   child.stderr!.on("data", (d) => (out += d));
   return { child, output: () => out };
 }
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `atrium worker [args]` (needs DATABASE_URL in `env`); resolves once it says it is running. */
+export async function startAtriumWorker(env: Record<string, string | undefined>, args: string[] = []): Promise<WorkerProcess> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ATRIUM_LOG_LEVEL: "warn", NEXTAUTH_SECRET: "worker-test-secret-of-enough-length" };
+  for (const k of ["VITEST", "VITEST_POOL_ID", "VITEST_WORKER_ID"]) delete childEnv[k];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "worker", ...args], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : null))));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes("atrium worker: running")) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`atrium worker exited:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`atrium worker did not start in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
