@@ -111,6 +111,7 @@ export async function run(args: string[]) {
       ? await (await import("@/server/intake/dicom-listener")).startDicomListener({ prisma: handle.prisma, dataDir: dir, port: dicomPort })
       : null;
 
+  process.env.ATRIUM_DICOM_LISTENING_PORT = String(dicom?.port ?? 0);
   // Ready only now: a health check that answers 200 means portal, workers and listener all run.
   handler = (req, res) => {
     res.on("finish", () => httpRequests.inc({ route: requestGroup(req.url), status: `${Math.floor(res.statusCode / 100)}xx` }));

@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import { openDb } from "@/server/db";
-import { intakeSummary } from "@/server/intake/summary";
+import { intakeSummary, type IntakeSummary } from "@/server/intake/summary";
+import { readEnv } from "@/lib/config";
+import { callOperator } from "@/server/local/operator";
 import { projectIdSchema } from "@/lib/projects";
 
 export const summary = "Print a project's intake counts (received, de-identified, quarantined with reasons, stable, archived).";
@@ -8,7 +10,8 @@ export const summary = "Print a project's intake counts (received, de-identified
 const usage = `Usage: atrium status --project ID [--json]
 
 Prints the project's instances and studies by state, and the commonest quarantine reasons.
-Reads DATABASE_URL (or the embedded database when Atrium is not running on it).`;
+Reads DATABASE_URL; with the embedded database it asks the running Atrium (NEXTAUTH_URL or
+http://localhost:$PORT), or opens the database itself when Atrium is not running.`;
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: { project: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
@@ -21,6 +24,20 @@ export async function run(args: string[]) {
     console.error(`atrium status: ${values.project ? projectId.error.issues[0]!.message : "--project ID is required."}\n\n${usage}`);
     return 2;
   }
+  const env = readEnv();
+  if (!env.DATABASE_URL) {
+    // The embedded database serves one process: ask the running Atrium, if there is one.
+    const url = env.NEXTAUTH_URL ?? `http://localhost:${env.PORT}`;
+    const res = await callOperator<{ error?: string; name?: string; summary?: IntakeSummary }>(url, `/api/internal/status?project=${encodeURIComponent(projectId.data)}`);
+    if (res) {
+      if (res.status !== 200) {
+        console.error(`atrium status: ${res.body.error ?? `the portal answered ${res.status}`}`);
+        return 2;
+      }
+      const s = res.body.summary!;
+      return print({ id: projectId.data, name: res.body.name! }, { ...s, lastReceivedAt: s.lastReceivedAt ? new Date(s.lastReceivedAt) : null }, values.json);
+    }
+  }
   const handle = await openDb();
   try {
     const project = await handle.prisma.project.findUnique({ where: { id: projectId.data } });
@@ -28,23 +45,26 @@ export async function run(args: string[]) {
       console.error(`atrium status: no project "${projectId.data}". List them in the portal, or check the id's case.`);
       return 2;
     }
-    const s = await intakeSummary(handle.prisma, project.id);
-    if (values.json) {
-      console.log(JSON.stringify(s, null, 2));
-      return 0;
-    }
-    const i = s.instances;
-    const st = s.studies;
-    console.log(`${project.id} — ${project.name}`);
-    console.log(`instances: ${i.total} received · ${i.deidentified} de-identified · ${i.duplicate} duplicate · ${i.skipped} skipped · ${i.quarantined} quarantined · ${i.received} in progress`);
-    console.log(`studies:   ${st.total} · ${st.receiving} receiving · ${st.stable} stable · ${st.archiving} archiving · ${st.archived} archived · ${st.failed} failed`);
-    if (s.quarantineReasons.length) {
-      console.log("quarantine reasons:");
-      for (const r of s.quarantineReasons) console.log(`  ${String(r.count).padStart(6)}  ${r.reason}`);
-    }
-    console.log(`last received: ${s.lastReceivedAt ? s.lastReceivedAt.toISOString() : "never"}`);
-    return 0;
+    return print(project, await intakeSummary(handle.prisma, project.id), values.json);
   } finally {
     await handle.close();
   }
+}
+
+function print(project: { id: string; name: string }, s: IntakeSummary, json: boolean | undefined): number {
+  if (json) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  const i = s.instances;
+  const st = s.studies;
+  console.log(`${project.id} — ${project.name}`);
+  console.log(`instances: ${i.total} received · ${i.deidentified} de-identified · ${i.duplicate} duplicate · ${i.skipped} skipped · ${i.quarantined} quarantined · ${i.received} in progress`);
+  console.log(`studies:   ${st.total} · ${st.receiving} receiving · ${st.stable} stable · ${st.archiving} archiving · ${st.archived} archived · ${st.failed} failed`);
+  if (s.quarantineReasons.length) {
+    console.log("quarantine reasons:");
+    for (const r of s.quarantineReasons) console.log(`  ${String(r.count).padStart(6)}  ${r.reason}`);
+  }
+  console.log(`last received: ${s.lastReceivedAt ? s.lastReceivedAt.toISOString() : "never"}`);
+  return 0;
 }
