@@ -1,7 +1,10 @@
 // The worker process: one BullMQ worker per queue. Add a queue by adding its processor here.
 // Shutdown is graceful: running jobs finish (up to the grace period); jobs still running after it
 // are left to BullMQ's stalled-job check, which returns them to the queue for another worker.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker, type Job, type Processor } from "bullmq";
+import { readEnv } from "@/lib/config";
 import type { QueueName } from "@/lib/queue";
 import { createRedis } from "@/server/redis";
 import { queuePrefix } from "@/server/queues";
@@ -13,6 +16,16 @@ import { db } from "@/server/db";
 import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
 
 const log = childLog("workers");
+
+/**
+ * De-identification runs in worker threads when the database is PostgreSQL (the embedded one serves
+ * one thread only); ATRIUM_DEID_THREADS=0 keeps it in the main thread.
+ */
+function deidInThreads(): boolean {
+  const env = readEnv();
+  return Boolean(env.DATABASE_URL) && process.env.ATRIUM_DEID_THREADS !== "0";
+}
+const DEID_THREAD_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), "deid-thread.mjs");
 
 const processors: Record<QueueName, { processor: Processor; concurrency: number; onFailed?: (job: Job | undefined, err: Error) => Promise<void> }> = {
   health: { processor: processHealth, concurrency: 1 },
@@ -29,7 +42,14 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   const connection = createRedis(options.redisUrl);
   const workers = (Object.keys(processors) as QueueName[]).map((name) => {
     const { processor, concurrency, onFailed } = processors[name];
-    const worker = new Worker(name, processor, { connection, prefix: queuePrefix(), concurrency, autorun: true });
+    const threaded = name === "deid" && deidInThreads();
+    const worker = new Worker(name, threaded ? DEID_THREAD_ENTRY : processor, {
+      connection,
+      prefix: queuePrefix(),
+      concurrency,
+      autorun: true,
+      ...(threaded ? { useWorkerThreads: true } : {}),
+    });
     worker.on("failed", (job, err) => {
       log.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, error: err.name }, "job failed");
       onFailed?.(job, err).catch((e: Error) => log.error({ queue: name, jobId: job?.id, error: e.name }, "failure handling failed"));
