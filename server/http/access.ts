@@ -86,3 +86,32 @@ export function tokenError(status: number, message: string, error?: "invalid_tok
   if (status === 401) r.headers.set("www-authenticate", bearerChallenge(error));
   return r;
 }
+
+export type TokenAccessResult =
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; token: TokenPrincipal }
+  | { ok: false; response: Response };
+
+/**
+ * Access for routes where the token decides the project (POST /dicomweb/studies): a valid bearer
+ * token with `scope` is required (a session alone is not enough: it names no project), and it
+ * acts in its own project at the level its scope gives (see requireProjectAccessOrToken).
+ */
+export async function requireTokenAccess(headers: Headers, required: RequiredLevel, scope: TokenScope): Promise<TokenAccessResult> {
+  const prisma = await db();
+  const auth = await authenticateToken(prisma, headers);
+  if (auth.kind === "invalid") return { ok: false, response: tokenError(auth.status, auth.message, "invalid_token") };
+  if (auth.kind === "none") {
+    return {
+      ok: false,
+      response: tokenError(
+        401,
+        "Send a project API token: 'Authorization: Bearer atr_…' (a project owner creates one in the project's Intake tab). The token decides the project; signed-in users post to /dicomweb/projects/{projectId}/studies instead.",
+      ),
+    };
+  }
+  const decision = decideTokenAccess(auth.token, auth.token.projectId, required, scope);
+  if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
+  const project = await prisma.project.findUnique({ where: { id: auth.token.projectId }, select: { id: true, accessibility: true } });
+  if (!project) return { ok: false, response: tokenError(401, "This API token's project no longer exists.", "invalid_token") };
+  return { ok: true, prisma, token: auth.token, project: { id: project.id, accessibility: project.accessibility, level: decision.level } };
+}
