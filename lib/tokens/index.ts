@@ -12,20 +12,8 @@ export const TOKEN_PATTERN = /^atr_[A-Za-z0-9_-]{43}$/;
 /** Characters of the token kept in clear (the `prefix` column) for the UI. */
 export const SHOWN_PREFIX_LENGTH = 12;
 
-export const TOKEN_SCOPES = ["stow", "read"] as const;
-export type TokenScope = (typeof TOKEN_SCOPES)[number];
-export const tokenScopeSchema = z.enum(TOKEN_SCOPES, { error: 'A scope is "stow" (send DICOM) or "read" (DICOMweb read).' });
-
-/** The project access level a token acts at for each scope: stow writes (member), read reads (collaborator). */
-export const SCOPE_LEVEL: Record<TokenScope, Exclude<RequiredLevel, "listed" | "owner">> = {
-  stow: "member",
-  read: "collaborator",
-};
-
-export const SCOPE_LABEL: Record<TokenScope, string> = {
-  stow: "Send DICOM (STOW-RS)",
-  read: "Read (DICOMweb)",
-};
+export { TOKEN_SCOPES, SCOPE_LEVEL, SCOPE_LABEL, tokenScopeSchema, type TokenScope } from "./scopes";
+import { SCOPE_LABEL, SCOPE_LEVEL, tokenScopeSchema, type TokenScope } from "./scopes";
 
 export function generateToken(): { token: string; prefix: string; tokenHash: string } {
   const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
