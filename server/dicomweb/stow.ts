@@ -32,7 +32,28 @@ export interface StowTarget {
   maxBytes?: number;
 }
 
-const stowError = jsonError;
+/** Most a refused request's body is read before answering (so the client sees the answer, not a reset). */
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Answers a request refused before its body was read. The body is read and discarded first, up to
+ * 16 MB: a client still sending would otherwise see its connection reset instead of the reason.
+ */
+export async function refuse(req: Request, response: Response): Promise<Response> {
+  if (req.body && !req.bodyUsed) {
+    let seen = 0;
+    try {
+      for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+        seen += chunk.byteLength;
+        if (seen > DRAIN_LIMIT_BYTES) break;
+      }
+    } catch {
+      // the client went away: nothing to answer
+    }
+    if (seen > DRAIN_LIMIT_BYTES) response.headers.set("connection", "close");
+  }
+  return response;
+}
 
 /** Reads the instance's Study Instance UID; throws DicomParseError when the file cannot be read as DICOM. */
 function studyUidOf(file: StagedFile): string | undefined {
@@ -46,6 +67,7 @@ function studyUidOf(file: StagedFile): string | undefined {
 
 /** Handles one STOW-RS request for a project whose access was already checked. */
 export async function handleStow(req: Request, target: StowTarget): Promise<Response> {
+  const stowError = (status: number, message: string) => refuse(req, jsonError(status, message));
   const ct = parseMediaType(req.headers.get("content-type"));
   if (!ct || ct.type !== "multipart/related") {
     return stowError(415, `STOW-RS takes Content-Type ${EXPECTED}; this request has ${ct ? ct.type : "none"}. Send the instances as parts of a multipart/related body.`);
