@@ -50,9 +50,12 @@ export function parseMediaType(value: string | null | undefined): MediaType | nu
   return { type: m[1]!.toLowerCase(), params };
 }
 
-/** A boundary as RFC 2046 allows it: 1–70 characters of its set, not ending in a space. */
+/**
+ * A boundary of RFC 2046's characters, not ending in a space. RFC 2046 caps it at 70 characters,
+ * but real senders exceed that (Orthanc's DICOMweb plugin sends two UUIDs: 73), so up to 200 pass.
+ */
 export function validBoundary(b: string): boolean {
-  return /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/.test(b);
+  return /^[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]$/.test(b);
 }
 
 export interface MultipartPart {
@@ -77,7 +80,7 @@ const CRLFCRLF = Buffer.from("\r\n\r\n");
  * Throws MultipartError for malformed framing (from the generator or from a part's body).
  */
 export async function* parseMultipart(source: AsyncIterable<Uint8Array>, boundary: string, opts: MultipartOptions = {}): AsyncGenerator<MultipartPart, void, undefined> {
-  if (!validBoundary(boundary)) throw new MultipartError("bad_content_type", "The multipart boundary is missing or not valid (1–70 characters, RFC 2046).");
+  if (!validBoundary(boundary)) throw new MultipartError("bad_content_type", "The multipart boundary is missing or not valid (1–70 characters of those RFC 2046 allows).");
   const r = new Reader(source, boundary, opts.maxHeaderBytes ?? 16 * 1024);
   await r.skipPreamble();
   let index = 0;
