@@ -140,8 +140,12 @@ export async function handleStow(req: Request, target: StowTarget): Promise<Resp
       outcome.stored.push({ sopClassUid, sopInstanceUid });
     }
   } catch (e) {
-    if (!(e instanceof MultipartError)) throw e;
-    outcome.malformed = `the multipart body is malformed: ${e.message}`;
+    if (e instanceof MultipartError) outcome.malformed = `the multipart body is malformed: ${e.message}`;
+    else {
+      // The client went away or the connection broke: what was recorded stays recorded.
+      log.warn({ batchId, error: (e as Error).name, code: (e as NodeJS.ErrnoException).code }, "STOW request body could not be read to its end");
+      outcome.malformed = "the request body could not be read to its end (the connection was interrupted); send the failed instances again";
+    }
   } finally {
     source.destroy();
   }
