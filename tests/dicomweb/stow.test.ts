@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { SAMPLES_DIR } from "@/lib/samples";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -330,6 +332,20 @@ describe("who may STOW", () => {
     expect(JSON.stringify(list)).not.toMatch(/tokenHash/);
     expect(list.find((x) => x.name === "scanner")!.prefix).toBe(token.slice(0, 12));
   });
+});
+
+describe("every shared sample", () => {
+  it("is stored by one STOW-RS request, each recorded once", async () => {
+    await db.prisma.project.create({ data: { id: "STOW_ALL", idLower: "stow_all", name: "All samples", members: { create: { userId: people.users.owner.id, role: "owner" } } } });
+    const t = await callerFor(db.prisma, people.sessions.owner).token.create({ projectId: "STOW_ALL", name: "all", scopes: ["stow"] });
+    const names = readdirSync(SAMPLES_DIR).filter((f) => f.endsWith(".dcm")).sort();
+    expect(names.length).toBeGreaterThanOrEqual(80);
+    const samples = await Promise.all(names.map((n) => readFile(path.join(SAMPLES_DIR, n))));
+    const r = await stow(multipart(samples), { token: t.token });
+    expect(r.status, r.headers.get("warning") ?? r.text).toBe(200);
+    expect(sequence(r.json!, "00081199")).toHaveLength(names.length);
+    expect(await db.prisma.receivedInstance.count({ where: { projectId: "STOW_ALL", channel: "stow" } })).toBe(names.length);
+  }, 60_000);
 });
 
 describe("streaming", () => {
