@@ -126,7 +126,14 @@ export async function handleStow(req: Request, target: StowTarget): Promise<Resp
       }
       if (target.studyInstanceUid !== undefined && studyUid !== target.studyInstanceUid) {
         await rm(staged.path, { force: true });
-        fail(sopClassUid, sopInstanceUid, FAILURE.studyInstanceUidMismatch, `part ${n} belongs to another study than the one in the request URL`);
+        fail(
+          sopClassUid,
+          sopInstanceUid,
+          FAILURE.studyInstanceUidMismatch,
+          studyUid === undefined
+            ? `part ${n} has no readable Study Instance UID, so it cannot be checked against the study in the request URL; send it to /dicomweb/studies instead`
+            : `part ${n} belongs to another study than the one in the request URL`,
+        );
         continue;
       }
       try {
