@@ -13,6 +13,8 @@ const envSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(3000)),
   /** The DICOM C-STORE listener's port; 0 turns it off. */
   ATRIUM_DICOM_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(11112)),
+  /** Largest single instance accepted over HTTP (STOW-RS parts, uploads, pulls), in MB. */
+  ATRIUM_MAX_INSTANCE_MB: z.preprocess(emptyToUndefined, z.coerce.number().positive().default(4096)),
   NEXTAUTH_URL: optionalString,
   NEXTAUTH_SECRET: optionalString,
   /** Key for secrets stored in the database (webhook secrets, archive credentials); default: derived from NEXTAUTH_SECRET. */
@@ -59,4 +61,9 @@ export function devSignInEnabled(env: AtriumEnv = readEnv()): boolean {
   if (oidcConfigured(env)) return false;
   if (env.ATRIUM_DEV_SIGNIN !== undefined) return env.ATRIUM_DEV_SIGNIN === "1";
   return env.NODE_ENV !== "production";
+}
+
+/** ATRIUM_MAX_INSTANCE_MB in bytes. */
+export function maxInstanceBytes(env: AtriumEnv = readEnv()): number {
+  return Math.floor(env.ATRIUM_MAX_INSTANCE_MB * 1024 * 1024);
 }

@@ -29,6 +29,7 @@ function requestGroup(url: string | undefined): string {
   if (p.startsWith("/api/")) return `api/${p.split("/")[2] ?? ""}`;
   if (p.startsWith("/_next/")) return "static";
   if (p === "/metrics") return "metrics";
+  if (p.startsWith("/dicomweb/")) return "dicomweb";
   return "page";
 }
 

@@ -6,6 +6,7 @@ import { notifications } from "@mantine/notifications";
 import { IconPlugConnected, IconTrash } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { ApiTokensPanel } from "./ApiTokensPanel";
 
 function Stat({ label, value, color }: { label: string; value: number; color?: string }) {
   return (
@@ -35,6 +36,7 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
         </SimpleGrid>
       )}
       {settings.data && <AeRoutes projectId={projectId} isOwner={isOwner} routes={settings.data.aeRoutes} />}
+      {isOwner && <ApiTokensPanel projectId={projectId} />}
       {settings.data && isOwner && <IntakeSettings projectId={projectId} stableAfterSeconds={settings.data.stableAfterSeconds} />}
       {canSeeQuarantine && s && s.quarantineReasons.length > 0 && (
         <Card withBorder radius="md" padding="lg">

@@ -1,10 +1,13 @@
 // The HTTP twin of projectProcedure: route handlers (DICOMweb, downloads, webhooks for a project)
-// call requireProjectAccess and return its `response` when access is refused.
+// call requireProjectAccess (a session) or requireProjectAccessOrToken (a session or a project API
+// token) and return its `response` when access is refused.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { db } from "@/server/db";
 import { sessionUserFromHeaders, type SessionUser } from "@/server/auth/session";
 import { loadProjectAccess, type ProjectContext } from "@/server/trpc/init";
 import type { RequiredLevel } from "@/lib/access";
+import { decideTokenAccess, type TokenScope } from "@/lib/tokens";
+import { authenticateToken, bearerChallenge, type TokenPrincipal } from "./token";
 
 const statusOf = { UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404 } as const;
 
@@ -31,4 +34,84 @@ export async function requireProjectAccess(
     user: user!,
     project: { id: project!.id, accessibility: project!.accessibility, level: decision.level },
   };
+}
+
+export type ProjectAccessOrTokenResult =
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: SessionUser; token: null }
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: null; token: TokenPrincipal }
+  | { ok: false; response: Response };
+
+/**
+ * Access to one project for routes that machines call too (STOW-RS, DICOMweb reads).
+ *
+ * - With an `Authorization: Bearer atr_…` header, only the token counts (a session cookie beside it
+ *   is ignored): it must be valid (else 401), belong to `projectId` and carry `scope` (else 403).
+ *   A token acts at the level its scope gives — "stow": member, "read": collaborator — so
+ *   `required` above that (e.g. "owner") is refused with 403.
+ * - Without one, the session decides, exactly as requireProjectAccess(headers, projectId, required).
+ *
+ * Returns the project's context and who acts (`user` for a session, `token` for a token).
+ * Example: `const a = await requireProjectAccessOrToken(req.headers, id, "collaborator", "read");
+ * if (!a.ok) return a.response;`
+ */
+export async function requireProjectAccessOrToken(
+  headers: Headers,
+  projectId: string,
+  required: RequiredLevel,
+  scope: TokenScope,
+): Promise<ProjectAccessOrTokenResult> {
+  const prisma = await db();
+  const auth = await authenticateToken(prisma, headers);
+  if (auth.kind === "invalid") return { ok: false, response: tokenError(auth.status, auth.message, "invalid_token") };
+  if (auth.kind === "ok") {
+    const decision = decideTokenAccess(auth.token, projectId, required, scope);
+    if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
+    const project = await prisma.project.findUnique({ where: { id: projectId }, select: { id: true, accessibility: true } });
+    if (!project) return { ok: false, response: jsonError(404, `No project "${projectId}".`) };
+    return { ok: true, prisma, user: null, token: auth.token, project: { id: project.id, accessibility: project.accessibility, level: decision.level } };
+  }
+  const session = await requireProjectAccess(headers, projectId, required);
+  if (!session.ok) {
+    if (session.response.status === 401) {
+      return { ok: false, response: tokenError(401, "Send a project API token ('Authorization: Bearer atr_…', created by a project owner in the Intake tab) or sign in.") };
+    }
+    return session;
+  }
+  return { ...session, token: null };
+}
+
+/** A 401/403 JSON error with the Bearer challenge (RFC 6750). */
+export function tokenError(status: number, message: string, error?: "invalid_token"): Response {
+  const r = jsonError(status, message);
+  if (status === 401) r.headers.set("www-authenticate", bearerChallenge(error));
+  return r;
+}
+
+export type TokenAccessResult =
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; token: TokenPrincipal }
+  | { ok: false; response: Response };
+
+/**
+ * Access for routes where the token decides the project (POST /dicomweb/studies): a valid bearer
+ * token with `scope` is required (a session alone is not enough: it names no project), and it
+ * acts in its own project at the level its scope gives (see requireProjectAccessOrToken).
+ */
+export async function requireTokenAccess(headers: Headers, required: RequiredLevel, scope: TokenScope): Promise<TokenAccessResult> {
+  const prisma = await db();
+  const auth = await authenticateToken(prisma, headers);
+  if (auth.kind === "invalid") return { ok: false, response: tokenError(auth.status, auth.message, "invalid_token") };
+  if (auth.kind === "none") {
+    return {
+      ok: false,
+      response: tokenError(
+        401,
+        "Send a project API token: 'Authorization: Bearer atr_…' (a project owner creates one in the project's Intake tab). The token decides the project; signed-in users post to /dicomweb/projects/{projectId}/studies instead.",
+      ),
+    };
+  }
+  const decision = decideTokenAccess(auth.token, auth.token.projectId, required, scope);
+  if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
+  const project = await prisma.project.findUnique({ where: { id: auth.token.projectId }, select: { id: true, accessibility: true } });
+  if (!project) return { ok: false, response: tokenError(401, "This API token's project no longer exists.", "invalid_token") };
+  return { ok: true, prisma, token: auth.token, project: { id: project.id, accessibility: project.accessibility, level: decision.level } };
 }

@@ -7,6 +7,7 @@ import { auditRouter } from "./audit";
 import { meRouter } from "./me";
 import { adminRouter } from "./admin";
 import { intakeRouter } from "./intake";
+import { tokenRouter } from "./token";
 
 export const appRouter = router({
   me: meRouter,
@@ -15,6 +16,7 @@ export const appRouter = router({
   audit: auditRouter,
   admin: adminRouter,
   intake: intakeRouter,
+  token: tokenRouter,
 });
 
 export type AppRouter = typeof appRouter;

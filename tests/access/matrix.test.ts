@@ -63,6 +63,9 @@ const MATRIX: Record<string, Row> = {
   "intake.originalHeader": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
   "intake.retry": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
   "intake.deleteQuarantined": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId }) },
+  "token.list": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "token.create": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, name: "PACS export", scopes: ["stow"] }) },
+  "token.revoke": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, tokenId: f.tokenId }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };

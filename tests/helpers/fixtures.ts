@@ -44,6 +44,8 @@ export interface ProjectFixture {
   invitationId: string;
   aeTitle: string;
   quarantinedId: string;
+  /** An active API token of the project (its plaintext is not kept). */
+  tokenId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -87,7 +89,10 @@ export async function createProjectFixture(
       reason: "Not DICOM (fixture).",
     },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id };
+  const tok = await prisma.projectApiToken.create({
+    data: { projectId, name: "fixture token", prefix: "atr_fixture0", tokenHash: `fixture-${projectId}`, scopes: ["stow"], createdById: users.owner.id },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -98,7 +103,7 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
@@ -108,6 +113,7 @@ export async function snapshot(prisma: PrismaClient) {
     prisma.projectIntake.findMany({ orderBy: { projectId: "asc" } }),
     prisma.aeRoute.findMany({ orderBy: { aeTitle: "asc" } }),
     prisma.receivedInstance.findMany({ orderBy: { id: "asc" } }),
+    prisma.projectApiToken.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
