@@ -106,7 +106,7 @@ async function main() {
             // Orthanc, fresh each run (it deduplicates re-sent SOP Instance UIDs)
             const orthanc = await startOrthanc();
             const os_ = await send(orthanc.dicomPort, orthanc.aet, corpus.dirs, assoc);
-            const stored = (await orthanc.rest<{ CountInstances: number }>("/statistics")).CountInstances;
+            const stored = ((await (await orthanc.rest("/statistics")).json()) as { CountInstances: number }).CountInstances;
             await orthanc.stop();
             if (stored !== N) throw new Error(`Orthanc stored ${stored}/${N}`);
             push(`orthanc ${assoc}`, os_);

@@ -12,8 +12,10 @@ import { childLog } from "@/lib/log";
 import { processHealth } from "./health";
 import { processDeid, onDeidFailed } from "./deid";
 import { processIntakeStability } from "./intake-stability";
+import { processWebhookPull, onWebhookPullFailed } from "./webhook-pull";
 import { db } from "@/server/db";
 import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
+import { requeuePendingDeliveries } from "@/server/webhooks/queue";
 
 const log = childLog("workers");
 
@@ -31,6 +33,7 @@ const processors: Record<QueueName, { processor: Processor; concurrency: number;
   health: { processor: processHealth, concurrency: 1 },
   deid: { processor: processDeid, concurrency: 2, onFailed: onDeidFailed },
   "intake-stability": { processor: processIntakeStability, concurrency: 1 },
+  "webhook-pull": { processor: processWebhookPull, concurrency: 2, onFailed: onWebhookPullFailed },
 };
 
 export interface RunningWorkers {
@@ -61,6 +64,7 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   // The database is the truth: whatever was recorded but not finished is queued again.
   await scheduleIntakeStability();
   await requeuePendingInstances(await db());
+  await requeuePendingDeliveries(await db());
   log.info({ queues: Object.keys(processors) }, "workers started");
   return {
     workers,

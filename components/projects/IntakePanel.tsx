@@ -7,6 +7,7 @@ import { IconPlugConnected, IconTrash } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ApiTokensPanel } from "./ApiTokensPanel";
+import { WebhooksPanel } from "./WebhooksPanel";
 
 function Stat({ label, value, color }: { label: string; value: number; color?: string }) {
   return (
@@ -37,6 +38,7 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
       )}
       {settings.data && <AeRoutes projectId={projectId} isOwner={isOwner} routes={settings.data.aeRoutes} />}
       {isOwner && <ApiTokensPanel projectId={projectId} />}
+      {isOwner && <WebhooksPanel projectId={projectId} />}
       {settings.data && isOwner && <IntakeSettings projectId={projectId} stableAfterSeconds={settings.data.stableAfterSeconds} />}
       {canSeeQuarantine && s && s.quarantineReasons.length > 0 && (
         <Card withBorder radius="md" padding="lg">

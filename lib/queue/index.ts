@@ -9,6 +9,8 @@ export const queuePayloads = {
   deid: z.object({ instanceId: z.string().min(1).max(64) }),
   /** Periodic: studies quiet for their project's stable period become stable. */
   "intake-stability": z.object({}),
+  /** Pull the study a webhook delivery names from its source's node (job id = the delivery id). */
+  "webhook-pull": z.object({ deliveryId: z.string().min(1).max(64) }),
 } as const;
 
 export type QueueName = keyof typeof queuePayloads;

@@ -8,6 +8,7 @@ import { meRouter } from "./me";
 import { adminRouter } from "./admin";
 import { intakeRouter } from "./intake";
 import { tokenRouter } from "./token";
+import { webhookRouter } from "./webhook";
 
 export const appRouter = router({
   me: meRouter,
@@ -17,6 +18,7 @@ export const appRouter = router({
   admin: adminRouter,
   intake: intakeRouter,
   token: tokenRouter,
+  webhook: webhookRouter,
 });
 
 export type AppRouter = typeof appRouter;

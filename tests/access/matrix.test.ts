@@ -66,6 +66,16 @@ const MATRIX: Record<string, Row> = {
   "token.list": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "token.create": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, name: "PACS export", scopes: ["stow"] }) },
   "token.revoke": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, tokenId: f.tokenId }) },
+  // Webhook sources hold signing secrets and node credentials: owners only.
+  "webhook.list": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "webhook.create": {
+    requires: "owner",
+    mutates: true,
+    input: (f) => ({ projectId: f.projectId, name: "PACS", nodeKind: "orthanc", nodeUrl: "http://orthanc.example:8042" }),
+  },
+  "webhook.setEnabled": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId, enabled: false }) },
+  "webhook.rotateSecret": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
+  "webhook.remove": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };

@@ -4,10 +4,13 @@ import type { PrismaClient } from "@/server/db/generated/client";
 import { createSession, sessionUserFromToken, type SessionUser } from "@/server/auth/session";
 import { createCallerFactory } from "@/server/trpc/init";
 import { appRouter } from "@/server/routers";
+import { sealSecret } from "@/server/secrets";
 
 export const ADMIN_EMAIL = "admin@atrium.test";
 process.env.ATRIUM_QUEUE_PREFIX ??= `atrium-test-${process.pid}`;
 process.env.ATRIUM_ADMINS = ADMIN_EMAIL;
+// Stored secrets (webhook signing secrets) are sealed with this key in tests.
+process.env.ATRIUM_SECRET_KEY ??= "atrium-test-secret-key-not-for-production";
 
 export const actors = ["anonymous", "outsider", "collaborator", "member", "owner", "siteAdmin"] as const;
 export type Actor = (typeof actors)[number];
@@ -46,6 +49,7 @@ export interface ProjectFixture {
   quarantinedId: string;
   /** An active API token of the project (its plaintext is not kept). */
   tokenId: string;
+  webhookSourceId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -92,7 +96,10 @@ export async function createProjectFixture(
   const tok = await prisma.projectApiToken.create({
     data: { projectId, name: "fixture token", prefix: "atr_fixture0", tokenHash: `fixture-${projectId}`, scopes: ["stow"], createdById: users.owner.id },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id };
+  const wh = await prisma.webhookSource.create({
+    data: { id: `wh_${projectId}`, projectId, name: "Fixture PACS", secretSealed: sealSecret("fixture-secret"), nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9" },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -103,7 +110,7 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
@@ -114,6 +121,7 @@ export async function snapshot(prisma: PrismaClient) {
     prisma.aeRoute.findMany({ orderBy: { aeTitle: "asc" } }),
     prisma.receivedInstance.findMany({ orderBy: { id: "asc" } }),
     prisma.projectApiToken.findMany({ orderBy: { id: "asc" } }),
+    prisma.webhookSource.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
