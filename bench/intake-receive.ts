@@ -5,9 +5,14 @@
 // interleaved rounds. Prints instances/s and MB/s of acknowledged receive for both and the ratio,
 // and Atrium's end-to-end rate (received, de-identified, stored) beside it.
 //   npx tsx bench/intake-receive.ts [N=1000] [rounds=2]
+// Environment: BENCH_NO_QUEUES=1 runs Atrium as a dedicated receiver (`atrium worker --no-queues`,
+// no de-identification in that process; the end-to-end row is then not measured);
+// BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the worker;
+// BENCH_WORKER_LOG=FILE with BENCH_WORKER_LOG_LEVEL=debug keeps its log (per-instance receiveMs/hookMs).
 // Sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default presentation contexts, +sd, loopback.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { appendFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -19,6 +24,7 @@ import { startOrthanc } from "../tests/helpers/orthanc";
 const N = Number(process.argv[2] ?? 1000);
 const ROUNDS = Number(process.argv[3] ?? 2);
 const ASSOCIATIONS = [1, 4];
+const NO_QUEUES = process.env.BENCH_NO_QUEUES === "1";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ADMIN_URL = process.env.ATRIUM_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -58,7 +64,7 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
 }
 
 async function startWorker(databaseUrl: string, dataDir: string, dicomPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, "bin", "atrium.mjs"), "worker"], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ") ?? []), path.join(ROOT, "bin", "atrium.mjs"), "worker", ...(NO_QUEUES ? ["--no-queues"] : [])], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -67,13 +73,14 @@ async function startWorker(databaseUrl: string, dataDir: string, dicomPort: numb
       ATRIUM_DICOM_PORT: String(dicomPort),
       ATRIUM_QUEUE_PREFIX: `bench-${process.pid}`,
       NEXTAUTH_SECRET: "benchmark-secret-of-enough-length",
-      ATRIUM_LOG_LEVEL: "warn",
+      ATRIUM_LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? "warn",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
+  if (process.env.BENCH_WORKER_LOG) child.stdout!.on("data", (d) => appendFileSync(process.env.BENCH_WORKER_LOG!, d));
   const deadline = Date.now() + 60_000;
   while (!/atrium worker: running/.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`atrium worker did not start:\n${out}`);
@@ -119,13 +126,14 @@ async function main() {
             const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
             if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
             for (;;) {
+              if (NO_QUEUES) break;
               const pending = await prisma.receivedInstance.count({ where: { projectId: id, status: "received" } });
               if (pending === 0) break;
               await new Promise((r) => setTimeout(r, 50));
             }
             const e2e = (performance.now() - t0) / 1000;
             const done = await prisma.receivedInstance.count({ where: { projectId: id, status: "deidentified" } });
-            if (done !== N) throw new Error(`Atrium de-identified ${done}/${N}`);
+            if (done !== N && !NO_QUEUES) throw new Error(`Atrium de-identified ${done}/${N}`);
             push(`atrium ${assoc}`, as);
             push(`atrium-e2e ${assoc}`, e2e);
           }
@@ -145,8 +153,8 @@ async function main() {
     for (const a of ASSOCIATIONS) {
       console.log(`— ${a} association${a > 1 ? "s" : ""}`);
       console.log(fmt("Orthanc 1.10.1 (baseline), acknowledged", `orthanc ${a}`));
-      console.log(fmt("Atrium, acknowledged (fsynced + recorded)", `atrium ${a}`));
-      console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
+      console.log(fmt(`Atrium${NO_QUEUES ? " receiver only" : ""}, acknowledged (fsynced + recorded)`, `atrium ${a}`));
+      if (!NO_QUEUES) console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
       console.log(`ratio Atrium / Orthanc (acknowledged): ${(median(results.get(`orthanc ${a}`)!) / median(results.get(`atrium ${a}`)!)).toFixed(2)}\n`);
     }
   } finally {
