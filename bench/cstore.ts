@@ -72,6 +72,8 @@ async function main() {
 
     const storescu = (port: number, aec: string) => run("storescu", ["-aec", aec, "+sd", "127.0.0.1", String(port), corpus]);
     const results: Record<string, number[]> = { atrium: [], nofsync: [], storescp: [] };
+    // CPU time of this process (event loop + libuv threads) per instance: steadier than wall time on a busy machine.
+    const cpuMs: Record<string, number[]> = { atrium: [], nofsync: [] };
 
     for (let round = 0; round < ROUNDS; round++) {
       // Atrium SCP, no-op hook, staging on the same disk; with fsync (the product) and without
@@ -90,8 +92,11 @@ async function main() {
           },
         });
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         const r = await storescu(scp.port, "ATRIUM");
         const secs = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        cpuMs[fsync ? "atrium" : "nofsync"]!.push((cpu.user + cpu.system) / 1000 / N);
         await scp.close();
         if (r.code !== 0 || stored !== N) throw new Error(`atrium run: storescu rc ${r.code}, stored ${stored}/${N}: ${r.out.slice(0, 300)}`);
         results[fsync ? "atrium" : "nofsync"]!.push(secs);
@@ -123,6 +128,7 @@ async function main() {
     console.log(line("atrium (raw stream + fsync)", a));
     console.log(line("nofsync atrium (fsync: false)", nf));
     console.log(line("storescp (DCMTK, no fsync)", d));
+    console.log(`CPU per instance (Atrium process): ${median(cpuMs.atrium!).toFixed(2)} ms with fsync, ${median(cpuMs.nofsync!).toFixed(2)} ms without`);
     console.log(`\nratio atrium / storescp: ${(d / a).toFixed(2)} with fsync, ${(d / nf).toFixed(2)} without (inst/s; medians of ${ROUNDS} interleaved rounds)`);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -211,6 +211,7 @@ class DirSyncer {
 }
 
 const STAGING_HIGH_WATER_MARK = 4 * 1024 * 1024;
+const COALESCE_BYTES = 1024 * 1024;
 
 class StagingFile extends Writable {
   readonly id = randomUUID();
@@ -259,16 +260,41 @@ class StagingFile extends Writable {
         return callback();
       }
       this.fd = fd;
-      this.writeAll([this.header!], () => callback());
+      this.buffer(this.header!);
+      callback();
     });
+  }
+
+  // P-DATA arrives in PDU-sized fragments (16 KB from storescu): writing each one costs an async
+  // fs call and its bookkeeping on the event loop. Fragments are gathered in memory up to
+  // COALESCE_BYTES per file and written together (most instances: one writev, then the fsync).
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  private buffer(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.sizeBytes += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
+  private flush(done: () => void): void {
+    const chunks = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!chunks.length) return done();
+    this.writeAll(chunks, done);
+  }
+
+  private take(chunks: Buffer[], callback: () => void): void {
+    if (this.failure || this.fd === null) return callback();
+    for (const c of chunks) this.buffer(c);
+    if (this.pendingBytes >= COALESCE_BYTES) this.flush(callback);
+    else callback();
   }
 
   private writeAll(chunks: Buffer[], done: () => void): void {
     if (this.failure || this.fd === null) return done();
-    for (const c of chunks) {
-      this.hash.update(c);
-      this.sizeBytes += c.length;
-    }
     const fd = this.fd;
     const step = (bufs: Buffer[]) => {
       fs.writev(fd, bufs, (err, written) => {
@@ -293,17 +319,21 @@ class StagingFile extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAll([chunk], () => callback());
+    this.take([chunk], () => callback());
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.writeAll(
+    this.take(
       chunks.map((c) => c.chunk),
       () => callback(),
     );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    this.flush(() => this.finish(callback));
+  }
+
+  private finish(callback: (error?: Error | null) => void): void {
     const fd = this.fd;
     if (this.failure || fd === null) {
       this.discardFile(() => callback());
