@@ -76,7 +76,8 @@ export class XnatArchiveDriver implements ArchiveDriver {
       });
       const e = result.experiment!;
       onProgress?.({ phase: "sending", doneBytes: totalBytes, totalBytes });
-      return { location: `${this.base}/data/projects/${encodeURIComponent(e.project)}/subjects/${encodeURIComponent(e.subject)}/experiments/${encodeURIComponent(e.experiment)}` };
+      // XNAT answers with accession ids (XNAT_E…); /data/experiments/{id} is the experiment's stable address.
+      return { location: `${this.base}/data/experiments/${encodeURIComponent(e.experiment)}` };
     } catch (err) {
       if (err instanceof XnatError && err.kind === "forbidden") {
         throw new Error(`${err.message} Make ${who(this.target.credentials)} a Member or Owner of project ${this.target.project} on that XNAT.`);
