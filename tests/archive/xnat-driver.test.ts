@@ -9,10 +9,10 @@ import { studyOf } from "./helpers";
 let server: XnatTestServer;
 const client = { retry: fastRetry, timeoutMs: 5_000 };
 
-function target(user = ALICE, project = "P1"): XnatArchiveTarget {
+function target(user: { login: string; password: string } = ALICE, project = "P1"): XnatArchiveTarget {
   return { url: server.url, project, credentials: { username: user.login, password: user.password } };
 }
-function driver(user = ALICE, project = "P1") {
+function driver(user: { login: string; password: string } = ALICE, project = "P1") {
   return new XnatArchiveDriver(target(user, project), { client });
 }
 
