@@ -4,9 +4,7 @@ import type { PrismaClient, ProjectArchiveTarget } from "@/server/db/generated/c
 import type { ArchiveDriver } from "@/lib/archive/driver";
 import { XnatArchiveDriver, credentialsFor, type XnatDriverOptions } from "@/lib/archive/xnat-driver";
 import { openSecret } from "@/server/secrets";
-
-/** True once the built-in local archive driver is part of this build. */
-export const LOCAL_ARCHIVE_AVAILABLE = false;
+import { createLocalArchiveDriver } from "./local-driver";
 
 export class ArchiveTargetError extends Error {
   override readonly name = "ArchiveTargetError";
@@ -26,15 +24,10 @@ export function xnatTargetOf(target: ProjectArchiveTarget) {
 }
 
 export function createArchiveDriver(
-  _prisma: PrismaClient,
+  prisma: PrismaClient,
   target: ProjectArchiveTarget | null,
-  options: { xnat?: XnatDriverOptions; dataDir?: string } = {},
+  options: { xnat?: XnatDriverOptions } = {},
 ): ArchiveDriver {
   if (target?.kind === "xnat") return new XnatArchiveDriver(xnatTargetOf(target), options.xnat);
-  throw new ArchiveTargetError("The built-in local archive is not available in this build: configure an XNAT target in the project's Archive settings.");
-}
-
-/** Whether studies of a project with this target can be archived by this build. */
-export function targetSupported(target: Pick<ProjectArchiveTarget, "kind"> | null): boolean {
-  return target?.kind === "xnat" || LOCAL_ARCHIVE_AVAILABLE;
+  return createLocalArchiveDriver(prisma);
 }

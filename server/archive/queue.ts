@@ -4,7 +4,6 @@ import { getQueue } from "@/server/queues";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { archiveJobId } from "@/lib/archive/state";
 import { childLog } from "@/lib/log";
-import { targetSupported } from "./drivers";
 
 const log = childLog("archive");
 
@@ -32,9 +31,8 @@ export async function handStableStudies(prisma: PrismaClient, now = new Date()):
   });
   let handed = 0;
   for (const s of stable) {
-    const target = s.project.archiveTarget;
-    if (!targetSupported(target)) continue;
-    const targetKind = target?.kind ?? "local";
+    // No target row: the built-in local archive.
+    const targetKind = s.project.archiveTarget?.kind ?? "local";
     const row = await prisma.$transaction(async (tx) => {
       const claimed = await tx.intakeStudy.updateMany({ where: { id: s.id, status: "stable" }, data: { status: "archiving" } });
       if (!claimed.count) return null;

@@ -159,6 +159,23 @@ describe("the archive state machine", () => {
   });
 });
 
+describe("the default target", () => {
+  it("a project without an archive target archives into the built-in local archive", async () => {
+    await db.prisma.project.create({ data: { id: "LOCAL", idLower: "local", name: "Local" } });
+    const inst = await stageFile(db.prisma, dataDir, "LOCAL", path.join(SAMPLES, "pydicom__CT_small.dcm"));
+    expect(await deidentifyInstance(db.prisma, dataDir, inst.id)).toBe("deidentified");
+    const studyId = (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId!;
+    await makeStable();
+    await handStableStudies(db.prisma);
+    expect(await archiveOf(studyId)).toMatchObject({ state: "queued", targetKind: "local" });
+    expect(await runArchiveAttempt(db.prisma, dataDir, studyId, 1)).toBe("archived");
+    expect(await archiveOf(studyId)).toMatchObject({ state: "archived", location: "local", archivedInstances: 1 });
+    const exp = await db.prisma.archiveExperiment.findFirstOrThrow({ where: { projectId: "LOCAL" }, include: { subject: true } });
+    expect(exp.instanceCount).toBe(1);
+    expect(exp.label).toMatch(/^SUBJ-\d+_[0-9A-F]{8}$/);
+  });
+});
+
 describe("through the workers", () => {
   it("new instances after the archive make the study stable again; it is re-archived into the same experiment, also when its job was lost with Redis", async () => {
     const { startWorkers } = await import("@/workers");
