@@ -4,7 +4,7 @@
 // driver merges into what it sent before.
 import { statSync } from "node:fs";
 import path from "node:path";
-import type { PrismaClient } from "@/server/db/generated/client";
+import type { Prisma, PrismaClient } from "@/server/db/generated/client";
 import { experimentLabel, expectedCounts, type ArchiveDriver, type ArchiveStudy } from "@/lib/archive/driver";
 import { DEFAULT_ARCHIVE_RETRY, failureReason, jobDecision, nextAttemptAt, uidsFromOutputPath, type RetryPolicy } from "@/lib/archive/state";
 import { childLog } from "@/lib/log";
@@ -132,18 +132,17 @@ export async function runArchiveAttempt(
   }
 }
 
-/**
- * An owner's retry: a failed archive is queued again now (a new round of attempts). Returns the
- * row to queue, or null when the study is not failed.
- */
-export async function retryArchive(prisma: PrismaClient, projectId: string, studyId: string, now = new Date()) {
-  return prisma.$transaction(async (tx) => {
-    const n = await tx.studyArchive.updateMany({
-      where: { studyId, projectId, state: "failed" },
-      data: { state: "queued", attempts: 0, nextAttemptAt: null, queuedAt: now, doneBytes: 0n },
-    });
-    if (!n.count) return null;
-    await tx.intakeStudy.updateMany({ where: { id: studyId, status: "failed" }, data: { status: "archiving" } });
-    return tx.studyArchive.findUniqueOrThrow({ where: { studyId } });
+/** An owner's retry, inside a transaction: a failed archive is queued again now (a new round of attempts). Returns the row to queue, or null when the study is not failed. */
+export async function retryArchiveIn(tx: Prisma.TransactionClient, projectId: string, studyId: string, now = new Date()) {
+  const n = await tx.studyArchive.updateMany({
+    where: { studyId, projectId, state: "failed" },
+    data: { state: "queued", attempts: 0, nextAttemptAt: null, queuedAt: now, doneBytes: 0n },
   });
+  if (!n.count) return null;
+  await tx.intakeStudy.updateMany({ where: { id: studyId, status: "failed" }, data: { status: "archiving" } });
+  return tx.studyArchive.findUniqueOrThrow({ where: { studyId } });
+}
+
+export function retryArchive(prisma: PrismaClient, projectId: string, studyId: string, now = new Date()) {
+  return prisma.$transaction((tx) => retryArchiveIn(tx, projectId, studyId, now));
 }
