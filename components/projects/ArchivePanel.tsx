@@ -191,7 +191,7 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
               <Table.Tr key={r.studyId} data-testid={`archive-row-${r.state}`}>
                 <Table.Td>
                   <Text size="sm" ff="monospace">{r.subjectLabel}</Text>
-                  <Text size="xs" c="dimmed">{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</Text>
+                  <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</Text>
                 </Table.Td>
                 <Table.Td><Text size="sm">{r.state === "archived" ? r.archivedInstances : r.instances}</Text></Table.Td>
                 <Table.Td><Badge color={stateColor[r.state]} variant="light">{r.state}</Badge></Table.Td>
@@ -199,7 +199,7 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
                   {(r.state === "sending" || r.state === "verifying") && (
                     <Stack gap={2}>
                       <Progress value={r.state === "verifying" ? 100 : pct} animated striped color={stateColor[r.state]} aria-label="Archive progress" />
-                      <Text size="xs" c="dimmed">{r.state === "verifying" ? "checking what arrived" : `${mb(r.doneBytes)} of ${mb(r.totalBytes)} (${pct}%)`}</Text>
+                      <Text size="xs" c="dimmed">{r.state === "verifying" ? "checking what arrived" : pct >= 100 ? `${mb(r.totalBytes)} sent, waiting for the archive to store it` : `${mb(r.doneBytes)} of ${mb(r.totalBytes)} (${pct}%)`}</Text>
                     </Stack>
                   )}
                   {r.state === "queued" && <Text size="xs" c="dimmed">waiting for a worker</Text>}

@@ -67,6 +67,6 @@ const MAX_ERROR = 1_000;
 /** The reason shown for a failed attempt: the error's own message (drivers write actionable ones), shortened. */
 export function failureReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const text = msg.replace(/\s+/g, " ").trim() || "The archive attempt failed without a message.";
+  const text = msg.replace(/\s+/g, " ").replace(/\.\.(?=\s|$)/g, ".").trim() || "The archive attempt failed without a message.";
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR - 1)}…` : text;
 }

@@ -91,16 +91,31 @@ export async function runArchiveAttempt(
     const totals = expectedCounts(study);
     await prisma.studyArchive.updateMany({ where: mine, data: { state: "sending", targetKind: driver.kind, totalBytes: BigInt(totals.bytes), doneBytes: 0n } });
 
+    // Progress is written at most every `every` ms, the latest value last (a trailing write).
     let lastWrite = 0;
+    let latest = 0;
+    let timer: NodeJS.Timeout | undefined;
     let pending: Promise<unknown> = Promise.resolve();
     const every = opts.progressEveryMs ?? 1_000;
-    const { location } = await driver.send(study, (p) => {
-      const t = Date.now();
-      if (t - lastWrite < every) return;
-      lastWrite = t;
-      pending = pending.then(() => prisma.studyArchive.updateMany({ where: mine, data: { doneBytes: BigInt(Math.min(p.doneBytes, totals.bytes)) } }).catch(() => undefined));
-    });
-    await pending;
+    const write = () => {
+      timer = undefined;
+      lastWrite = Date.now();
+      const doneBytes = BigInt(Math.min(latest, totals.bytes));
+      pending = pending.then(() => prisma.studyArchive.updateMany({ where: { ...mine, state: "sending" }, data: { doneBytes } }).catch(() => undefined));
+    };
+    let location: string;
+    try {
+      ({ location } = await driver.send(study, (p) => {
+        latest = p.doneBytes;
+        if (timer) return;
+        const wait = every - (Date.now() - lastWrite);
+        if (wait <= 0) write();
+        else timer = setTimeout(write, wait);
+      }));
+    } finally {
+      if (timer) clearTimeout(timer);
+      await pending;
+    }
 
     await prisma.studyArchive.updateMany({ where: mine, data: { state: "verifying", doneBytes: BigInt(totals.bytes), location } });
     const v = await driver.verify(study);

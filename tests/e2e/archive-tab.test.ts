@@ -25,7 +25,9 @@ let xnat: XnatTestServer;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-archive-tab-"));
 const shots = process.env.ATRIUM_SCREENSHOTS;
 const shot = async (name: string) => {
-  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  if (!shots) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 };
 const P = "IMAGING";
 
@@ -88,11 +90,12 @@ describe("the Archive tab", () => {
     // XNAT answers 500 to the first study's upload and to every retry of the client.
     xnat.inject({ method: "POST", path: "/data/services/import", kind: "status", status: 500, times: 5 });
     const { queueDeid } = await import("@/server/intake/queue");
-    for (const f of [...CT_STUDY, ...MR_STUDY]) {
-      const inst = await stageFile(db.prisma, dataDir, P, path.join(SAMPLES, f));
-      await queueDeid(inst.id);
-    }
+    const receive = async (files: string[]) => {
+      for (const f of files) await queueDeid((await stageFile(db.prisma, dataDir, P, path.join(SAMPLES, f))).id);
+    };
+    await receive(CT_STUDY);
     await page.getByTestId("archive-row-failed").waitFor({ timeout: 90_000 });
+    await receive(MR_STUDY);
     await page.getByTestId("archive-row-archived").waitFor({ timeout: 90_000 });
     await page.getByTestId("archive-error").getByText(/XNAT POST \/data\/services\/import failed \(500\)/).waitFor();
     await page.getByText(/next attempt in/).waitFor();
