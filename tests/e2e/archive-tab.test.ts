@@ -104,9 +104,10 @@ describe("the Archive tab", () => {
     await shot("archive-tab-failed-and-archived");
 
     // The retry is slow on the XNAT side, so the page shows it sending.
-    xnat.inject({ method: "POST", path: "/data/services/import", kind: "slow", delayMs: 6_000 });
+    xnat.inject({ method: "POST", path: "/data/services/import", kind: "slow", delayMs: 8_000, phase: "after" });
     await page.getByRole("button", { name: "Retry" }).click();
     await page.getByTestId("archive-row-sending").waitFor({ timeout: 30_000 });
+    await page.getByText("0.2 MB sent, waiting for the archive to store it").waitFor({ timeout: 15_000 });
     await shot("archive-tab-sending");
     await page.getByTestId("archive-row-archived").nth(1).waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("count-archived").innerText()).toMatch(/2$/);
