@@ -13,6 +13,8 @@ import { processHealth } from "./health";
 import { processDeid, onDeidFailed } from "./deid";
 import { processIntakeStability } from "./intake-stability";
 import { processWebhookPull, onWebhookPullFailed } from "./webhook-pull";
+import { processArchive } from "./archive";
+import { requeueArchives } from "@/server/archive/queue";
 import { db } from "@/server/db";
 import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
 import { requeuePendingDeliveries } from "@/server/webhooks/queue";
@@ -34,6 +36,7 @@ const processors: Record<QueueName, { processor: Processor; concurrency: number;
   deid: { processor: processDeid, concurrency: 2, onFailed: onDeidFailed },
   "intake-stability": { processor: processIntakeStability, concurrency: 1 },
   "webhook-pull": { processor: processWebhookPull, concurrency: 2, onFailed: onWebhookPullFailed },
+  archive: { processor: processArchive, concurrency: 2 },
 };
 
 export interface RunningWorkers {
@@ -65,6 +68,7 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   await scheduleIntakeStability();
   await requeuePendingInstances(await db());
   await requeuePendingDeliveries(await db());
+  await requeueArchives(await db());
   log.info({ queues: Object.keys(processors) }, "workers started");
   return {
     workers,

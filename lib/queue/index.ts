@@ -11,6 +11,8 @@ export const queuePayloads = {
   "intake-stability": z.object({}),
   /** Pull the study a webhook delivery names from its source's node (job id = the delivery id). */
   "webhook-pull": z.object({ deliveryId: z.string().min(1).max(64) }),
+  /** Archive one stable study; `attempt` is the attempt this job makes (job id = study + queue time + attempt, so it is queued once). */
+  archive: z.object({ studyId: z.string().min(1).max(64), attempt: z.number().int().min(1).max(1000) }),
 } as const;
 
 export type QueueName = keyof typeof queuePayloads;

@@ -76,6 +76,21 @@ const MATRIX: Record<string, Row> = {
   "webhook.setEnabled": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId, enabled: false }) },
   "webhook.rotateSecret": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
   "webhook.remove": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
+  // The archive target holds XNAT credentials (never returned); collaborators see where data goes and its status.
+  "archive.target": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "archive.setTarget": {
+    requires: "owner",
+    mutates: true,
+    input: (f) => ({ projectId: f.projectId, kind: "xnat", xnatUrl: "https://xnat.example.org", xnatProject: "STUDY1", xnatUser: "atrium", xnatSecret: "pw" }),
+  },
+  // Connecting to an unreachable XNAT answers {ok: false, message}, it does not throw.
+  "archive.testConnection": {
+    requires: "owner",
+    mutates: false,
+    input: (f) => ({ projectId: f.projectId, xnat: { xnatUrl: "http://127.0.0.1:9", xnatProject: "STUDY1", xnatUser: "atrium", xnatSecret: "pw" } }),
+  },
+  "archive.status": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "archive.retry": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, studyId: f.failedArchiveStudyId }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };
@@ -101,6 +116,7 @@ afterAll(async () => {
   await db?.drop();
   const { closeQueues, getQueue } = await import("@/server/queues");
   await getQueue("deid").obliterate({ force: true });
+  await getQueue("archive").obliterate({ force: true });
   await closeQueues();
   await (await import("@/server/redis")).closeSharedRedis();
 });

@@ -50,6 +50,8 @@ export interface ProjectFixture {
   /** An active API token of the project (its plaintext is not kept). */
   tokenId: string;
   webhookSourceId: string;
+  /** An intake study whose archive failed (for archive.retry). */
+  failedArchiveStudyId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -99,7 +101,16 @@ export async function createProjectFixture(
   const wh = await prisma.webhookSource.create({
     data: { id: `wh_${projectId}`, projectId, name: "Fixture PACS", secretSealed: sealSecret("fixture-secret"), nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9" },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id };
+  const study = await prisma.intakeStudy.create({
+    data: {
+      projectId,
+      studyInstanceUid: "1.2.826.0.1.3680043.10.1",
+      subjectLabel: "SUBJ-0001",
+      status: "failed",
+      archive: { create: { projectId, state: "failed", attempts: 10, lastError: "Fixture: XNAT refused the login." } },
+    },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, failedArchiveStudyId: study.id };
 }
 
 const createCaller = createCallerFactory(appRouter);

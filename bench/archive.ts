@@ -1,0 +1,160 @@
+// Archive throughput (issue #6): the archive step as the worker runs it (runArchiveAttempt: load the
+// study from PostgreSQL, send, verify, state writes) to the XNAT test server over HTTP and to the
+// built-in local archive, sequential and 4 at a time, in MB/s of DICOM and studies/min. Baselines
+// in the same run, on the same de-identified bytes: a bare fetch POST of a prebuilt zip of each
+// study to the same test server (no client, no verification, no database), and a plain copy + fsync
+// of each study's files (what a local archive cannot do less than).
+//
+// Run: npx tsx bench/archive.ts [--studies 20] [--concurrency 4]
+// Needs the test PostgreSQL (ATRIUM_TEST_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test).
+import { copyFile, mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+
+const { values } = parseArgs({ options: { studies: { type: "string", default: "20" }, concurrency: { type: "string", default: "4" } } });
+const N = Number(values.studies);
+const C = Number(values.concurrency);
+const ADMIN_URL = process.env.ATRIUM_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), "atrium-bench-archive-"));
+process.env.ATRIUM_DATA_DIR = dataDir;
+process.env.ATRIUM_SECRET_KEY ??= "atrium-bench-secret-key";
+process.env.ATRIUM_LOG_LEVEL ??= "error";
+
+const { openDb, setDbHandle } = await import("../server/db");
+const { migrate } = await import("../lib/db/migrate");
+const { sealSecret } = await import("../server/secrets");
+const { deidentifyInstance } = await import("../server/intake/deidentify");
+const { runArchiveAttempt, loadArchiveStudy } = await import("../server/archive/run");
+const { dicomZipStream, XnatClient } = await import("../lib/xnat");
+const { startXnatTestServer } = await import("../tests/xnat/server");
+const { rewriteSamples } = await import("../tests/xnat/helpers");
+const { stageFile } = await import("../tests/archive/helpers-intake");
+
+const MR = ["dwv__bbmri-53323131.dcm", "dwv__bbmri-53323275.dcm", "dwv__bbmri-53323419.dcm", "dwv__bbmri-53323563.dcm", "dwv__bbmri-53323707.dcm", "dwv__bbmri-53323851.dcm"];
+
+const dbName = `atrium_bench_archive_${process.pid}`;
+const admin = new pg.Client({ connectionString: ADMIN_URL });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${dbName}"`);
+const u = new URL(ADMIN_URL);
+u.pathname = `/${dbName}`;
+const handle = await openDb(u.toString());
+await migrate(handle.sql);
+setDbHandle(Promise.resolve(handle));
+const prisma = handle.prisma;
+
+const xnat = await startXnatTestServer({ users: [{ login: "bench", password: "bench-pw" }], keepFileData: false });
+const P = "BENCH";
+try {
+  await prisma.project.create({ data: { id: P, idLower: "bench", name: "Bench" } });
+
+  // N studies of 6 MR instances, each with its own UIDs, received and de-identified as intake does.
+  const studyIds: string[] = [];
+  for (let s = 0; s < N; s++) {
+    const files = await rewriteSamples(MR, (ds, i) => {
+      ds.StudyInstanceUID = `1.2.826.0.1.3680043.10.777.${s + 1}`;
+      ds.SeriesInstanceUID = `1.2.826.0.1.3680043.10.777.${s + 1}.1`;
+      ds.SOPInstanceUID = `1.2.826.0.1.3680043.10.777.${s + 1}.1.${i + 1}`;
+      ds.PatientID = `BENCH${s + 1}`;
+    });
+    let studyId = "";
+    for (const f of files) {
+      const inst = await stageFile(prisma, dataDir, P, f.path, "bench");
+      await deidentifyInstance(prisma, dataDir, inst.id);
+      studyId = (await prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId!;
+    }
+    studyIds.push(studyId);
+  }
+  const studies = await Promise.all(studyIds.map((id) => loadArchiveStudy(prisma, dataDir, id)));
+  const totalBytes = studies.reduce((n, s) => n + s.instances.reduce((m, i) => m + i.sizeBytes, 0), 0);
+
+  const report = (name: string, ms: number) =>
+    console.log(
+      `${name.padEnd(50)} ${String(N).padStart(4)} studies  ${(totalBytes / 1e6 / (ms / 1000)).toFixed(1).padStart(6)} MB/s  ${((N / ms) * 60_000).toFixed(0).padStart(6)} studies/min  ${(ms / N).toFixed(1).padStart(7)} ms/study`,
+    );
+
+  async function pool(concurrency: number, fn: (i: number) => Promise<void>): Promise<number> {
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < N) await fn(next++);
+    }));
+    return performance.now() - t0;
+  }
+
+  let round = 0;
+  async function archiveRun(name: string, target: "xnat" | "local", concurrency: number) {
+    round++;
+    if (target === "xnat") {
+      const project = `BENCH${round}`;
+      xnat.addProject(project, { owners: ["bench"] });
+      const fields = { kind: "xnat" as const, xnatUrl: xnat.url, xnatProject: project, xnatUser: "bench", xnatSecretSealed: sealSecret("bench-pw") };
+      await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, ...fields }, update: fields });
+    } else {
+      await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, kind: "local" }, update: { kind: "local" } });
+      await prisma.archiveSubject.deleteMany({ where: { projectId: P } });
+      await rm(path.join(dataDir, "archive"), { recursive: true, force: true });
+    }
+    await prisma.studyArchive.deleteMany({ where: { projectId: P } });
+    await prisma.studyArchive.createMany({ data: studyIds.map((studyId) => ({ studyId, projectId: P, state: "queued" as const, targetKind: target })) });
+    const ms = await pool(concurrency, async (i) => {
+      const r = await runArchiveAttempt(prisma, dataDir, studyIds[i]!, 1);
+      if (r !== "archived") throw new Error(`study ${i} not archived: ${(await prisma.studyArchive.findUnique({ where: { studyId: studyIds[i]! } }))?.lastError}`);
+    });
+    report(name, ms);
+  }
+
+  console.log(`Archive benchmark: ${N} studies of 6 de-identified MR instances, ${(totalBytes / 1e6).toFixed(2)} MB in all; XNAT test server in-process on 127.0.0.1; PostgreSQL ${u.host}`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs\n`);
+
+  // Baseline: the same bytes, zipped beforehand, POSTed bare to the import service.
+  {
+    xnat.addProject("RAW", { owners: ["bench"] });
+    const client = await XnatClient.connect({ url: xnat.url, username: "bench", password: "bench-pw", heartbeat: false });
+    const zips = await Promise.all(studies.map(async (s) => Buffer.from(await new Response(dicomZipStream(s.instances.map((i) => ({ path: i.path, size: i.sizeBytes })))).arrayBuffer())));
+    const cookie = `JSESSIONID=${client.transport.sessionId}`;
+    const ms = await pool(1, async (i) => {
+      const res = await fetch(`${xnat.url}/data/services/import?import-handler=DICOM-zip&project=RAW&subject=RAW${i}&session=RAW${i}_MR&dest=/archive/projects/RAW&prevent_anon=true`, {
+        method: "POST",
+        body: zips[i],
+        headers: { Cookie: cookie, "Content-Type": "application/zip" },
+      });
+      if (res.status !== 200) throw new Error(`baseline upload failed: ${res.status}`);
+      await res.arrayBuffer();
+    });
+    report("baseline: bare fetch POST of a prebuilt zip, seq", ms);
+    await client.close();
+  }
+  // Baseline: copy each study's files and fsync them.
+  {
+    const dir = path.join(dataDir, "copy-baseline");
+    const ms = await pool(1, async (i) => {
+      const d = path.join(dir, String(i));
+      await mkdir(d, { recursive: true });
+      for (const inst of studies[i]!.instances) {
+        const to = path.join(d, `${inst.sopInstanceUid}.dcm`);
+        await copyFile(inst.path, to);
+        const fh = await open(to, "r+");
+        await fh.sync();
+        await fh.close();
+      }
+    });
+    report("baseline: copy + fsync of the files, seq", ms);
+  }
+
+  await archiveRun("atrium archive → XNAT test server, seq", "xnat", 1);
+  await archiveRun(`atrium archive → XNAT test server, x${C}`, "xnat", C);
+  await archiveRun("atrium archive → local archive, seq", "local", 1);
+  await archiveRun(`atrium archive → local archive, x${C}`, "local", C);
+  console.log(`\nXNAT experiments created: ${xnat.experiments.size} (${N} baseline + ${2 * N} archived)`);
+} finally {
+  await xnat.close();
+  setDbHandle(undefined);
+  await handle.close();
+  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await admin.end();
+  await rm(dataDir, { recursive: true, force: true });
+}

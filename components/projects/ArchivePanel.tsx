@@ -1,0 +1,249 @@
+"use client";
+import { useEffect, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  Alert, Anchor, Badge, Button, Card, Group, PasswordInput, Progress, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, Title, Tooltip,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { IconAlertTriangle, IconCircleCheck, IconPlugConnected, IconRefresh, IconDeviceFloppy } from "@tabler/icons-react";
+import { useTRPC } from "@/components/trpc";
+import { ErrorAlert } from "@/components/ui/ErrorAlert";
+
+type Kind = "local" | "xnat";
+type State = "queued" | "sending" | "verifying" | "archived" | "failed";
+
+const stateColor: Record<State, string> = { queued: "gray", sending: "blue", verifying: "indigo", archived: "teal", failed: "red" };
+const STATES: State[] = ["queued", "sending", "verifying", "archived", "failed"];
+
+function mb(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
+}
+
+function relative(d: Date | string): string {
+  const ms = new Date(d).getTime() - Date.now();
+  const abs = Math.abs(ms);
+  const text = abs < 60_000 ? `${Math.round(abs / 1000)} s` : abs < 3600_000 ? `${Math.round(abs / 60_000)} min` : `${(abs / 3600_000).toFixed(1)} h`;
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+function TargetSettings({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const target = useQuery(trpc.archive.target.queryOptions({ projectId }));
+  const [kind, setKind] = useState<Kind>("local");
+  const [xnatUrl, setUrl] = useState("");
+  const [xnatProject, setProject] = useState("");
+  const [xnatUser, setUser] = useState("");
+  const [xnatSecret, setSecret] = useState("");
+  const t = target.data;
+  useEffect(() => {
+    if (!t) return;
+    setKind(t.kind);
+    setUrl(t.xnatUrl ?? "");
+    setProject(t.xnatProject ?? "");
+    setUser(t.xnatUser ?? "");
+  }, [t]);
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.archive.target.queryKey({ projectId }) }),
+      queryClient.invalidateQueries({ queryKey: trpc.archive.status.queryKey({ projectId }) }),
+    ]);
+  const save = useMutation(
+    trpc.archive.setTarget.mutationOptions({
+      onSuccess: async (r) => {
+        setSecret("");
+        notifications.show({ color: "teal", title: "Archive target saved", message: r.kind === "local" ? "New studies go to the built-in local archive." : "New studies go to the XNAT." });
+        await refresh();
+      },
+    }),
+  );
+  const test = useMutation(trpc.archive.testConnection.mutationOptions());
+  const fieldError = (path: string) => save.error?.data?.fieldErrors?.find((f) => f.path === path)?.message;
+  const xnatFields = { xnatUrl, xnatProject, xnatUser, xnatSecret: xnatSecret || undefined };
+  const storedFor = t?.kind === "xnat" && t.hasSecret && t.xnatUrl === xnatUrl.replace(/\/+$/, "") && t.xnatUser === xnatUser;
+
+  return (
+    <Card withBorder radius="md" padding="lg">
+      <Group justify="space-between" mb="sm">
+        <Title order={5}>Archive target</Title>
+        <Text size="xs" c="dimmed">Where this project&apos;s stable studies are archived and verified.</Text>
+      </Group>
+      <ErrorAlert error={target.error} title="Could not load the archive target" onRetry={() => void target.refetch()} />
+      {t && !isOwner && (
+        <Text size="sm">
+          {t.kind === "local" ? "Atrium's built-in local archive." : <>XNAT <Text span ff="monospace">{t.xnatUrl}</Text>, project <Text span ff="monospace">{t.xnatProject}</Text>, as {t.xnatUser}.</>}
+        </Text>
+      )}
+      {t && isOwner && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            save.mutate(kind === "local" ? { projectId, kind: "local" } : { projectId, kind: "xnat", ...xnatFields });
+          }}
+        >
+          <Stack gap="sm">
+            <SegmentedControl
+              value={kind}
+              onChange={(v) => setKind(v as Kind)}
+              data={[{ value: "local", label: "Built-in local archive" }, { value: "xnat", label: "XNAT" }]}
+              style={{ alignSelf: "flex-start" }}
+            />
+            {kind === "local" && <Text size="sm" c="dimmed">Files are kept by Atrium (blob store) and indexed by subject, experiment and scan. No configuration needed.</Text>}
+            {kind === "xnat" && (
+              <>
+                <Group grow align="flex-start">
+                  <TextInput label="XNAT URL" placeholder="https://xnat.example.org" value={xnatUrl} onChange={(e) => setUrl(e.currentTarget.value)} error={fieldError("xnatUrl")} />
+                  <TextInput label="Project ID on that XNAT" placeholder="STUDY1" value={xnatProject} onChange={(e) => setProject(e.currentTarget.value)} error={fieldError("xnatProject")} />
+                </Group>
+                <Group grow align="flex-start">
+                  <TextInput label="User (or alias token)" value={xnatUser} onChange={(e) => setUser(e.currentTarget.value)} error={fieldError("xnatUser")} />
+                  <PasswordInput
+                    label="Password (or token secret)"
+                    description={storedFor ? "Stored encrypted; leave empty to keep it" : "Stored encrypted, never shown again"}
+                    placeholder={storedFor ? "••••••••" : ""}
+                    value={xnatSecret}
+                    onChange={(e) => setSecret(e.currentTarget.value)}
+                    error={fieldError("xnatSecret")}
+                  />
+                </Group>
+                <Text size="xs" c="dimmed">The account must be a Member or Owner of the project on XNAT: without create rights XNAT silently puts uploads elsewhere. Subjects and sessions are labelled with pseudonyms.</Text>
+              </>
+            )}
+            {test.data && (
+              <Alert
+                color={test.data.ok ? "teal" : "red"}
+                icon={test.data.ok ? <IconCircleCheck size={18} /> : <IconAlertTriangle size={18} />}
+                title={test.data.ok ? "Connection works" : "Connection problem"}
+                data-testid="connection-result"
+              >
+                {test.data.message}
+                {test.data.version && <Text size="xs" mt={4}>XNAT {test.data.version}{test.data.login ? ` · logged in as ${test.data.login}` : ""}{test.data.role !== undefined ? ` · role in project: ${test.data.role ?? "none"}` : ""}</Text>}
+              </Alert>
+            )}
+            <ErrorAlert error={test.error} title="Connection not tested" />
+            {save.error && !save.error.data?.fieldErrors?.length && <ErrorAlert error={save.error} title="Not saved" />}
+            <Group justify="flex-end">
+              {kind === "xnat" && (
+                <Button variant="default" leftSection={<IconPlugConnected size={16} />} loading={test.isPending} onClick={() => test.mutate({ projectId, xnat: xnatFields })}>
+                  Test connection
+                </Button>
+              )}
+              <Button type="submit" loading={save.isPending} leftSection={<IconDeviceFloppy size={16} />}>Save target</Button>
+            </Group>
+          </Stack>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const status = useQuery(trpc.archive.status.queryOptions({ projectId }, { refetchInterval: 3_000 }));
+  const retry = useMutation(
+    trpc.archive.retry.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.archive.status.queryKey({ projectId }) }),
+      onError: (e) => notifications.show({ color: "red", title: "Not retried", message: e.message }),
+    }),
+  );
+  const s = status.data;
+  return (
+    <Card withBorder radius="md" padding="lg">
+      <Group justify="space-between" mb="sm">
+        <Title order={5}>Archive status</Title>
+        {s && (
+          <Text size="xs" c="dimmed">
+            {s.target.kind === "local" ? "to the built-in local archive" : `to XNAT ${s.target.url} · ${s.target.project}`}
+            {s.intake.receiving + s.intake.stable > 0 ? ` · ${s.intake.receiving + s.intake.stable} stud${s.intake.receiving + s.intake.stable === 1 ? "y" : "ies"} still receiving` : ""}
+          </Text>
+        )}
+      </Group>
+      <ErrorAlert error={status.error} title="Could not load the archive status" onRetry={() => void status.refetch()} />
+      {s && (
+        <SimpleGrid cols={{ base: 2, sm: 5 }} mb="md">
+          {STATES.map((st) => (
+            <Card key={st} withBorder radius="md" padding="sm" data-testid={`count-${st}`}>
+              <Text size="xs" tt="uppercase" fw={600} c="dimmed">{st}</Text>
+              <Text size="xl" fw={700} c={s.counts[st] && st !== "queued" ? stateColor[st] : undefined}>{s.counts[st].toLocaleString()}</Text>
+            </Card>
+          ))}
+        </SimpleGrid>
+      )}
+      <Table verticalSpacing="xs">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Subject</Table.Th>
+            <Table.Th w={90}>Instances</Table.Th>
+            <Table.Th w={110}>State</Table.Th>
+            <Table.Th>Progress / details</Table.Th>
+            <Table.Th w={80}>Attempts</Table.Th>
+            {isOwner && <Table.Th w={90} />}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {s?.studies.length === 0 && (
+            <Table.Tr><Table.Td colSpan={isOwner ? 6 : 5}><Text size="sm" c="dimmed">No study has been handed to the archive yet: studies are archived once they are stable.</Text></Table.Td></Table.Tr>
+          )}
+          {s?.studies.map((r) => {
+            const pct = r.totalBytes ? Math.round((r.doneBytes / r.totalBytes) * 100) : 0;
+            return (
+              <Table.Tr key={r.studyId} data-testid={`archive-row-${r.state}`}>
+                <Table.Td>
+                  <Text size="sm" ff="monospace">{r.subjectLabel}</Text>
+                  <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</Text>
+                </Table.Td>
+                <Table.Td><Text size="sm">{r.state === "archived" ? r.archivedInstances : r.instances}</Text></Table.Td>
+                <Table.Td><Badge color={stateColor[r.state]} variant="light">{r.state}</Badge></Table.Td>
+                <Table.Td>
+                  {(r.state === "sending" || r.state === "verifying") && (
+                    <Stack gap={2}>
+                      <Progress value={r.state === "verifying" ? 100 : pct} animated striped color={stateColor[r.state]} aria-label="Archive progress" />
+                      <Text size="xs" c="dimmed">{r.state === "verifying" ? "checking what arrived" : pct >= 100 ? `${mb(r.totalBytes)} sent, waiting for the archive to store it` : `${mb(r.doneBytes)} of ${mb(r.totalBytes)} (${pct}%)`}</Text>
+                    </Stack>
+                  )}
+                  {r.state === "queued" && <Text size="xs" c="dimmed">waiting for a worker</Text>}
+                  {r.state === "archived" && (
+                    <Stack gap={0}>
+                      <Text size="xs">
+                        {r.location && /^https?:/.test(r.location) ? <Anchor href={r.location} target="_blank" size="xs" ff="monospace">{r.location}</Anchor> : "in the local archive"}
+                      </Text>
+                      <Text size="xs" c="dimmed">{r.archivedAt ? `archived ${relative(r.archivedAt)}` : ""}{r.receivingAgain ? " · new instances arrived: will be archived again" : ""}</Text>
+                    </Stack>
+                  )}
+                  {r.state === "failed" && (
+                    <Stack gap={2}>
+                      <Text size="xs" c="red" data-testid="archive-error">{r.lastError}</Text>
+                      <Text size="xs" c="dimmed">{r.nextAttemptAt ? `next attempt ${relative(r.nextAttemptAt)}` : "no automatic retry left: fix the cause, then retry"}</Text>
+                    </Stack>
+                  )}
+                </Table.Td>
+                <Table.Td><Text size="sm">{r.attempts}</Text></Table.Td>
+                {isOwner && (
+                  <Table.Td>
+                    {r.state === "failed" && (
+                      <Tooltip label="Queue this study again now">
+                        <Button size="xs" variant="light" leftSection={<IconRefresh size={14} />} loading={retry.isPending && retry.variables?.studyId === r.studyId} onClick={() => retry.mutate({ projectId, studyId: r.studyId })}>
+                          Retry
+                        </Button>
+                      </Tooltip>
+                    )}
+                  </Table.Td>
+                )}
+              </Table.Tr>
+            );
+          })}
+        </Table.Tbody>
+      </Table>
+    </Card>
+  );
+}
+
+export function ArchivePanel({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
+  return (
+    <Stack gap="lg">
+      <TargetSettings projectId={projectId} isOwner={isOwner} />
+      <ArchiveStatus projectId={projectId} isOwner={isOwner} />
+    </Stack>
+  );
+}
