@@ -1,11 +1,7 @@
-// Reading stored files of the local archive for downloads. Interim: the archive's blob store
-// (lib/blob) keeps each blob as a file under <data dir>/blobs/<key>; this opens it there.
-import { createReadStream } from "node:fs";
-import path from "node:path";
+// Reading stored files of the local archive for downloads: the archive's blob store (lib/blob).
 import type { Readable } from "node:stream";
-import { dataDir } from "@/lib/config";
+import { archiveBlobStore } from "@/lib/blob";
 
-export function openArchiveBlob(key: string): Readable {
-  if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split("/").some((p) => p === ".." || p === "")) throw new Error("invalid blob key");
-  return createReadStream(path.join(dataDir(), "blobs", key));
+export function openArchiveBlob(key: string): Promise<Readable> {
+  return archiveBlobStore().get(key);
 }

@@ -1,7 +1,7 @@
 // Seeds the local archive index directly (subjects → experiments → scans → instances) and writes
-// each instance's bytes where its blobKey points in the blob store (<data dir>/blobs/<key>).
+// each instance's bytes into the archive's blob store (lib/blob, <data dir>/archive) under its blobKey.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createDirBlobStore } from "@/lib/blob";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
 
@@ -34,8 +34,9 @@ export interface SeededExperiment {
 let uid = 0;
 const nextUid = () => `2.25.${Date.now()}${process.pid}${++uid}`;
 
-export function blobPath(dataDir: string, key: string): string {
-  return path.join(dataDir, "blobs", key);
+/** The archive's directory store in a data directory (as archiveBlobStore() has it). */
+export function blobStoreIn(dataDir: string) {
+  return createDirBlobStore({ root: path.join(dataDir, "archive") });
 }
 
 export async function seedSubject(
@@ -86,13 +87,14 @@ export async function seedSubject(
       const files: SeededScan["files"] = [];
       for (const [n, bytes] of bufs.entries()) {
         const sha256 = createHash("sha256").update(bytes).digest("hex");
-        const key = `${projectId}/${sha256.slice(0, 2)}/${sha256}`;
-        mkdirSync(path.dirname(blobPath(dataDir, key)), { recursive: true });
-        writeFileSync(blobPath(dataDir, key), bytes);
+        const sopInstanceUid = nextUid();
+        // The local driver's layout: <project>/<study>/<series>/<sop>.dcm
+        const key = `${projectId}/${studyInstanceUid}/${seriesInstanceUid}/${sopInstanceUid}.dcm`;
+        await blobStoreIn(dataDir).put(key, bytes);
         await prisma.archiveInstance.create({
           data: {
             scanId: scan.id,
-            sopInstanceUid: nextUid(),
+            sopInstanceUid,
             sopClassUid: "1.2.840.10008.5.1.4.1.1.4",
             transferSyntaxUid: "1.2.840.10008.1.2.1",
             instanceNumber: n + 1,
