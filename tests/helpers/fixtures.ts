@@ -50,6 +50,8 @@ export interface ProjectFixture {
   /** An active API token of the project (its plaintext is not kept). */
   tokenId: string;
   webhookSourceId: string;
+  /** An experiment of the project's local archive index (subject FIXSUBJ, no files). */
+  archiveExperimentId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -99,7 +101,11 @@ export async function createProjectFixture(
   const wh = await prisma.webhookSource.create({
     data: { id: `wh_${projectId}`, projectId, name: "Fixture PACS", secretSealed: sealSecret("fixture-secret"), nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9" },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id };
+  const subj = await prisma.archiveSubject.create({ data: { projectId, label: "FIXSUBJ" } });
+  const exp = await prisma.archiveExperiment.create({
+    data: { projectId, subjectId: subj.id, label: `FIXSUBJ_${projectId}`, studyInstanceUid: `2.25.${projectId.length}${Date.now()}` },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, archiveExperimentId: exp.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
