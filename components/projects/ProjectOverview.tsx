@@ -7,6 +7,7 @@ import { useTRPC } from "@/components/trpc";
 import type { RouterOutputs } from "@/components/types";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { accessibilityInfo } from "./labels";
+import { DownloadSettings } from "./DownloadSettings";
 
 type Project = RouterOutputs["project"]["get"];
 type Accessibility = Project["accessibility"];
@@ -38,6 +39,7 @@ export function ProjectOverview({ project }: { project: Project }) {
         </Stack>
       </Card>
       {isOwner && <ProjectSettings project={project} />}
+      {isOwner && <DownloadSettings projectId={project.id} />}
     </Stack>
   );
 }

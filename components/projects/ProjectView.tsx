@@ -3,7 +3,7 @@ import { useState } from "react";
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
@@ -12,6 +12,7 @@ import { MembersPanel } from "./MembersPanel";
 import { AuditPanel } from "./AuditPanel";
 import { IntakePanel } from "./IntakePanel";
 import { ArchivePanel } from "./ArchivePanel";
+import { BrowsePanel } from "./BrowsePanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -55,12 +56,14 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
       <Tabs value={tab} onChange={selectTab} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="overview" leftSection={<IconInfoCircle size={16} />}>Overview</Tabs.Tab>
+          {canReadData && <Tabs.Tab value="browse" leftSection={<IconFolders size={16} />}>Browse</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="archive" leftSection={<IconArchive size={16} />}>Archive</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
         <Tabs.Panel value="overview" pt="lg"><ProjectOverview project={p} /></Tabs.Panel>
+        {canReadData && <Tabs.Panel value="browse" pt="lg"><BrowsePanel projectId={p.id} /></Tabs.Panel>}
         {canReadData && (
           <Tabs.Panel value="intake" pt="lg">
             <IntakePanel projectId={p.id} isOwner={isOwner} canSeeQuarantine={p.access === "member" || isOwner} />

@@ -10,6 +10,7 @@ import { intakeRouter } from "./intake";
 import { tokenRouter } from "./token";
 import { webhookRouter } from "./webhook";
 import { archiveRouter } from "./archive";
+import { browseRouter } from "./browse";
 
 export const appRouter = router({
   me: meRouter,
@@ -21,6 +22,7 @@ export const appRouter = router({
   token: tokenRouter,
   webhook: webhookRouter,
   archive: archiveRouter,
+  browse: browseRouter,
 });
 
 export type AppRouter = typeof appRouter;

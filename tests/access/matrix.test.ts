@@ -91,6 +91,12 @@ const MATRIX: Record<string, Row> = {
   },
   "archive.status": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "archive.retry": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, studyId: f.failedArchiveStudyId }) },
+  // Browsing the archive reads data: collaborators. Whether collaborators may download: owners.
+  "browse.overview": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "browse.subjects": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, search: "FIX" }) },
+  "browse.experiments": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, subject: "FIXSUBJ" }) },
+  "browse.scans": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
+  "browse.setCollaboratorDownload": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, allowed: true }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };
@@ -344,5 +350,66 @@ describe("DICOMweb routes (HTTP)", () => {
         }
       }
     });
+// HTTP routes of a project, over real HTTP: each caller × accessibility, as the same rules say.
+describe("HTTP: download from the archive (GET and POST /api/projects/{id}/download)", () => {
+  let server: import("../helpers/route-server").RouteServer;
+  const cookies = {} as Record<Actor, string | null>;
+  beforeAll(async () => {
+    const { setDbHandle } = await import("@/server/db");
+    const { createSession, SESSION_COOKIE } = await import("@/server/auth/session");
+    const { startRouteServer } = await import("../helpers/route-server");
+    setDbHandle(Promise.resolve(db.handle));
+    for (const a of actors) {
+      cookies[a] = a === "anonymous" ? null : `${SESSION_COOKIE}=${(await createSession(db.prisma, people.users[a].id)).token}`;
+    }
+    const route = await import("@/app/api/projects/[projectId]/download/route");
+    const pattern = /^\/api\/projects\/(?<projectId>[^/]+)\/download$/;
+    server = await startRouteServer([
+      { method: "GET", pattern, handler: (req, ctx) => route.GET(req, ctx as { params: Promise<{ projectId: string }> }) },
+      { method: "POST", pattern, handler: (req, ctx) => route.POST(req, ctx as { params: Promise<{ projectId: string }> }) },
+    ]);
+  });
+  afterAll(async () => {
+    await server?.close();
+    (await import("@/server/db")).setDbHandle(undefined);
+  });
+
+  /** Downloading needs read access, and for collaborators the project's permission. */
+  function expectedStatus(actor: Actor, acc: Accessibility, allowCollaboratorDownload: boolean): number {
+    if (actor === "anonymous") return 401;
+    const level = LEVEL[actor][acc];
+    if (level === "none") return 404;
+    if (level === "listed") return 403;
+    if (level === "collaborator") return allowCollaboratorDownload ? 200 : 403;
+    return 200;
+  }
+
+  for (const acc of ["private", "protected", "public"] as const) {
+    for (const allow of [false, true]) {
+      for (const actor of actors) {
+        const want = expectedStatus(actor, acc, allow);
+        it(`${actor} on a ${acc} project${allow ? " allowing collaborator download" : ""}: ${want}`, async () => {
+          const i = ++n;
+          const f = await createProjectFixture(db.prisma, people, `D${i}_${acc.slice(0, 3)}`, acc);
+          if (allow) await db.prisma.project.update({ where: { id: f.projectId }, data: { allowCollaboratorDownload: true } });
+          const headers: Record<string, string> = cookies[actor] ? { cookie: cookies[actor]! } : {};
+          const before = await db.prisma.auditEvent.count({ where: { projectId: f.projectId, action: "archive.download" } });
+          const g = await fetch(`${server.url}/api/projects/${f.projectId}/download?experiment=${f.archiveExperimentId}`, { headers });
+          const p = await fetch(`${server.url}/api/projects/${f.projectId}/download`, {
+            method: "POST",
+            headers: { ...headers, "content-type": "application/json" },
+            body: JSON.stringify({ experiments: [f.archiveExperimentId] }),
+          });
+          for (const r of [g, p]) {
+            expect(r.status).toBe(want);
+            if (want === 200) expect(r.headers.get("content-type")).toBe("application/zip");
+            else expect(((await r.json()) as { error: string }).error.length).toBeGreaterThan(10);
+            if (want === 200) await r.arrayBuffer();
+          }
+          const after = await db.prisma.auditEvent.count({ where: { projectId: f.projectId, action: "archive.download" } });
+          expect(after - before, "every download is audited, a refusal is not a download").toBe(want === 200 ? 2 : 0);
+        });
+      }
+    }
   }
 });

@@ -52,6 +52,8 @@ export interface ProjectFixture {
   webhookSourceId: string;
   /** An intake study whose archive failed (for archive.retry). */
   failedArchiveStudyId: string;
+  /** An experiment of the project's local archive index (subject FIXSUBJ, no files). */
+  archiveExperimentId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -110,7 +112,11 @@ export async function createProjectFixture(
       archive: { create: { projectId, state: "failed", attempts: 10, lastError: "Fixture: XNAT refused the login." } },
     },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, failedArchiveStudyId: study.id };
+  const subj = await prisma.archiveSubject.create({ data: { projectId, label: "FIXSUBJ" } });
+  const exp = await prisma.archiveExperiment.create({
+    data: { projectId, subjectId: subj.id, label: `FIXSUBJ_${projectId}`, studyInstanceUid: `2.25.${projectId.length}${Date.now()}` },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
 }
 
 const createCaller = createCallerFactory(appRouter);

@@ -40,9 +40,27 @@ export async function startRouteServer(routes: Route[], host = "127.0.0.1"): Pro
       try {
         const response = await route.handler(request, { params: Promise.resolve(params) });
         res.writeHead(response.status, Object.fromEntries(response.headers));
-        if (response.body) for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+        if (response.body) {
+          // As Next.js does: a client that goes away cancels the response body.
+          const reader = response.body.getReader();
+          const onClose = () => {
+            if (!res.writableFinished) void reader.cancel().catch(() => undefined);
+          };
+          res.on("close", onClose);
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            if (!res.write(value)) await new Promise<void>((r) => { res.once("drain", r); res.once("close", r); });
+            if (res.destroyed) break;
+          }
+          res.off("close", onClose);
+        }
         res.end();
       } catch (e) {
+        if (res.headersSent) {
+          res.destroy(); // a body that failed part-way: the client sees a cut connection, as with Next.js
+          return;
+        }
         res.writeHead(500, { "content-type": "text/plain" }).end(String((e as Error).stack));
       }
     })();
