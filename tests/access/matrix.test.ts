@@ -350,6 +350,10 @@ describe("DICOMweb routes (HTTP)", () => {
         }
       }
     });
+  }
+});
+
+
 // HTTP routes of a project, over real HTTP: each caller × accessibility, as the same rules say.
 describe("HTTP: download from the archive (GET and POST /api/projects/{id}/download)", () => {
   let server: import("../helpers/route-server").RouteServer;
