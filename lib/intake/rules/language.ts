@@ -344,7 +344,7 @@ export class CompiledRule {
       else if (n.kind === "compare") {
         visitOperand(n.left);
         visitOperand(n.right);
-      } else visitOperand(n.left);
+      } else if (n.kind === "regex") visitOperand(n.left);
     };
     visit(this.ast);
     return [...seen].map(([tag, keyword]) => ({ tag, keyword }));
