@@ -50,6 +50,10 @@ export interface ProjectFixture {
   /** An active API token of the project (its plaintext is not kept). */
   tokenId: string;
   webhookSourceId: string;
+  /** A (disabled) routing rule of the project. */
+  ruleId: string;
+  /** A quarantined instance no project accepted (projectId null). */
+  unroutedId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -99,7 +103,23 @@ export async function createProjectFixture(
   const wh = await prisma.webhookSource.create({
     data: { id: `wh_${projectId}`, projectId, name: "Fixture PACS", secretSealed: sealSecret("fixture-secret"), nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9" },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id };
+  // Disabled, so that it changes no routing decision of the tests that use this fixture.
+  const rule = await prisma.routingRule.create({ data: { projectId, position: 0, expression: 'Modality == "MR"', enabled: false, createdById: users.owner.id } });
+  const unrouted = await prisma.receivedInstance.create({
+    data: {
+      projectId: null,
+      channel: "cstore",
+      batchId: "fixture",
+      calledAe: "ATRIUM",
+      stagingPath: `staging/fixture/unrouted-${projectId}.dcm`,
+      sizeBytes: 3,
+      sha256: "0".repeat(64),
+      status: "quarantined",
+      reason: "No project accepts this (fixture).",
+      reasonCode: "no_route",
+    },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -110,7 +130,7 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources, routingRules] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
@@ -122,6 +142,7 @@ export async function snapshot(prisma: PrismaClient) {
     prisma.receivedInstance.findMany({ orderBy: { id: "asc" } }),
     prisma.projectApiToken.findMany({ orderBy: { id: "asc" } }),
     prisma.webhookSource.findMany({ orderBy: { id: "asc" } }),
+    prisma.routingRule.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources, routingRules }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
