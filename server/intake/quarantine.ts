@@ -35,7 +35,7 @@ export async function listQuarantine(
   const where: Prisma.ReceivedInstanceWhereInput = {
     projectId,
     status: "quarantined",
-    ...(input.reasonCode ? { reasonCode: input.reasonCode } : {}),
+    ...(input.reasonCode ? { reasonCode: input.reasonCode === "unknown" ? null : input.reasonCode } : {}),
     ...(input.channel ? { channel: input.channel } : {}),
     ...(input.from || input.to ? { receivedAt: { ...(input.from ? { gte: input.from } : {}), ...(input.to ? { lt: input.to } : {}) } } : {}),
   };

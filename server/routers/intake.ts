@@ -12,6 +12,7 @@ import {
 } from "@/lib/intake/settings";
 import { dataDir, siteAeTitle } from "@/lib/config";
 import { deleteInstance, listQuarantine, quarantinedInstance, retryInstance, routeInstanceToProject, viewOriginalHeader } from "@/server/intake/quarantine";
+import { OPTION_INFO, PROFILE_OPTIONS } from "@/lib/dicom/profile";
 import { intakeSummary } from "@/server/intake/summary";
 import { writeAudit } from "@/server/audit";
 import { fieldChanges } from "@/lib/changes";
@@ -39,6 +40,8 @@ export const intakeRouter = router({
         hasDeidScript: Boolean(s.deidScript),
         /** The script itself, for owners (who may change it). */
         deidScript: ctx.project.level === "owner" ? s.deidScript : null,
+        /** The PS3.15 options a profile may add to "basic". */
+        profileOptions: PROFILE_OPTIONS.map((o) => ({ id: o, meaning: OPTION_INFO[o].meaning })),
         /** The site-wide called AE title, routed by the projects' routing rules. */
         siteAeTitle: siteAeTitle(),
         aeRoutes: routes.map((r) => ({ aeTitle: r.aeTitle, allowedCallingAes: r.allowedCallingAes, allowedAddresses: r.allowedAddresses })),
