@@ -12,6 +12,9 @@ import { IconArrowDown, IconArrowUp, IconFileSearch, IconPencil, IconPlus, IconT
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 
+/** Monospace for the expression and its error (so a caret lines up), not for the label. */
+const MONO = { input: { fontFamily: "var(--mantine-font-family-monospace)" } };
+
 const EXAMPLES = [
   ['Modality == "MR" && StudyDescription ~ /brain/i', "MR studies whose description mentions brain, in any case"],
   ['(0008,0060) == "CT" && SliceThickness <= 1.5', "thin-slice CT (tags may be written (gggg,eeee) or [gggg,eeee])"],
@@ -61,6 +64,16 @@ function Caret({ expression, column }: { expression: string; column: number }) {
   );
 }
 
+function FormError({ message, expression }: { message: string; expression: string }) {
+  const column = /^At column (\d+):/.exec(message)?.[1];
+  return (
+    <>
+      {message}
+      {column && <Caret expression={expression} column={Number(column)} />}
+    </>
+  );
+}
+
 function RuleTester({ projectId, expression, setExpression }: { projectId: string; expression: string; setExpression: (s: string) => void }) {
   const trpc = useTRPC();
   const [file, setFile] = useState<File | null>(null);
@@ -75,7 +88,7 @@ function RuleTester({ projectId, expression, setExpression }: { projectId: strin
       <Group gap={6} mb="xs"><IconFlask size={16} /><Text fw={600} size="sm">Test a rule against a sample file</Text></Group>
       <Text size="xs" c="dimmed" mb="sm">The file is read on the server for its header only; it is neither stored nor logged.</Text>
       <Group align="flex-end">
-        <TextInput label="Rule to test" ff="monospace" flex={1} value={expression} onChange={(e) => setExpression(e.currentTarget.value)} placeholder='Modality == "MR"' />
+        <TextInput label="Rule to test" styles={MONO} flex={1} value={expression} onChange={(e) => setExpression(e.currentTarget.value)} placeholder='Modality == "MR"' />
         <FileInput label="Sample DICOM file" placeholder="Choose a file" w={260} value={file} onChange={setFile} leftSection={<IconFileSearch size={16} />} clearable />
         <Button onClick={() => void run()} disabled={!file || !expression.trim()} loading={test.isPending}>Test</Button>
       </Group>
@@ -219,11 +232,11 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
               <TextInput
                 label={editing ? "Edit rule" : "New rule"}
                 placeholder='Modality == "MR" && StudyDescription ~ /brain/i'
-                ff="monospace"
+                styles={MONO}
                 flex={2}
                 value={expression}
                 onChange={(e) => { setExpression(e.currentTarget.value); setTestExpression(e.currentTarget.value); }}
-                error={formError}
+                error={formError && <FormError message={formError} expression={expression} />}
               />
               <TextInput label="Description (optional)" flex={1} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
               <Group mt={24} gap="xs">

@@ -96,7 +96,7 @@ export async function resolveRoute(prisma: PrismaClient, binding: Binding, file:
     projectId,
     quarantine: {
       code: "rule_mismatch",
-      reason: `No routing rule of project ${projectId} matched this instance (${plural(rules.length, "enabled rule")} checked). Change the rules and retry it, route it to another project, or delete it.`,
+      reason: `No routing rule of project ${projectId} matched this instance (${plural(rules.length, "enabled rule")} checked). An owner can accept it anyway (Retry), route it to another project or delete it; if instances like it belong here, change the rules.`,
     },
   };
 }

@@ -130,6 +130,7 @@ describe("routing rules and the quarantine in the portal", () => {
 
     await table.getByRole("button", { name: "Delete instance" }).click();
     await page.getByText("Delete this instance?").waitFor();
+    await page.waitForTimeout(400); // the modal's opening transition
     await shot("quarantine-delete-confirm");
     await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
     await table.getByText("Nothing in quarantine").waitFor();
