@@ -13,6 +13,17 @@ const envSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(3000)),
   /** The DICOM C-STORE listener's port; 0 turns it off. */
   ATRIUM_DICOM_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(11112)),
+  /** The site-wide called AE title: instances sent to it are routed by the projects' routing rules. */
+  ATRIUM_AE_TITLE: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .trim()
+      .max(16, "an AE title is at most 16 characters")
+      .regex(/^[\x20-\x5b\x5d-\x7e]+$/, "an AE title is printable ASCII without a backslash")
+      .transform((s) => s.toUpperCase())
+      .default("ATRIUM"),
+  ),
   /** Largest single instance accepted over HTTP (STOW-RS parts, uploads, pulls), in MB. */
   ATRIUM_MAX_INSTANCE_MB: z.preprocess(emptyToUndefined, z.coerce.number().positive().default(4096)),
   NEXTAUTH_URL: optionalString,
@@ -66,4 +77,9 @@ export function devSignInEnabled(env: AtriumEnv = readEnv()): boolean {
 /** ATRIUM_MAX_INSTANCE_MB in bytes. */
 export function maxInstanceBytes(env: AtriumEnv = readEnv()): number {
   return Math.floor(env.ATRIUM_MAX_INSTANCE_MB * 1024 * 1024);
+}
+
+/** The site-wide called AE title (ATRIUM_AE_TITLE, default ATRIUM), upper case. */
+export function siteAeTitle(env: AtriumEnv = readEnv()): string {
+  return env.ATRIUM_AE_TITLE;
 }

@@ -8,6 +8,8 @@ import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ApiTokensPanel } from "./ApiTokensPanel";
 import { WebhooksPanel } from "./WebhooksPanel";
+import { RoutingRulesPanel } from "./RoutingRulesPanel";
+import { DeidSettingsPanel } from "./DeidSettingsPanel";
 
 function Stat({ label, value, color }: { label: string; value: number; color?: string }) {
   return (
@@ -39,10 +41,20 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
       {settings.data && <AeRoutes projectId={projectId} isOwner={isOwner} routes={settings.data.aeRoutes} />}
       {isOwner && <ApiTokensPanel projectId={projectId} />}
       {isOwner && <WebhooksPanel projectId={projectId} />}
+      {settings.data && canSeeQuarantine && <RoutingRulesPanel projectId={projectId} isOwner={isOwner} siteAeTitle={settings.data.siteAeTitle} />}
+      {settings.data && isOwner && (
+        <DeidSettingsPanel
+          key={`${settings.data.deidProfile}|${settings.data.deidScript?.length ?? 0}`}
+          projectId={projectId}
+          deidProfile={settings.data.deidProfile}
+          deidScript={settings.data.deidScript}
+          profileOptions={settings.data.profileOptions}
+        />
+      )}
       {settings.data && isOwner && <IntakeSettings projectId={projectId} stableAfterSeconds={settings.data.stableAfterSeconds} />}
       {canSeeQuarantine && s && s.quarantineReasons.length > 0 && (
         <Card withBorder radius="md" padding="lg">
-          <Title order={5} mb="sm">Quarantine reasons</Title>
+          <Title order={5} mb="sm">Quarantine reasons <Text span size="sm" c="dimmed" fw={400}>(details and actions in the Quarantine tab)</Text></Title>
           <Table>
             <Table.Tbody>
               {s.quarantineReasons.map((r) => (

@@ -3,7 +3,7 @@ import { useState } from "react";
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
@@ -13,6 +13,7 @@ import { AuditPanel } from "./AuditPanel";
 import { IntakePanel } from "./IntakePanel";
 import { ArchivePanel } from "./ArchivePanel";
 import { BrowsePanel } from "./BrowsePanel";
+import { QuarantinePanel } from "./QuarantinePanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -31,6 +32,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   const p = project.data;
   const isOwner = p.access === "owner";
   const canReadData = p.access !== "listed";
+  const canSeeQuarantine = p.access === "member" || isOwner;
   const selectTab = (v: string | null) => {
     const next = v ?? "overview";
     setTab(next);
@@ -59,6 +61,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
           {canReadData && <Tabs.Tab value="browse" leftSection={<IconFolders size={16} />}>Browse</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="archive" leftSection={<IconArchive size={16} />}>Archive</Tabs.Tab>}
+          {canSeeQuarantine && <Tabs.Tab value="quarantine" leftSection={<IconShieldExclamation size={16} />}>Quarantine</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
@@ -66,10 +69,11 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
         {canReadData && <Tabs.Panel value="browse" pt="lg"><BrowsePanel projectId={p.id} /></Tabs.Panel>}
         {canReadData && (
           <Tabs.Panel value="intake" pt="lg">
-            <IntakePanel projectId={p.id} isOwner={isOwner} canSeeQuarantine={p.access === "member" || isOwner} />
+            <IntakePanel projectId={p.id} isOwner={isOwner} canSeeQuarantine={canSeeQuarantine} />
           </Tabs.Panel>
         )}
         {canReadData && <Tabs.Panel value="archive" pt="lg"><ArchivePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
+        {canSeeQuarantine && <Tabs.Panel value="quarantine" pt="lg"><QuarantinePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
         <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
         {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}
       </Tabs>

@@ -4,7 +4,7 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { AppShell, Avatar, Badge, Container, Group, Image, Menu, Text, UnstyledButton, Button } from "@mantine/core";
-import { IconChevronDown, IconFolders, IconLogout, IconShieldCheck } from "@tabler/icons-react";
+import { IconChevronDown, IconFolders, IconLogout, IconShieldCheck, IconShieldExclamation } from "@tabler/icons-react";
 import type { SessionUser } from "@/server/auth/session";
 
 const nav = [{ href: "/projects", label: "Projects", icon: IconFolders }];
@@ -71,6 +71,11 @@ function UserMenu({ user }: { user: SessionUser }) {
           )}
         </Menu.Label>
         <Menu.Divider />
+        {user.siteAdmin && (
+          <Menu.Item component={Link} href="/admin/quarantine" leftSection={<IconShieldExclamation size={16} />}>
+            Unrouted quarantine
+          </Menu.Item>
+        )}
         <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => void signOut({ callbackUrl: "/signin" })}>
           Sign out
         </Menu.Item>

@@ -13,6 +13,7 @@ import { PrismaPseudonymStore } from "@/lib/dicom/pseudonyms-prisma";
 import { deidentifiedRelPath } from "@/lib/intake/paths";
 import { INTAKE_DEFAULTS } from "@/lib/intake/settings";
 import { childLog } from "@/lib/log";
+import { reasonCodeForDeid } from "@/lib/intake/rules";
 
 const log = childLog("intake");
 
@@ -41,7 +42,12 @@ async function finish(
 ) {
   await prisma.receivedInstance.update({
     where: { id: instanceId },
-    data: { status, reason, events: { create: { step: status, detail: { reason, ...detail } } } },
+    data: {
+      status,
+      reason,
+      reasonCode: status === "quarantined" ? reasonCodeForDeid(detail.code ?? "") : null,
+      events: { create: { step: status, detail: { reason, ...detail } } },
+    },
   });
 }
 
@@ -140,7 +146,7 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
 export async function quarantineAfterFailure(prisma: PrismaClient, instanceId: string, error: Error) {
   await prisma.receivedInstance.updateMany({
     where: { id: instanceId, status: "received" },
-    data: { status: "quarantined", reason: `De-identification failed unexpectedly (${error.name}). Retry it from the quarantine list; tell your administrator if it fails again.` },
+    data: { status: "quarantined", reasonCode: "deid_failed", reason: `De-identification failed unexpectedly (${error.name}). Retry it from the quarantine list; tell your administrator if it fails again.` },
   });
   await prisma.instanceEvent.create({ data: { instanceId, step: "failed", detail: { error: error.name } } }).catch(() => undefined);
 }

@@ -30,7 +30,11 @@ export async function startDicomListener(opts: { prisma: PrismaClient; dataDir: 
         dataDir,
         stored,
         { channel: "cstore", batchId: stored.associationId, callingAe: stored.callingAe, calledAe: stored.calledAe, remoteAddress: stored.remoteAddress },
-        decision.accept ? { projectId: decision.projectId } : { projectId: null, reason: decision.message },
+        !decision.accept
+          ? { projectId: null, reason: decision.message, reasonCode: "no_route" }
+          : decision.projectId === null
+            ? { site: true }
+            : { projectId: decision.projectId },
       );
       return DIMSE_STATUS.Success;
     },

@@ -45,3 +45,14 @@ export async function requeuePendingInstances(prisma: PrismaClient, opts: { olde
 export async function scheduleIntakeStability(everyMs = 5_000) {
   await getQueue("intake-stability").upsertJobScheduler("intake-stability", { every: everyMs }, { name: "intake-stability", data: {} });
 }
+
+/**
+ * Queues an instance's de-identification again (a retry from quarantine, a route to another
+ * project): a finished or failed job under the same id would make BullMQ ignore the new one, so
+ * it is removed first.
+ */
+export async function requeueDeid(instanceId: string) {
+  const old = await getQueue("deid").getJob(instanceId);
+  if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove().catch(() => undefined);
+  await queueDeid(instanceId);
+}

@@ -27,7 +27,14 @@ export interface ReceiveContext {
   remoteAddress?: string | null;
 }
 
-export type Route = { projectId: string } | { projectId: null; reason: string };
+/**
+ * Where an instance goes: into a project, or into quarantine with a reason (for people) and a
+ * reason code (for filters). A quarantined instance may still belong to a project (its routing
+ * rules did not match), so that the project's owners see it and can act on it.
+ */
+export type Route =
+  | { projectId: string; quarantine?: undefined }
+  | { projectId: string | null; quarantine: { reason: string; code: string } };
 
 /**
  * Records a staged instance and its first events in one SQL statement (one round trip, one
@@ -36,22 +43,23 @@ export type Route = { projectId: string } | { projectId: null; reason: string };
 export async function recordReceived(prisma: PrismaClient, dataDir: string, file: StagedFile, ctx: ReceiveContext, route: Route) {
   const stagingPath = path.relative(dataDir, file.path);
   if (stagingPath.startsWith("..")) throw new Error("A staged file must be inside the data directory.");
-  const quarantined = route.projectId === null;
+  const q = route.quarantine ?? null;
   const id = randomUUID();
-  const status = quarantined ? "quarantined" : "received";
-  const reason = quarantined ? route.reason : null;
+  const status = q ? "quarantined" : "received";
+  const reason = q ? q.reason : null;
+  const reasonCode = q ? q.code : null;
   const receivedDetail = JSON.stringify({ channel: ctx.channel, batchId: ctx.batchId, sizeBytes: file.sizeBytes });
-  const [secondStep, secondDetail] = quarantined
-    ? ["quarantined", JSON.stringify({ reason: route.reason })]
+  const [secondStep, secondDetail] = q
+    ? ["quarantined", JSON.stringify({ reason: q.reason, code: q.code, projectId: route.projectId })]
     : ["routed", JSON.stringify({ projectId: route.projectId })];
   // Timestamps in UTC, as Prisma keeps them (the columns have no time zone).
   await prisma.$executeRaw`
     WITH i AS (
       INSERT INTO "ReceivedInstance" (id, "receivedAt", "updatedAt", channel, "projectId", "batchId", "callingAe", "calledAe", "remoteAddress",
-        "sopClassUid", "sopInstanceUid", "transferSyntaxUid", "stagingPath", "sizeBytes", sha256, status, reason)
+        "sopClassUid", "sopInstanceUid", "transferSyntaxUid", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode")
       VALUES (${id}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', ${ctx.channel}::"IntakeChannel", ${route.projectId}, ${ctx.batchId},
         ${ctx.callingAe ?? null}, ${ctx.calledAe ?? null}, ${ctx.remoteAddress ?? null}, ${file.sopClassUid ?? null}, ${file.sopInstanceUid ?? null},
-        ${file.transferSyntaxUid ?? null}, ${stagingPath}, ${file.sizeBytes}, ${file.sha256}, ${status}::"InstanceStatus", ${reason})
+        ${file.transferSyntaxUid ?? null}, ${stagingPath}, ${file.sizeBytes}, ${file.sha256}, ${status}::"InstanceStatus", ${reason}, ${reasonCode})
       RETURNING id)
     INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
     SELECT i.id, now() AT TIME ZONE 'UTC', e.step, e.detail::jsonb

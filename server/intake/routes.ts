@@ -3,6 +3,17 @@
 // ROUTE_CACHE_MS old, so a route removed mid-association takes effect within that time.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { decideAssociation, normalizeAe, type AssociationDecision } from "@/lib/intake/ae";
+import { siteAeTitle } from "@/lib/config";
+
+/**
+ * A C-STORE decision: a project's AE route, or the site-wide AE title (ATRIUM_AE_TITLE), which
+ * any caller may use and which is bound to no project: routing rules decide (server/intake/routing).
+ */
+export type CStoreDecision = AssociationDecision | { accept: true; projectId: null; site: true };
+
+function siteDecision(calledAe: string): CStoreDecision | null {
+  return normalizeAe(calledAe) === siteAeTitle() ? { accept: true, projectId: null, site: true } : null;
+}
 
 const ROUTE_CACHE_MS = 2_000;
 type AeRouteRow = Awaited<ReturnType<PrismaClient["aeRoute"]["findUnique"]>>;
@@ -24,8 +35,8 @@ export async function decideCStoreAssociation(
   callingAe: string,
   calledAe: string,
   remoteAddress: string | null,
-): Promise<AssociationDecision> {
-  return decideAssociation(await aeRoute(prisma, calledAe, 0), callingAe, remoteAddress);
+): Promise<CStoreDecision> {
+  return siteDecision(calledAe) ?? decideAssociation(await aeRoute(prisma, calledAe, 0), callingAe, remoteAddress);
 }
 
 /** Per instance, within an accepted association: a recent answer will do. */
@@ -34,6 +45,6 @@ export async function decideCStoreInstance(
   callingAe: string,
   calledAe: string,
   remoteAddress: string | null,
-): Promise<AssociationDecision> {
-  return decideAssociation(await aeRoute(prisma, calledAe, ROUTE_CACHE_MS), callingAe, remoteAddress);
+): Promise<CStoreDecision> {
+  return siteDecision(calledAe) ?? decideAssociation(await aeRoute(prisma, calledAe, ROUTE_CACHE_MS), callingAe, remoteAddress);
 }

@@ -1,12 +1,133 @@
 // Step 2 of intake: which project an instance goes to. The way in binds it (AE route, API token,
-// webhook source, upload into a project); per-project tag rules refine it. Nothing matches →
-// quarantine with a reason a data manager can act on.
+// webhook source, upload into a project); per-project routing rules (lib/intake/rules) refine it:
+//  - bound to a project with enabled rules: the instance must match one of them, else it is
+//    quarantined in that project (reason code rule_mismatch);
+//  - bound to a project without enabled rules: accepted;
+//  - sent to the site-wide AE title (ATRIUM_AE_TITLE): every project's enabled rules are tried,
+//    projects in id order, rules by position; the first match wins; no match → quarantine
+//    "no project accepts this" (no project, reason code no_route).
+// Rules are cached for RULE_CACHE_MS so intake stays fast. Header values never reach a reason or
+// a log line.
 import type { PrismaClient } from "@/server/db/generated/client";
+import { compileRule, type CompiledRule, type HeaderLookup, type ReasonCode } from "@/lib/intake/rules";
+import { NotReadableError, readRuleHeader } from "@/lib/intake/rules/header";
+import { siteAeTitle } from "@/lib/config";
+import { childLog } from "@/lib/log";
 import type { Route, StagedFile } from "./receive";
 
-/** What the way in decided before looking at the instance's tags. */
-export type Binding = Route;
+const log = childLog("intake");
 
-export async function resolveRoute(_prisma: PrismaClient, binding: Binding, _file: StagedFile): Promise<Route> {
-  return binding;
+/** What the way in decided before looking at the instance's tags. */
+export type Binding =
+  | { projectId: string }
+  | { projectId: null; reason: string; reasonCode?: ReasonCode }
+  /** The site-wide AE title: bound to no project, the rules decide. */
+  | { site: true };
+
+export const RULE_CACHE_MS = 2_000;
+
+interface ProjectRules {
+  projectId: string;
+  rules: { id: string; rule: CompiledRule }[];
+}
+
+let cache: { at: number; projects: Map<string, ProjectRules> } | null = null;
+
+/** Forgets the cached rules (after a change in this process; other processes see it within RULE_CACHE_MS). */
+export function clearRuleCache() {
+  cache = null;
+}
+
+/** Every project's enabled rules, compiled; projects in id order, rules by position. */
+async function enabledRules(prisma: PrismaClient): Promise<Map<string, ProjectRules>> {
+  if (cache && Date.now() - cache.at <= RULE_CACHE_MS) return cache.projects;
+  const rows = await prisma.routingRule.findMany({
+    where: { enabled: true },
+    orderBy: [{ projectId: "asc" }, { position: "asc" }, { createdAt: "asc" }],
+    select: { id: true, projectId: true, expression: true },
+  });
+  const projects = new Map<string, ProjectRules>();
+  for (const r of rows) {
+    let rule: CompiledRule;
+    try {
+      rule = compileRule(r.expression);
+    } catch {
+      // Saved rules are checked when saved; one that no longer parses is skipped, not fatal.
+      log.warn({ ruleId: r.id, projectId: r.projectId }, "routing rule does not parse; skipped");
+      continue;
+    }
+    const p = projects.get(r.projectId) ?? { projectId: r.projectId, rules: [] };
+    p.rules.push({ id: r.id, rule });
+    projects.set(r.projectId, p);
+  }
+  cache = { at: Date.now(), projects };
+  return projects;
+}
+
+function unreadable(projectId: string | null, e: NotReadableError, context: string): Route {
+  return {
+    projectId,
+    quarantine: {
+      code: e.code === "not_dicom" ? "not_dicom" : "malformed",
+      reason: `${context}, but the file cannot be read as DICOM (${e.code}), so no rule can be checked. Fix it at the source and send it again.`,
+    },
+  };
+}
+
+function plural(n: number, word: string) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+export async function resolveRoute(prisma: PrismaClient, binding: Binding, file: StagedFile): Promise<Route> {
+  if ("site" in binding) return routeBySiteRules(prisma, file);
+  if (binding.projectId === null) return { projectId: null, quarantine: { reason: binding.reason, code: binding.reasonCode ?? "no_route" } };
+  const projectId = binding.projectId;
+  const rules = (await enabledRules(prisma)).get(projectId)?.rules;
+  if (!rules?.length) return { projectId };
+  let header: HeaderLookup;
+  try {
+    header = readRuleHeader(file.path);
+  } catch (e) {
+    if (e instanceof NotReadableError) return unreadable(projectId, e, `Project ${projectId} accepts only what matches its routing rules`);
+    throw e;
+  }
+  if (rules.some((r) => r.rule.matches(header))) return { projectId };
+  return {
+    projectId,
+    quarantine: {
+      code: "rule_mismatch",
+      reason: `No routing rule of project ${projectId} matched this instance (${plural(rules.length, "enabled rule")} checked). An owner can accept it anyway (Retry), route it to another project or delete it; if instances like it belong here, change the rules.`,
+    },
+  };
+}
+
+async function routeBySiteRules(prisma: PrismaClient, file: StagedFile): Promise<Route> {
+  const projects = await enabledRules(prisma);
+  const site = siteAeTitle();
+  if (!projects.size) {
+    return {
+      projectId: null,
+      quarantine: {
+        code: "no_route",
+        reason: `No project accepts this: it was sent to the site AE title ${site}, and no project has routing rules yet. An owner adds rules in the project's Intake tab; a site admin can then route it.`,
+      },
+    };
+  }
+  let header: HeaderLookup;
+  try {
+    header = readRuleHeader(file.path);
+  } catch (e) {
+    if (e instanceof NotReadableError) return unreadable(null, e, `It was sent to the site AE title ${site}`);
+    throw e;
+  }
+  for (const p of projects.values()) {
+    if (p.rules.some((r) => r.rule.matches(header))) return { projectId: p.projectId };
+  }
+  return {
+    projectId: null,
+    quarantine: {
+      code: "no_route",
+      reason: `No project accepts this: it was sent to the site AE title ${site} and matched no routing rule (${plural(projects.size, "project")} with rules checked). A site admin can route it to a project, or delete it.`,
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { tokenRouter } from "./token";
 import { webhookRouter } from "./webhook";
 import { archiveRouter } from "./archive";
 import { browseRouter } from "./browse";
+import { rulesRouter } from "./rules";
 
 export const appRouter = router({
   me: meRouter,
@@ -23,6 +24,7 @@ export const appRouter = router({
   webhook: webhookRouter,
   archive: archiveRouter,
   browse: browseRouter,
+  rules: rulesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,22 +1,28 @@
+import { createHash } from "node:crypto";
 import { TRPCError } from "@trpc/server";
-import { router, projectProcedure } from "@/server/trpc/init";
-import { INTAKE_DEFAULTS, addAeRouteInput, quarantineListInput, quarantinedInstanceInput, removeAeRouteInput, updateIntakeSettingsInput } from "@/lib/intake/settings";
-import { rmSync } from "node:fs";
-import path from "node:path";
-import { dataDir } from "@/lib/config";
-import { openSource } from "@/lib/dicom/source";
-import { headerRows } from "@/lib/dicom/header-view";
-import { queueDeid } from "@/server/intake/queue";
-import type { PrismaClient } from "@/server/db/generated/client";
+import { router, projectProcedure, loadProjectAccess } from "@/server/trpc/init";
+import {
+  INTAKE_DEFAULTS,
+  addAeRouteInput,
+  quarantineListInput,
+  quarantinedInstanceInput,
+  removeAeRouteInput,
+  routeToProjectInput,
+  updateIntakeSettingsInput,
+} from "@/lib/intake/settings";
+import { dataDir, siteAeTitle } from "@/lib/config";
+import { deleteInstance, listQuarantine, quarantinedInstance, retryInstance, routeInstanceToProject, viewOriginalHeader } from "@/server/intake/quarantine";
+import { OPTION_INFO, PROFILE_OPTIONS } from "@/lib/dicom/profile";
 import { intakeSummary } from "@/server/intake/summary";
 import { writeAudit } from "@/server/audit";
 import { fieldChanges } from "@/lib/changes";
 import { Prisma } from "@/server/db/generated/client";
 
-async function quarantined(prisma: PrismaClient, projectId: string, instanceId: string) {
-  const inst = await prisma.receivedInstance.findFirst({ where: { id: instanceId, projectId, status: "quarantined" } });
-  if (!inst) throw new TRPCError({ code: "NOT_FOUND", message: "No such quarantined instance in this project. Reload the quarantine list." });
-  return inst;
+/** In audit entries a script is recorded by its size and hash, not its text. */
+function auditable(values: Record<string, unknown>) {
+  const out: Record<string, unknown> = { ...values };
+  if (typeof out.deidScript === "string") out.deidScript = { chars: out.deidScript.length, sha256: createHash("sha256").update(out.deidScript).digest("hex") };
+  return out;
 }
 
 
@@ -32,6 +38,12 @@ export const intakeRouter = router({
         stableAfterSeconds: s.stableAfterSeconds,
         deidProfile: s.deidProfile,
         hasDeidScript: Boolean(s.deidScript),
+        /** The script itself, for owners (who may change it). */
+        deidScript: ctx.project.level === "owner" ? s.deidScript : null,
+        /** The PS3.15 options a profile may add to "basic". */
+        profileOptions: PROFILE_OPTIONS.map((o) => ({ id: o, meaning: OPTION_INFO[o].meaning })),
+        /** The site-wide called AE title, routed by the projects' routing rules. */
+        siteAeTitle: siteAeTitle(),
         aeRoutes: routes.map((r) => ({ aeTitle: r.aeTitle, allowedCallingAes: r.allowedCallingAes, allowedAddresses: r.allowedAddresses })),
       };
     }),
@@ -50,8 +62,8 @@ export const intakeRouter = router({
           action: "intake.settings",
           targetType: "project",
           targetId: projectId,
-          before: diff.before as Prisma.InputJsonValue,
-          after: diff.after as Prisma.InputJsonValue,
+          before: auditable(diff.before) as Prisma.InputJsonValue,
+          after: auditable(diff.after) as Prisma.InputJsonValue,
         });
         return { changed: diff.fields };
       });
@@ -61,6 +73,12 @@ export const intakeRouter = router({
     .input(addAeRouteInput)
     .mutation(async ({ ctx, input }) => {
       const { projectId, ...route } = input;
+      if (route.aeTitle === siteAeTitle()) {
+        throw new TRPCError({
+          code: "CONFLICT",
+          message: `${route.aeTitle} is this site's shared AE title, routed by every project's routing rules. Choose another called AE title, or add routing rules instead.`,
+        });
+      }
       try {
         return await ctx.prisma.$transaction(async (tx) => {
           await tx.aeRoute.create({ data: { projectId, ...route } });
@@ -100,72 +118,38 @@ export const intakeRouter = router({
   /** Counts of instances and studies by state, and the commonest quarantine reasons. */
   summary: projectProcedure("collaborator").query(({ ctx }) => intakeSummary(ctx.prisma, ctx.project.id)),
 
-  /** Quarantined instances with their reasons (no header values: those are for owners, audited). */
+  /** Quarantined instances with their reasons and reason codes, filtered (no header values: those are for owners, audited). */
   quarantine: projectProcedure("member")
     .input(quarantineListInput)
-    .query(async ({ ctx, input }) => {
-      const rows = await ctx.prisma.receivedInstance.findMany({
-        where: { projectId: ctx.project.id, status: "quarantined" },
-        orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
-        take: input.limit + 1,
-        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-        select: { id: true, receivedAt: true, channel: true, callingAe: true, calledAe: true, reason: true, sizeBytes: true },
-      });
-      return { items: rows.slice(0, input.limit), nextCursor: rows.length > input.limit ? rows[input.limit - 1]!.id : null };
-    }),
+    .query(({ ctx, input }) => listQuarantine(ctx.prisma, ctx.project.id, input)),
 
   /** The original (identifying) header of a quarantined instance: owners only, and every view is audited. */
   originalHeader: projectProcedure("owner")
     .input(quarantinedInstanceInput)
     .query(async ({ ctx, input }) => {
-      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
-      await writeAudit(ctx.prisma, { projectId: input.projectId, actorId: ctx.user.id, action: "intake.header.view", targetType: "instance", targetId: inst.id });
-      let source;
-      try {
-        source = openSource(path.join(dataDir(), inst.stagingPath));
-      } catch {
-        return { error: "The quarantined file is missing from staging." };
-      }
-      try {
-        return headerRows(source);
-      } finally {
-        source.close?.();
-      }
+      const inst = await quarantinedInstance(ctx.prisma, input.projectId, input.instanceId);
+      return viewOriginalHeader(ctx.prisma, dataDir(), inst, ctx.user.id);
     }),
 
-  /** Sends a quarantined instance through de-identification again (after the settings were fixed). */
+  /** Sends a quarantined instance through de-identification again (after the settings were fixed); accepts it into this project. */
   retry: projectProcedure("owner")
     .input(quarantinedInstanceInput)
+    .mutation(async ({ ctx, input }) => retryInstance(ctx.prisma, await quarantinedInstance(ctx.prisma, input.projectId, input.instanceId), ctx.user.id)),
+
+  /** Moves a quarantined instance to another project the caller owns, then de-identifies it there (audited on both). */
+  routeToProject: projectProcedure("owner")
+    .input(routeToProjectInput)
     .mutation(async ({ ctx, input }) => {
-      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
-      await ctx.prisma.$transaction(async (tx) => {
-        await tx.receivedInstance.update({
-          where: { id: inst.id },
-          data: { status: "received", reason: null, events: { create: { step: "retry", detail: { by: ctx.user.id, previousReason: inst.reason } } } },
-        });
-        await writeAudit(tx, { projectId: input.projectId, actorId: ctx.user.id, action: "intake.retry", targetType: "instance", targetId: inst.id, before: { reason: inst.reason } });
-      });
-      await queueDeid(inst.id);
-      return { queued: true };
+      const inst = await quarantinedInstance(ctx.prisma, input.projectId, input.instanceId);
+      const target = await loadProjectAccess(ctx.prisma, ctx.user, input.targetProjectId, "owner");
+      if (!target.decision.ok) {
+        throw new TRPCError({ code: "FORBIDDEN", message: `You can route instances only to projects you own; you do not own ${input.targetProjectId}.` });
+      }
+      return routeInstanceToProject(ctx.prisma, inst, input.targetProjectId, ctx.user.id);
     }),
 
   /** Deletes a quarantined instance and its staged file for good; the audit log keeps that it happened. */
   deleteQuarantined: projectProcedure("owner")
     .input(quarantinedInstanceInput)
-    .mutation(async ({ ctx, input }) => {
-      const inst = await quarantined(ctx.prisma, input.projectId, input.instanceId);
-      await ctx.prisma.$transaction(async (tx) => {
-        await tx.receivedInstance.delete({ where: { id: inst.id } });
-        await writeAudit(tx, {
-          projectId: input.projectId,
-          actorId: ctx.user.id,
-          action: "intake.delete",
-          targetType: "instance",
-          targetId: inst.id,
-          before: { reason: inst.reason, sizeBytes: inst.sizeBytes, sha256: inst.sha256, receivedAt: inst.receivedAt.toISOString() },
-        });
-      });
-      rmSync(path.join(dataDir(), inst.stagingPath), { force: true });
-      return { deleted: true };
-    }),
+    .mutation(async ({ ctx, input }) => deleteInstance(ctx.prisma, dataDir(), await quarantinedInstance(ctx.prisma, input.projectId, input.instanceId), ctx.user.id)),
 });

@@ -97,7 +97,33 @@ const MATRIX: Record<string, Row> = {
   "browse.experiments": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, subject: "FIXSUBJ" }) },
   "browse.scans": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "browse.setCollaboratorDownload": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, allowed: true }) },
+  // Quarantine actions and routing rules (owners act; members read).
+  "intake.routeToProject": {
+    requires: "owner",
+    mutates: true,
+    input: (f) => ({ projectId: f.projectId, instanceId: f.quarantinedId, targetProjectId: ROUTE_TARGET }),
+  },
+  "rules.list": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "rules.create": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, expression: 'Modality == "CT"' }) },
+  "rules.update": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, ruleId: f.ruleId, description: "MR only" }) },
+  "rules.reorder": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, ruleIds: [f.ruleId] }) },
+  "rules.remove": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, ruleId: f.ruleId }) },
+  // Reads the sample in memory only: nothing is stored.
+  "rules.test": {
+    requires: "owner",
+    mutates: false,
+    input: (f) => ({ projectId: f.projectId, expression: 'Modality == "MR"', sampleBase64: Buffer.from("not DICOM").toString("base64") }),
+  },
+  // Instances no project accepted: site admins only; viewing the header is audited.
+  "admin.unrouted": { requires: "siteAdmin", mutates: false, input: () => ({}) },
+  "admin.unroutedHeader": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId }) },
+  "admin.rerouteUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId }) },
+  "admin.routeUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId, targetProjectId: f.projectId }) },
+  "admin.deleteUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId }) },
 };
+
+/** A project the owner (and so every site admin) owns: where intake.routeToProject sends instances. */
+const ROUTE_TARGET = "ROUTE_TARGET";
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };
 
@@ -117,6 +143,9 @@ let people: People;
 beforeAll(async () => {
   db = await createTestDatabase();
   people = await createPeople(db.prisma);
+  await db.prisma.project.create({
+    data: { id: ROUTE_TARGET, idLower: ROUTE_TARGET.toLowerCase(), name: "Route target", members: { create: { userId: people.users.owner.id, role: "owner" } } },
+  });
 });
 afterAll(async () => {
   await db?.drop();

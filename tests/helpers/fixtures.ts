@@ -54,6 +54,10 @@ export interface ProjectFixture {
   failedArchiveStudyId: string;
   /** An experiment of the project's local archive index (subject FIXSUBJ, no files). */
   archiveExperimentId: string;
+  /** A (disabled) routing rule of the project. */
+  ruleId: string;
+  /** A quarantined instance no project accepted (projectId null). */
+  unroutedId: string;
 }
 
 /** A project with an owner, a member, a collaborator, a removable member (target) and a pending invitation. */
@@ -116,7 +120,23 @@ export async function createProjectFixture(
   const exp = await prisma.archiveExperiment.create({
     data: { projectId, subjectId: subj.id, label: `FIXSUBJ_${projectId}`, studyInstanceUid: `2.25.${projectId.length}${Date.now()}` },
   });
-  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
+  // Disabled, so that it changes no routing decision of the tests that use this fixture.
+  const rule = await prisma.routingRule.create({ data: { projectId, position: 0, expression: 'Modality == "MR"', enabled: false, createdById: users.owner.id } });
+  const unrouted = await prisma.receivedInstance.create({
+    data: {
+      projectId: null,
+      channel: "cstore",
+      batchId: "fixture",
+      calledAe: "ATRIUM",
+      stagingPath: `staging/fixture/unrouted-${projectId}.dcm`,
+      sizeBytes: 3,
+      sha256: "0".repeat(64),
+      status: "quarantined",
+      reason: "No project accepts this (fixture).",
+      reasonCode: "no_route",
+    },
+  });
+  return { projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
@@ -127,7 +147,7 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
 
 /** Everything an API call could change, in a comparable form. */
 export async function snapshot(prisma: PrismaClient) {
-  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources] = await Promise.all([
+  const [projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources, routingRules] = await Promise.all([
     prisma.project.findMany({ orderBy: { id: "asc" } }),
     prisma.projectMember.findMany({ orderBy: [{ projectId: "asc" }, { userId: "asc" }] }),
     prisma.projectInvitation.findMany({ orderBy: { id: "asc" } }),
@@ -139,6 +159,7 @@ export async function snapshot(prisma: PrismaClient) {
     prisma.receivedInstance.findMany({ orderBy: { id: "asc" } }),
     prisma.projectApiToken.findMany({ orderBy: { id: "asc" } }),
     prisma.webhookSource.findMany({ orderBy: { id: "asc" } }),
+    prisma.routingRule.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify({ projects, members, invitations, audit, users, sessions, intake, aeRoutes, instances, tokens, webhookSources, routingRules }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }

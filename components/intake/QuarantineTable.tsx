@@ -1,0 +1,239 @@
+"use client";
+// The quarantine list with its filters and actions, shared by a project's Quarantine tab and the
+// site admins' view of instances no project accepted. The caller supplies the data and actions.
+import { useState } from "react";
+import { ActionIcon, Badge, Button, Card, Drawer, Group, Menu, Modal, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { IconArrowForwardUp, IconEye, IconFilterOff, IconRefresh, IconRoute, IconTrash } from "@tabler/icons-react";
+import { ErrorAlert } from "@/components/ui/ErrorAlert";
+
+// Type-only: the schema (and its server-side imports) stays out of the browser bundle.
+import type { QuarantineFilter } from "@/lib/intake/settings";
+
+export type QuarantineFilterState = QuarantineFilter;
+
+export interface QuarantineItem {
+  id: string;
+  receivedAt: Date;
+  channel: string;
+  callingAe: string | null;
+  calledAe: string | null;
+  reason: string | null;
+  reasonCode: string | null;
+  sizeBytes: number;
+}
+
+export type HeaderResult = { rows: { tag: string; keyword: string; vr: string; value: string }[]; syntax: string } | { error: string };
+
+export const REASON_LABELS: Record<string, string> = {
+  no_route: "No project accepts it",
+  rule_mismatch: "No routing rule matched",
+  not_dicom: "Not DICOM",
+  malformed: "Malformed DICOM",
+  unsupported: "Unsupported",
+  too_large: "Too large",
+  missing_uid: "Missing UID",
+  store_error: "Staged file missing",
+  deid_failed: "De-identification failed",
+  deid_rejected: "Refused by de-identification",
+  unknown: "Other",
+};
+
+const CHANNELS = [
+  { value: "cstore", label: "C-STORE" },
+  { value: "stow", label: "STOW-RS" },
+  { value: "webhook", label: "Webhook" },
+  { value: "upload", label: "Upload" },
+];
+
+function dayStart(s: string): Date | undefined {
+  return /^\d{4}-\d{2}-\d{2}$/.test(s) ? new Date(`${s}T00:00:00`) : undefined;
+}
+function nextDay(s: string): Date | undefined {
+  const d = dayStart(s);
+  return d ? new Date(d.getTime() + 86_400_000) : undefined;
+}
+
+export function QuarantineFilters({ value, onChange, codes }: { value: QuarantineFilterState; onChange: (v: QuarantineFilterState) => void; codes: { code: string; count: number }[] }) {
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  return (
+    <Group align="flex-end" gap="sm" wrap="wrap">
+      <Select
+        label="Reason"
+        placeholder="Any reason"
+        clearable
+        w={240}
+        value={value.reasonCode ?? null}
+        data={codes.map((c) => ({ value: c.code, label: `${REASON_LABELS[c.code] ?? c.code} (${c.count})` }))}
+        onChange={(v) => onChange({ ...value, reasonCode: (v as QuarantineFilterState["reasonCode"]) ?? undefined })}
+      />
+      <Select
+        label="Way in"
+        placeholder="Any"
+        clearable
+        w={140}
+        value={value.channel ?? null}
+        data={CHANNELS}
+        onChange={(v) => onChange({ ...value, channel: (v as QuarantineFilterState["channel"]) ?? undefined })}
+      />
+      <TextInput label="Received from" type="date" w={160} value={from} onChange={(e) => { setFrom(e.currentTarget.value); onChange({ ...value, from: dayStart(e.currentTarget.value) }); }} />
+      <TextInput label="Received until" type="date" w={160} value={to} onChange={(e) => { setTo(e.currentTarget.value); onChange({ ...value, to: nextDay(e.currentTarget.value) }); }} />
+      <Button variant="subtle" color="gray" leftSection={<IconFilterOff size={16} />} onClick={() => { setFrom(""); setTo(""); onChange({}); }}>
+        Clear filters
+      </Button>
+    </Group>
+  );
+}
+
+export interface QuarantineActions {
+  retry?: { label: string; run: (id: string) => void; pending: boolean };
+  routeTargets?: { id: string; name: string }[];
+  route?: (id: string, targetProjectId: string) => void;
+  remove?: (id: string) => void;
+  header?: (id: string) => Promise<HeaderResult>;
+}
+
+export function QuarantineTable({
+  title,
+  items,
+  total,
+  loading,
+  error,
+  actions,
+  filters,
+  emptyText,
+}: {
+  title: string;
+  items: QuarantineItem[];
+  total: number;
+  loading: boolean;
+  error: { message: string } | null;
+  actions: QuarantineActions | null;
+  filters: React.ReactNode;
+  emptyText: string;
+}) {
+  const [confirmDelete, setConfirmDelete] = useState<QuarantineItem | null>(null);
+  const [header, setHeader] = useState<{ item: QuarantineItem; result: HeaderResult | null } | null>(null);
+  const openHeader = async (item: QuarantineItem) => {
+    if (!actions?.header) return;
+    setHeader({ item, result: null });
+    try {
+      const result = await actions.header(item.id);
+      setHeader({ item, result });
+    } catch (e) {
+      setHeader({ item, result: { error: (e as Error).message } });
+    }
+  };
+  return (
+    <Card withBorder radius="md" padding="lg">
+      <Group justify="space-between" mb="sm">
+        <Title order={5}>{title}</Title>
+        <Text size="sm" c="dimmed">{total.toLocaleString()} instance{total === 1 ? "" : "s"}</Text>
+      </Group>
+      <Stack gap="md">
+        {filters}
+        <ErrorAlert error={error} title="Could not load the quarantine" />
+        <Table verticalSpacing="xs" highlightOnHover data-testid="quarantine-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th w={170}>Received</Table.Th>
+              <Table.Th w={110}>Way in</Table.Th>
+              <Table.Th>Reason</Table.Th>
+              {actions && <Table.Th w={150} />}
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {!loading && items.length === 0 && (
+              <Table.Tr>
+                <Table.Td colSpan={4}><Text size="sm" c="dimmed">{emptyText}</Text></Table.Td>
+              </Table.Tr>
+            )}
+            {items.map((q) => (
+              <Table.Tr key={q.id}>
+                <Table.Td><Text size="sm">{new Date(q.receivedAt).toLocaleString()}</Text></Table.Td>
+                <Table.Td>
+                  <Text size="sm">{CHANNELS.find((c) => c.value === q.channel)?.label ?? q.channel}</Text>
+                  {q.calledAe && <Text size="xs" c="dimmed" ff="monospace">{q.callingAe ?? "?"} → {q.calledAe}</Text>}
+                </Table.Td>
+                <Table.Td>
+                  <Badge color="red" variant="light" size="sm" mb={4}>{REASON_LABELS[q.reasonCode ?? "unknown"] ?? q.reasonCode}</Badge>
+                  <Text size="sm">{q.reason ?? "(no reason recorded)"}</Text>
+                </Table.Td>
+                {actions && (
+                  <Table.Td>
+                    <Group gap={4} justify="flex-end" wrap="nowrap">
+                      {actions.header && (
+                        <Tooltip label="Original header (audited)">
+                          <ActionIcon variant="subtle" aria-label="Show original header" onClick={() => void openHeader(q)}><IconEye size={16} /></ActionIcon>
+                        </Tooltip>
+                      )}
+                      {actions.retry && (
+                        <Tooltip label={actions.retry.label}>
+                          <ActionIcon variant="subtle" aria-label={actions.retry.label} loading={actions.retry.pending} onClick={() => actions.retry!.run(q.id)}><IconRefresh size={16} /></ActionIcon>
+                        </Tooltip>
+                      )}
+                      {actions.route && (
+                        <Menu position="bottom-end" withinPortal>
+                          <Menu.Target>
+                            <Tooltip label="Route to project">
+                              <ActionIcon variant="subtle" aria-label="Route to project"><IconRoute size={16} /></ActionIcon>
+                            </Tooltip>
+                          </Menu.Target>
+                          <Menu.Dropdown>
+                            <Menu.Label>Route to project</Menu.Label>
+                            {(actions.routeTargets ?? []).length === 0 && <Menu.Item disabled>No other project you own</Menu.Item>}
+                            {(actions.routeTargets ?? []).map((p) => (
+                              <Menu.Item key={p.id} leftSection={<IconArrowForwardUp size={14} />} onClick={() => actions.route!(q.id, p.id)}>
+                                {p.id} <Text span size="xs" c="dimmed">{p.name}</Text>
+                              </Menu.Item>
+                            ))}
+                          </Menu.Dropdown>
+                        </Menu>
+                      )}
+                      {actions.remove && (
+                        <Tooltip label="Delete for good">
+                          <ActionIcon variant="subtle" color="red" aria-label="Delete instance" onClick={() => setConfirmDelete(q)}><IconTrash size={16} /></ActionIcon>
+                        </Tooltip>
+                      )}
+                    </Group>
+                  </Table.Td>
+                )}
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Stack>
+
+      <Modal opened={Boolean(confirmDelete)} onClose={() => setConfirmDelete(null)} title={<Text fw={600}>Delete this instance?</Text>}>
+        <Text size="sm">The received file is deleted for good and cannot be retried or routed afterwards. The audit log keeps that you deleted it.</Text>
+        <Group justify="flex-end" mt="lg">
+          <Button variant="default" onClick={() => setConfirmDelete(null)}>Cancel</Button>
+          <Button color="red" onClick={() => { actions?.remove?.(confirmDelete!.id); setConfirmDelete(null); }}>Delete</Button>
+        </Group>
+      </Modal>
+
+      <Drawer opened={Boolean(header)} onClose={() => setHeader(null)} position="right" size="xl" title={<Text fw={600}>Original header</Text>}>
+        <Text size="sm" c="dimmed" mb="sm">These values identify the patient. Your view is recorded in the audit log.</Text>
+        {header && !header.result && <Text size="sm">Loading…</Text>}
+        {header?.result && "error" in header.result && <ErrorAlert error={{ message: header.result.error }} title="Cannot show the header" />}
+        {header?.result && "rows" in header.result && (
+          <Table fz="xs" striped data-testid="original-header">
+            <Table.Thead>
+              <Table.Tr><Table.Th>Tag</Table.Th><Table.Th>Keyword</Table.Th><Table.Th>VR</Table.Th><Table.Th>Value</Table.Th></Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {header.result.rows.map((r, i) => (
+                <Table.Tr key={`${r.tag}-${i}`}>
+                  <Table.Td ff="monospace">{r.tag}</Table.Td>
+                  <Table.Td>{r.keyword}</Table.Td>
+                  <Table.Td ff="monospace">{r.vr}</Table.Td>
+                  <Table.Td style={{ wordBreak: "break-all" }}>{r.value}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Drawer>
+    </Card>
+  );
+}
