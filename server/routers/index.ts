@@ -9,6 +9,7 @@ import { adminRouter } from "./admin";
 import { intakeRouter } from "./intake";
 import { tokenRouter } from "./token";
 import { webhookRouter } from "./webhook";
+import { uploadRouter } from "./upload";
 
 export const appRouter = router({
   me: meRouter,
@@ -19,6 +20,7 @@ export const appRouter = router({
   intake: intakeRouter,
   token: tokenRouter,
   webhook: webhookRouter,
+  upload: uploadRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -76,6 +76,8 @@ const MATRIX: Record<string, Row> = {
   "webhook.setEnabled": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId, enabled: false }) },
   "webhook.rotateSecret": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
   "webhook.remove": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, sourceId: f.webhookSourceId }) },
+  // Browser upload (the HTTP route POST /api/projects/{id}/upload is tested in tests/intake/upload.test.ts).
+  "upload.batch": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, batchId: "6f1c2a4e-0b7d-4c1e-9a53-2d8e7f4b1c90" }) },
 };
 
 type Expected = { allowed: true } | { allowed: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" };

@@ -1,0 +1,120 @@
+// Browser upload (POST /api/projects/{projectId}/upload): the payloads shared by the route (producer)
+// and the portal (consumer), and the small decisions the route and the UI both make. Framework-free.
+import { z } from "zod";
+
+/** One browser upload session: every request of it carries the same batch id, so its outcome can be followed. */
+export const batchIdSchema = z.string().uuid("The batch id must be a UUID (one per browser upload session).");
+
+/** What happened to one uploaded file, or to one entry of an uploaded zip archive. */
+export const uploadOutcomeSchema = z.enum([
+  /** Stored and recorded; de-identification follows (see upload.batch). */
+  "accepted",
+  /** Stored and recorded, but quarantined at once (reason says why). */
+  "quarantined",
+  /** Not stored: not a DICOM file, or not a complete one (reason says why). */
+  "skipped",
+  /** Not stored: too large or a server problem; sending it again may work (reason says why). */
+  "failed",
+]);
+export type UploadOutcome = z.infer<typeof uploadOutcomeSchema>;
+
+export const uploadResultSchema = z.object({
+  /** The file's name as sent (for a zip entry: its path inside the archive). Only in the response, never logged. */
+  name: z.string(),
+  outcome: uploadOutcomeSchema,
+  reason: z.string().nullable(),
+  /** The recorded instance (accepted, quarantined): the key into upload.batch. */
+  instanceId: z.string().nullable(),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type UploadResult = z.infer<typeof uploadResultSchema>;
+
+/** A 200 answer: the request was read to its end and every file in it has an outcome. */
+export const uploadResponseSchema = z.object({
+  batchId: batchIdSchema,
+  /** "file": one DICOM file; "zip": a zip archive, one result per file entry. */
+  kind: z.enum(["file", "zip"]),
+  results: z.array(uploadResultSchema),
+  /** Entries of a zip that were passed over without a result (folders, __MACOSX, .DS_Store). */
+  ignoredEntries: z.number().int().nonnegative(),
+});
+export type UploadResponse = z.infer<typeof uploadResponseSchema>;
+
+/** Any other answer: what is wrong and what to do. */
+export const uploadErrorSchema = z.object({ error: z.string() });
+
+export const uploadBatchInput = z.object({ projectId: z.string(), batchId: batchIdSchema });
+
+export const UPLOAD_FILE_TYPES = ["application/dicom", "application/octet-stream"] as const;
+export const UPLOAD_ZIP_TYPES = ["application/zip", "application/x-zip-compressed", "application/x-zip"] as const;
+
+/** How the route reads a body, from its Content-Type (media type only, parameters ignored); null: refused. */
+export function uploadKindOf(contentType: string | null): "file" | "zip" | null {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if ((UPLOAD_FILE_TYPES as readonly string[]).includes(type)) return "file";
+  if ((UPLOAD_ZIP_TYPES as readonly string[]).includes(type)) return "zip";
+  return null;
+}
+
+/** The Content-Type the portal sends a chosen file with. */
+export function contentTypeForFile(name: string, browserType: string): string {
+  if (/\.zip$/i.test(name) || (UPLOAD_ZIP_TYPES as readonly string[]).includes(browserType)) return "application/zip";
+  return "application/dicom";
+}
+
+/**
+ * Whether a zip entry is passed over without a result: folders, macOS resource forks (__MACOSX/,
+ * ._name), Finder and Explorer litter (.DS_Store, Thumbs.db, desktop.ini).
+ */
+export function isIgnoredZipEntry(fileName: string): boolean {
+  if (fileName.endsWith("/") || fileName.endsWith("\\")) return true;
+  const parts = fileName.split(/[/\\]/);
+  if (parts.includes("__MACOSX")) return true;
+  const base = parts[parts.length - 1] ?? "";
+  return base === ".DS_Store" || base.startsWith("._") || base === "Thumbs.db" || base === "desktop.ini";
+}
+
+/** Whether a file chosen in the browser (a folder's content, a drop) is passed over without uploading it. */
+export function isIgnoredLocalFile(relativePath: string): boolean {
+  return isIgnoredZipEntry(relativePath);
+}
+
+export const INSTANCE_STATUSES = ["received", "deidentified", "duplicate", "skipped", "quarantined"] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export interface BatchInstance {
+  id: string;
+  status: InstanceStatus;
+  reason: string | null;
+}
+
+/** The live state of one browser upload session: totals, and whether de-identification is still running. */
+export interface BatchCounts {
+  /** Recorded, still waiting for de-identification. */
+  processing: number;
+  deidentified: number;
+  duplicate: number;
+  quarantined: number;
+  /** Recorded but skipped by de-identification (e.g. a resend with nothing new). */
+  skipped: number;
+  total: number;
+  done: boolean;
+}
+
+export function countBatch(instances: readonly Pick<BatchInstance, "status">[]): BatchCounts {
+  const c: BatchCounts = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, total: 0, done: true };
+  for (const i of instances) {
+    c.total++;
+    if (i.status === "received") c.processing++;
+    else c[i.status]++;
+  }
+  c.done = c.processing === 0;
+  return c;
+}
+
+/** Quarantine (or skip) reasons of a batch, most frequent first. */
+export function reasonsOf(instances: readonly BatchInstance[]): { reason: string; count: number }[] {
+  const m = new Map<string, number>();
+  for (const i of instances) if ((i.status === "quarantined" || i.status === "skipped") && i.reason) m.set(i.reason, (m.get(i.reason) ?? 0) + 1);
+  return [...m].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
