@@ -107,6 +107,46 @@ async function receiveOne(body: Readable, name: string, t: UploadTarget & { data
   }
 }
 
+/** Most of a refused body read before answering (the client then sees the answer, not a reset). */
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/** The request body, read through one iterator that outlives any consumer that gives up on it. */
+interface Body {
+  /** A stream of the body; abandoning it (stageStream refusing a file) leaves the body readable. */
+  view: Readable;
+  /** Reads and discards the rest of the body (up to 16 MB); past that the connection closes after the answer. */
+  drain(response: Response): Promise<Response>;
+}
+
+function detachable(source: Readable): Body {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const view = new Readable({
+    read() {
+      it.next().then(
+        (r) => this.push(r.done ? null : r.value),
+        (e: Error) => this.destroy(e),
+      );
+    },
+  });
+  return {
+    view,
+    async drain(response) {
+      view.destroy();
+      let seen = 0;
+      try {
+        for (let r = await it.next(); !r.done; r = await it.next()) {
+          seen += r.value.length;
+          if (seen > DRAIN_LIMIT_BYTES) break;
+        }
+      } catch {
+        // the client went away: nobody reads the answer
+      }
+      if (seen > DRAIN_LIMIT_BYTES) response.headers.set("connection", "close");
+      return response;
+    },
+  };
+}
+
 /** Writes the request body to a private temporary file, at most `limit` bytes. */
 async function spoolZip(body: Readable, dir: string, limit: number): Promise<string> {
   mkdirSync(dir, { recursive: true });
@@ -185,11 +225,13 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
   const started = Date.now();
   const interrupted = () =>
     jsonError(400, "The request body could not be read to its end (the connection was interrupted); nothing of it was kept. Send the file again.");
+  const body = detachable(source);
+  const view = body.view;
   try {
     if (kind === "file") {
       let r: UploadResult;
       try {
-        r = await receiveOne(source, t.name, t);
+        r = await receiveOne(view, t.name, t);
       } catch (e) {
         if (e instanceof BodyInterruptedError) {
           log.warn({ batchId: t.batchId }, "upload body interrupted");
@@ -198,7 +240,7 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
         throw e;
       }
       if (r.outcome === "failed" && r.reason?.startsWith("larger than")) {
-        return refuse(req, jsonError(413, `This file is ${r.reason}.`));
+        return await body.drain(jsonError(413, `This file is ${r.reason}.`));
       }
       log.info({ batchId: t.batchId, projectId: t.projectId, kind, outcome: r.outcome, ms: Date.now() - started }, "upload");
       return answer({ batchId: t.batchId, kind, results: [r], ignoredEntries: 0 });
@@ -206,10 +248,10 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
 
     let zipFile: string;
     try {
-      zipFile = await spoolZip(source, path.join(t.dataDir, "staging", "upload-zip"), t.maxBytes);
+      zipFile = await spoolZip(view, path.join(t.dataDir, "staging", "upload-zip"), t.maxBytes);
     } catch (e) {
       if (e instanceof TooLargeError) {
-        return refuse(req, jsonError(413, `This zip archive is larger than the limit of ${mb(t.maxBytes)} MB (ATRIUM_MAX_INSTANCE_MB). Split it into smaller archives, or upload the folder instead.`));
+        return await body.drain(jsonError(413, `This zip archive is larger than the limit of ${mb(t.maxBytes)} MB (ATRIUM_MAX_INSTANCE_MB). Split it into smaller archives, or upload the folder instead.`));
       }
       log.warn({ batchId: t.batchId }, "upload zip body interrupted");
       return interrupted();

@@ -1,0 +1,49 @@
+// The browser upload's shared decisions: which bodies the route takes, which zip entries and local
+// files are passed over, and how a batch's instance statuses add up.
+import { describe, expect, it } from "vitest";
+import { contentTypeForFile, countBatch, isIgnoredLocalFile, isIgnoredZipEntry, reasonsOf, uploadKindOf } from "@/lib/intake/upload";
+
+describe("upload bodies", () => {
+  it("takes DICOM files and zip archives, by media type, and nothing else", () => {
+    expect(uploadKindOf("application/dicom")).toBe("file");
+    expect(uploadKindOf("Application/DICOM; transfer-syntax=1.2.840.10008.1.2.1")).toBe("file");
+    expect(uploadKindOf("application/octet-stream")).toBe("file");
+    expect(uploadKindOf("application/zip")).toBe("zip");
+    expect(uploadKindOf("application/x-zip-compressed")).toBe("zip");
+    expect(uploadKindOf("multipart/form-data; boundary=x")).toBeNull();
+    expect(uploadKindOf("text/plain")).toBeNull();
+    expect(uploadKindOf(null)).toBeNull();
+  });
+
+  it("sends .zip files as zip archives and everything else as DICOM", () => {
+    expect(contentTypeForFile("study.ZIP", "")).toBe("application/zip");
+    expect(contentTypeForFile("archive", "application/x-zip-compressed")).toBe("application/zip");
+    expect(contentTypeForFile("IM0001", "")).toBe("application/dicom");
+    expect(contentTypeForFile("scan.dcm", "application/dicom")).toBe("application/dicom");
+  });
+
+  it("passes over folders and operating-system litter, not ordinary files", () => {
+    for (const name of ["study/", "a\\b\\", "__MACOSX/study/._IM1", "study/.DS_Store", "._IM1", "x/Thumbs.db", "desktop.ini"]) expect(isIgnoredZipEntry(name), name).toBe(true);
+    for (const name of ["study/IM1", "IM1.dcm", "DICOM/S1/I1", "README.txt", ".hidden.dcm"]) expect(isIgnoredZipEntry(name), name).toBe(false);
+    expect(isIgnoredLocalFile("folder/.DS_Store")).toBe(true);
+  });
+});
+
+describe("a batch's live outcome", () => {
+  it("counts statuses and is done when nothing waits for de-identification", () => {
+    const c = countBatch([{ status: "received" }, { status: "deidentified" }, { status: "duplicate" }, { status: "quarantined" }]);
+    expect(c).toEqual({ processing: 1, deidentified: 1, duplicate: 1, quarantined: 1, skipped: 0, total: 4, done: false });
+    expect(countBatch([{ status: "deidentified" }]).done).toBe(true);
+    expect(countBatch([])).toMatchObject({ total: 0, done: true });
+  });
+
+  it("lists quarantine reasons most frequent first", () => {
+    const r = reasonsOf([
+      { id: "1", status: "quarantined", reason: "b" },
+      { id: "2", status: "quarantined", reason: "a" },
+      { id: "3", status: "quarantined", reason: "a" },
+      { id: "4", status: "deidentified", reason: null },
+    ]);
+    expect(r).toEqual([{ reason: "a", count: 2 }, { reason: "b", count: 1 }]);
+  });
+});
