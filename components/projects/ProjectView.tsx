@@ -3,7 +3,7 @@ import { useState } from "react";
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory, IconInbox } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconUpload } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
@@ -11,6 +11,7 @@ import { ProjectOverview } from "./ProjectOverview";
 import { MembersPanel } from "./MembersPanel";
 import { AuditPanel } from "./AuditPanel";
 import { IntakePanel } from "./IntakePanel";
+import { UploadPanel } from "./UploadPanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -29,6 +30,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   const p = project.data;
   const isOwner = p.access === "owner";
   const canReadData = p.access !== "listed";
+  const canUpload = p.access === "member" || isOwner;
   const selectTab = (v: string | null) => {
     const next = v ?? "overview";
     setTab(next);
@@ -55,6 +57,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
         <Tabs.List>
           <Tabs.Tab value="overview" leftSection={<IconInfoCircle size={16} />}>Overview</Tabs.Tab>
           {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
+          {canUpload && <Tabs.Tab value="upload" leftSection={<IconUpload size={16} />}>Upload</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
@@ -64,6 +67,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
             <IntakePanel projectId={p.id} isOwner={isOwner} canSeeQuarantine={p.access === "member" || isOwner} />
           </Tabs.Panel>
         )}
+        {canUpload && <Tabs.Panel value="upload" pt="lg"><UploadPanel projectId={p.id} /></Tabs.Panel>}
         <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
         {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}
       </Tabs>

@@ -118,3 +118,60 @@ export function reasonsOf(instances: readonly BatchInstance[]): { reason: string
   for (const i of instances) if ((i.status === "quarantined" || i.status === "skipped") && i.reason) m.set(i.reason, (m.get(i.reason) ?? 0) + 1);
   return [...m].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
 }
+
+export interface UploadTally {
+  /** Recorded, de-identification still running. */
+  processing: number;
+  deidentified: number;
+  duplicate: number;
+  quarantined: number;
+  /** Not stored: not DICOM, incomplete, unreadable in the archive. */
+  skipped: number;
+  /** Not stored: too large, a server problem, the request failed; may be retried. */
+  failed: number;
+  /** Why files were skipped, quarantined or failed, most frequent first. */
+  reasons: { outcome: "skipped" | "quarantined" | "failed"; reason: string; count: number }[];
+}
+
+/**
+ * Adds up an upload session: the route's per-file results, brought up to date with the instances'
+ * live statuses from upload.batch (by instance id), plus requests that failed as a whole.
+ */
+export function tallyUpload(
+  results: readonly UploadResult[],
+  live: ReadonlyMap<string, Pick<BatchInstance, "status" | "reason">>,
+  requestFailures: readonly string[] = [],
+): UploadTally {
+  const t: UploadTally = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, failed: 0, reasons: [] };
+  const reasons = new Map<string, { outcome: "skipped" | "quarantined" | "failed"; reason: string; count: number }>();
+  const note = (outcome: "skipped" | "quarantined" | "failed", reason: string | null) => {
+    const r = reason ?? "(no reason given)";
+    const key = `${outcome}\u0000${r}`;
+    const e = reasons.get(key);
+    if (e) e.count++;
+    else reasons.set(key, { outcome, reason: r, count: 1 });
+  };
+  for (const r of results) {
+    if (r.outcome === "skipped" || r.outcome === "failed") {
+      t[r.outcome]++;
+      note(r.outcome, r.reason);
+      continue;
+    }
+    const now = r.instanceId ? live.get(r.instanceId) : undefined;
+    const status = now?.status ?? (r.outcome === "quarantined" ? "quarantined" : "received");
+    if (status === "received") t.processing++;
+    else if (status === "quarantined") {
+      t.quarantined++;
+      note("quarantined", now?.reason ?? r.reason);
+    } else if (status === "skipped") {
+      t.skipped++;
+      note("skipped", now?.reason ?? null);
+    } else t[status]++;
+  }
+  for (const f of requestFailures) {
+    t.failed++;
+    note("failed", f);
+  }
+  t.reasons = [...reasons.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return t;
+}

@@ -47,3 +47,30 @@ describe("a batch's live outcome", () => {
     expect(r).toEqual([{ reason: "a", count: 2 }, { reason: "b", count: 1 }]);
   });
 });
+
+describe("an upload session's summary", () => {
+  it("brings the route's results up to date with the live statuses, and counts failed requests", async () => {
+    const { tallyUpload } = await import("@/lib/intake/upload");
+    const res = (name: string, outcome: "accepted" | "quarantined" | "skipped" | "failed", instanceId: string | null, reason: string | null = null) => ({ name, outcome, instanceId, reason, sizeBytes: 1 });
+    const t = tallyUpload(
+      [
+        res("a", "accepted", "i1"),
+        res("b", "accepted", "i2"),
+        res("c", "accepted", "i3"),
+        res("d", "accepted", "i4"),
+        res("e", "skipped", null, "not a DICOM file (no DICM)"),
+        res("f", "failed", null, "larger than the limit"),
+      ],
+      new Map([
+        ["i1", { status: "deidentified" as const, reason: null }],
+        ["i2", { status: "duplicate" as const, reason: null }],
+        ["i3", { status: "quarantined" as const, reason: "cannot de-identify: bad pixel data" }],
+      ]),
+      ["network error"],
+    );
+    expect(t).toMatchObject({ processing: 1, deidentified: 1, duplicate: 1, quarantined: 1, skipped: 1, failed: 2 });
+    expect(t.reasons.map((r) => `${r.outcome}: ${r.reason}`).sort()).toEqual(
+      ["failed: larger than the limit", "failed: network error", "quarantined: cannot de-identify: bad pixel data", "skipped: not a DICOM file (no DICM)"].sort(),
+    );
+  });
+});
