@@ -189,15 +189,26 @@ export function UploadPanel({ projectId }: { projectId: string }) {
     setBatchId(crypto.randomUUID());
   };
 
-  useEffect(() => () => items.current.forEach((i) => i.xhr?.abort()), []);
+  // Leaving the tab stops the upload: nothing queued starts, what is in flight is aborted (the server keeps nothing of it).
+  useEffect(
+    () => () => {
+      for (const i of items.current) if (i.state === "queued") i.state = "cancelled";
+      for (const i of items.current) i.xhr?.abort();
+    },
+    [],
+  );
 
   const all = items.current;
   const busy = all.some((i) => i.state === "uploading" || i.state === "queued");
-  const hasAccepted = all.some((i) => i.results.some((r) => r.instanceId));
+  const recorded = all.flatMap((i) => i.results.flatMap((r) => (r.instanceId ? [r.instanceId] : [])));
   const live = useQuery(
     trpc.upload.batch.queryOptions(
       { projectId, batchId },
-      { enabled: hasAccepted, refetchInterval: (q) => (busy || !q.state.data?.counts.done ? 2_000 : false) },
+      {
+        enabled: recorded.length > 0,
+        // Until every recorded file is known to the batch and none is still being de-identified.
+        refetchInterval: (q) => (busy || !q.state.data?.counts.done || q.state.data.counts.total < recorded.length ? 2_000 : false),
+      },
     ),
   );
   const liveMap = useMemo(() => new Map((live.data?.instances ?? []).map((i) => [i.id, i])), [live.data]);
