@@ -54,6 +54,7 @@ async function filesOfEntry(entry: FileSystemEntry, out: { file: File; name: str
 }
 
 const mb = (n: number) => (n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 1 : 0);
+const size = (n: number) => (n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${mb(n)} MB`);
 
 export function UploadPanel({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -240,10 +241,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
     if (i.state === "uploading") return <Badge variant="light" color="blue">{i.loaded >= i.file.size ? "processing" : "uploading"}</Badge>;
     if (i.state === "cancelled") return <Badge variant="light" color="gray">cancelled</Badge>;
     if (i.state === "failed") return <Badge variant="light" color="red">failed</Badge>;
-    if (i.zip) {
-      const t = tallyUpload(i.results, liveMap);
-      return <Badge variant="light" color="teal">zip: {i.results.length} files, {t.processing + t.deidentified + t.duplicate + t.quarantined} stored</Badge>;
-    }
+    if (i.zip) return <Badge variant="light" color="teal">zip: {i.results.length} files</Badge>;
     const r = i.results[0];
     if (!r) return null;
     if (r.outcome === "skipped") return <Badge variant="light" color="yellow">skipped</Badge>;
@@ -254,7 +252,18 @@ export function UploadPanel({ projectId }: { projectId: string }) {
   };
   const rowReason = (i: Item) => {
     if (i.error && i.state !== "cancelled") return i.error;
-    if (i.zip) return null;
+    if (i.zip) {
+      const t = tallyUpload(i.results, liveMap);
+      const parts = [
+        [t.deidentified, "de-identified"],
+        [t.processing, "de-identifying"],
+        [t.duplicate, "duplicate"],
+        [t.skipped, "skipped"],
+        [t.quarantined, "quarantined"],
+        [t.failed, "failed"],
+      ] as const;
+      return parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(" · ") || "no files in the archive";
+    }
     const r = i.results[0];
     if (!r) return null;
     const liveReason = r.instanceId ? liveMap.get(r.instanceId)?.reason : null;
@@ -348,7 +357,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
               {rows.map((i) => (
                 <Table.Tr key={i.key} data-testid="upload-row">
                   <Table.Td style={{ wordBreak: "break-all" }}>{i.name}</Table.Td>
-                  <Table.Td ta="right">{mb(i.file.size)} MB</Table.Td>
+                  <Table.Td ta="right" style={{ whiteSpace: "nowrap" }}>{size(i.file.size)}</Table.Td>
                   <Table.Td>
                     <Progress
                       value={i.file.size ? (100 * (i.state === "done" ? i.file.size : i.loaded)) / i.file.size : i.state === "done" ? 100 : 0}

@@ -68,7 +68,7 @@ async function receiveOne(body: Readable, name: string, t: UploadTarget & { data
   try {
     staged = await stageStream(t.dataDir, "upload", body, { maxBytes: t.maxBytes });
   } catch (e) {
-    if (e instanceof NotDicomError) return result("skipped", `not a DICOM file (${e.message})`);
+    if (e instanceof NotDicomError) return result("skipped", `not a DICOM file (${e.message.replace(/^not DICOM \((.*)\)$/, "$1")})`);
     if (e instanceof TooLargeError) {
       return result("failed", `larger than the limit of ${mb(t.maxBytes)} MB for one file (ATRIUM_MAX_INSTANCE_MB); send it by C-STORE or ask your administrator to raise the limit`);
     }

@@ -124,7 +124,7 @@ describe("browser upload", () => {
     await page.getByTestId("upload-files-input").setInputFiles(path.join(workDir, "export.zip"));
     await expect.poll(() => page.getByTestId("upload-row").count()).toBe(1);
     await waitForSummary(ZIP_SAMPLES.length + 1);
-    await expect.poll(() => page.getByTestId("upload-row").innerText()).toMatch(new RegExp(`zip: ${ZIP_SAMPLES.length + 1} files`, "i"));
+    await expect.poll(() => page.getByTestId("upload-row").innerText()).toMatch(new RegExp(`zip: ${ZIP_SAMPLES.length + 1} files[\\s\\S]*1 skipped`, "i"));
     expect(await count("skipped")).toBe(1);
     await expect.poll(() => page.getByTestId("upload-reasons").innerText()).toMatch(/not a DICOM file/);
     const batches = await db.prisma.receivedInstance.groupBy({ by: ["batchId"], where: { projectId: "UPLOAD" } });
@@ -137,5 +137,41 @@ describe("browser upload", () => {
     await expect.poll(() => page.getByTestId("live-senders").innerText()).toMatch(/browser uploads/);
     await page.getByTestId("recent-studies").waitFor();
     await shot("upload-intake-live");
+  }, 180_000);
+
+  it("a failed upload says why and can be retried; a cancelled one keeps nothing and can be retried", async () => {
+    await page.getByRole("tab", { name: "Upload" }).click();
+    const before = await db.prisma.receivedInstance.count({ where: { projectId: "UPLOAD" } });
+    const files = FOLDER_SAMPLES.slice(0, 2).map((f) => path.join(SAMPLES_DIR, f));
+    // The network fails.
+    await page.route("**/api/projects/UPLOAD/upload*", (r) => r.abort("failed"));
+    await page.getByTestId("upload-files-input").setInputFiles(files);
+    await page.getByRole("button", { name: "Retry 2 failed" }).waitFor();
+    await expect.poll(() => page.getByTestId("upload-files").innerText()).toMatch(/connection failed before the server answered/);
+    await shot("upload-failed");
+    await page.unroute("**/api/projects/UPLOAD/upload*");
+    await page.getByRole("button", { name: "Retry 2 failed" }).click();
+    // Sent before, in the first upload: recorded again, found to be duplicates.
+    await expect.poll(() => count("duplicate"), { timeout: 60_000 }).toBe(2);
+    expect(await db.prisma.receivedInstance.count({ where: { projectId: "UPLOAD" } })).toBe(before + 2);
+
+    // Cancelled while the request hangs.
+    await page.getByRole("button", { name: "New upload" }).click();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route("**/api/projects/UPLOAD/upload*", async (r) => {
+      await held;
+      await r.continue().catch(() => undefined);
+    });
+    await page.getByTestId("upload-files-input").setInputFiles(files[0]!);
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "Retry 1 failed" }).waitFor();
+    await expect.poll(() => page.getByTestId("upload-row").innerText()).toMatch(/cancelled/i);
+    release();
+    await page.unroute("**/api/projects/UPLOAD/upload*");
+    expect(await db.prisma.receivedInstance.count({ where: { projectId: "UPLOAD" } })).toBe(before + 2);
+    await page.getByRole("button", { name: "Retry 1 failed" }).click();
+    await expect.poll(() => count("duplicate"), { timeout: 60_000 }).toBe(1);
+    await shot("upload-retried");
   }, 180_000);
 });
