@@ -174,4 +174,25 @@ describe("browser upload", () => {
     await expect.poll(() => count("duplicate"), { timeout: 60_000 }).toBe(1);
     await shot("upload-retried");
   }, 180_000);
+
+  it("files dropped on the drop zone are uploaded", async () => {
+    await page.getByRole("button", { name: "New upload" }).click();
+    const name = FOLDER_SAMPLES[2]!;
+    const b64 = readFileSync(path.join(SAMPLES_DIR, name)).toString("base64");
+    const dataTransfer = await page.evaluateHandle(
+      ({ b64, name }) => {
+        const dt = new DataTransfer();
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        dt.items.add(new File([bytes], name));
+        dt.items.add(new File(["just text"], "notes.txt", { type: "text/plain" }));
+        return dt;
+      },
+      { b64, name },
+    );
+    await page.getByTestId("upload-dropzone").dispatchEvent("drop", { dataTransfer });
+    await expect.poll(() => page.getByTestId("upload-row").count()).toBe(2);
+    await waitForSummary(2);
+    expect(await count("duplicate")).toBe(1);
+    expect(await count("skipped")).toBe(1);
+  }, 120_000);
 });
