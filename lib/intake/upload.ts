@@ -175,3 +175,22 @@ export function tallyUpload(
   t.reasons = [...reasons.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   return t;
 }
+
+/** Bytes the upload looks at before writing a file further (the Part 10 preamble and prefix). */
+export const SNIFF_BYTES = 132;
+
+/**
+ * Whether the first bytes of a file can start a DICOM file, by the same first check as
+ * readPart10Info (which stays the judge once the file is staged): "DICM" after the 128-byte
+ * preamble, or a dataset starting with group 0002 or 0008 (little endian). Lets an upload skip a
+ * large non-DICOM file (or a zip bomb's entry) after 132 bytes instead of writing it whole first.
+ * `complete`: `head` is the whole file (shorter than SNIFF_BYTES).
+ */
+export function couldBeDicom(head: Uint8Array, complete: boolean): boolean {
+  if (head.length === 0) return false;
+  if (head.length < SNIFF_BYTES && !complete) return true;
+  if (head.length >= SNIFF_BYTES && head[128] === 0x44 && head[129] === 0x49 && head[130] === 0x43 && head[131] === 0x4d) return true;
+  if (head.length < 8) return false;
+  const group = head[0]! | (head[1]! << 8);
+  return group === 0x0002 || group === 0x0008;
+}

@@ -178,6 +178,11 @@ describe("uploading one file per request", () => {
     expect(truncated.json!.results[0]!.reason).toMatch(/^not a complete DICOM file/);
     const empty = await upload(Buffer.alloc(0), { name: "empty.dcm" });
     expect(empty.json!.results[0]!.outcome).toBe("skipped");
+    // A large file that is not DICOM is told apart by its first bytes, not refused as too large.
+    const video = await upload(Buffer.alloc(5 * 1024 * 1024, 7), { name: "video.mp4" });
+    expect(video.status).toBe(200);
+    expect(video.json!.results[0]).toMatchObject({ name: "video.mp4", outcome: "skipped" });
+    expect(video.json!.results[0]!.reason).toBe("not a DICOM file (no DICM prefix and no recognisable group 0002/0008 start)");
     expect(await db.prisma.receivedInstance.count()).toBe(before);
     expect(stagedDcmCount()).toBe(files);
     expect(stagingLeftovers()).toEqual([]);

@@ -74,3 +74,23 @@ describe("an upload session's summary", () => {
     );
   });
 });
+
+describe("the early DICOM check", () => {
+  it("lets every shared sample through and stops text, zips and empty files", async () => {
+    const { couldBeDicom, SNIFF_BYTES } = await import("@/lib/intake/upload");
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const path = await import("node:path");
+    const { SAMPLES_DIR } = await import("@/lib/samples");
+    const samples = readdirSync(SAMPLES_DIR).filter((f) => f.endsWith(".dcm"));
+    expect(samples.length).toBeGreaterThan(50);
+    for (const f of samples) {
+      const bytes = readFileSync(path.join(SAMPLES_DIR, f));
+      expect(couldBeDicom(bytes.subarray(0, SNIFF_BYTES), bytes.length <= SNIFF_BYTES), f).toBe(true);
+    }
+    expect(couldBeDicom(Buffer.from("x".repeat(200)), false)).toBe(false);
+    expect(couldBeDicom(Buffer.from("PK\x03\x04".padEnd(200, "\0")), false)).toBe(false);
+    expect(couldBeDicom(Buffer.alloc(0), true)).toBe(false);
+    expect(couldBeDicom(Buffer.from("short"), true)).toBe(false);
+    expect(couldBeDicom(Buffer.from("short"), false)).toBe(true);
+  });
+});
