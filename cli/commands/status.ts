@@ -66,5 +66,9 @@ function print(project: { id: string; name: string }, s: IntakeSummary, json: bo
     for (const r of s.quarantineReasons) console.log(`  ${String(r.count).padStart(6)}  ${r.reason}`);
   }
   console.log(`last received: ${s.lastReceivedAt ? s.lastReceivedAt.toISOString() : "never"}`);
+  if (s.live) {
+    const senders = s.live.activeBatches.map((b) => `${b.batches} ${b.channel}`).join(", ") || "none";
+    console.log(`last ${s.live.windowSeconds} s: ${s.live.instancesPerSecond} instances/s · active senders: ${senders}`);
+  }
   return 0;
 }

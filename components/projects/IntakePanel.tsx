@@ -2,6 +2,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ActionIcon, Badge, Button, Card, Code, Group, NumberInput, SimpleGrid, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { IntakeLivePanel } from "./IntakeLivePanel";
 import { notifications } from "@mantine/notifications";
 import { IconPlugConnected, IconTrash } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
@@ -38,6 +39,7 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
           <Stat label="Studies stable" value={s.studies.stable + s.studies.archived} />
         </SimpleGrid>
       )}
+      {s && <IntakeLivePanel live={s.live} studies={s.studies} showErrors={canSeeQuarantine} />}
       {settings.data && <AeRoutes projectId={projectId} isOwner={isOwner} routes={settings.data.aeRoutes} />}
       {isOwner && <ApiTokensPanel projectId={projectId} />}
       {isOwner && <WebhooksPanel projectId={projectId} />}

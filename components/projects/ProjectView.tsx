@@ -3,7 +3,7 @@ import { useState } from "react";
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation, IconUpload } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
@@ -14,6 +14,7 @@ import { IntakePanel } from "./IntakePanel";
 import { ArchivePanel } from "./ArchivePanel";
 import { BrowsePanel } from "./BrowsePanel";
 import { QuarantinePanel } from "./QuarantinePanel";
+import { UploadPanel } from "./UploadPanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -33,6 +34,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   const isOwner = p.access === "owner";
   const canReadData = p.access !== "listed";
   const canSeeQuarantine = p.access === "member" || isOwner;
+  const canUpload = p.access === "member" || isOwner;
   const selectTab = (v: string | null) => {
     const next = v ?? "overview";
     setTab(next);
@@ -60,8 +62,9 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
           <Tabs.Tab value="overview" leftSection={<IconInfoCircle size={16} />}>Overview</Tabs.Tab>
           {canReadData && <Tabs.Tab value="browse" leftSection={<IconFolders size={16} />}>Browse</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
-          {canReadData && <Tabs.Tab value="archive" leftSection={<IconArchive size={16} />}>Archive</Tabs.Tab>}
+          {canUpload && <Tabs.Tab value="upload" leftSection={<IconUpload size={16} />}>Upload</Tabs.Tab>}
           {canSeeQuarantine && <Tabs.Tab value="quarantine" leftSection={<IconShieldExclamation size={16} />}>Quarantine</Tabs.Tab>}
+          {canReadData && <Tabs.Tab value="archive" leftSection={<IconArchive size={16} />}>Archive</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
@@ -74,6 +77,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
         )}
         {canReadData && <Tabs.Panel value="archive" pt="lg"><ArchivePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
         {canSeeQuarantine && <Tabs.Panel value="quarantine" pt="lg"><QuarantinePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
+        {canUpload && <Tabs.Panel value="upload" pt="lg"><UploadPanel projectId={p.id} /></Tabs.Panel>}
         <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
         {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}
       </Tabs>

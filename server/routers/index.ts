@@ -12,6 +12,7 @@ import { webhookRouter } from "./webhook";
 import { archiveRouter } from "./archive";
 import { browseRouter } from "./browse";
 import { rulesRouter } from "./rules";
+import { uploadRouter } from "./upload";
 
 export const appRouter = router({
   me: meRouter,
@@ -25,6 +26,7 @@ export const appRouter = router({
   archive: archiveRouter,
   browse: browseRouter,
   rules: rulesRouter,
+  upload: uploadRouter,
 });
 
 export type AppRouter = typeof appRouter;

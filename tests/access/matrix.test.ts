@@ -120,6 +120,8 @@ const MATRIX: Record<string, Row> = {
   "admin.rerouteUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId }) },
   "admin.routeUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId, targetProjectId: f.projectId }) },
   "admin.deleteUnrouted": { requires: "siteAdmin", mutates: true, input: (f) => ({ instanceId: f.unroutedId }) },
+  // Browser upload (the HTTP route POST /api/projects/{id}/upload is tested in tests/intake/upload.test.ts).
+  "upload.batch": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, batchId: "6f1c2a4e-0b7d-4c1e-9a53-2d8e7f4b1c90" }) },
 };
 
 /** A project the owner (and so every site admin) owns: where intake.routeToProject sends instances. */
