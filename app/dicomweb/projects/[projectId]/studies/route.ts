@@ -1,13 +1,21 @@
-// STOW-RS into a named project: POST /dicomweb/projects/{projectId}/studies, by a signed-in
-// member (session) or with that project's API token (scope "stow").
-import { requireProjectAccessOrToken } from "@/server/http/access";
+// /dicomweb/projects/{projectId}/studies
+//   POST: STOW-RS into the project, by a signed-in member (session) or the project's API token (scope "stow").
+//   GET:  QIDO-RS search for studies in the project's local archive (collaborator+, or a token with scope "read").
+import { requireDicomwebAccess } from "@/server/dicomweb/access";
 import { handleStow, refuse } from "@/server/dicomweb/stow";
+import { handleQido } from "@/server/dicomweb/read";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
 
 export async function POST(req: Request, { params }: { params: Promise<{ projectId: string }> }) {
-  const access = await requireProjectAccessOrToken(req.headers, (await params).projectId, "member", "stow");
+  const access = await requireDicomwebAccess(req, (await params).projectId, "stow");
   if (!access.ok) return refuse(req, access.response);
   return handleStow(req, { prisma: access.prisma, projectId: access.project.id });
+}
+
+export async function GET(req: Request, { params }: { params: Promise<{ projectId: string }> }) {
+  const access = await requireDicomwebAccess(req, (await params).projectId, "read");
+  if (!access.ok) return access.response;
+  return handleQido(req, { prisma: access.prisma, projectId: access.project.id }, "study");
 }

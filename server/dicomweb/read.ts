@@ -1,0 +1,367 @@
+// DICOMweb reads of the local archive (QIDO-RS, WADO-RS, rendered, thumbnails) for one project,
+// after requireDicomwebAccess: the route handlers call handleQido / handleWado with the project and
+// the request; the protocol logic lives in lib/dicomweb. Errors use the DICOMweb status codes
+// (400 bad request, 404 no such resource, 406 not acceptable) with a JSON body saying what to do.
+import type { PrismaClient } from "@/server/db/generated/client";
+import { archiveBlobStore, BlobNotFoundError, type BlobStore } from "@/lib/blob";
+import { parseDicom, type ParsedFile } from "@/lib/dicom/parse";
+import { BufferSource, FileSource } from "@/lib/dicom/source";
+import { TAG } from "@/lib/dicom/dictionary";
+import { negotiateBulk, negotiateFrames, negotiateInstances, negotiateJson, negotiatePng } from "@/lib/dicomweb/accept";
+import { bulkValueBytes, frameBytes, FrameError, parseFrameList, pixelInfo, type PixelInfo } from "@/lib/dicomweb/frames";
+import { BINARY_VRS, elementAtPath, toDicomJson, type DicomJsonDataset } from "@/lib/dicomweb/json";
+import { multipartContentType, multipartStream, newBoundary, type OutPart } from "@/lib/dicomweb/multipart";
+import { parseResource, type Resource } from "@/lib/dicomweb/paths";
+import { parseQuery, QidoError, resultJson, type InstanceRow, type Level, type SeriesRow, type StudyRow } from "@/lib/dicomweb/qido";
+import { runQido } from "@/lib/dicomweb/qido-db";
+import { parseViewport, parseWindow, RenderError, renderFramePng } from "@/lib/dicomweb/render";
+import { childLog } from "@/lib/log";
+
+const log = childLog("dicomweb");
+
+export interface ReadContext {
+  prisma: PrismaClient;
+  projectId: string;
+  /** The blob store (default: the local archive's). */
+  store?: BlobStore;
+}
+
+const DICOM_JSON = "application/dicom+json";
+const THUMBNAIL_SIZE = 128;
+
+function error(status: number, message: string): Response {
+  return Response.json({ error: message }, { status, headers: { "cache-control": "no-store" } });
+}
+
+/** The project's DICOMweb root as the client sees it (RetrieveURL, BulkDataURI). */
+function rootUrl(req: Request, projectId: string): string {
+  const url = new URL(req.url);
+  const proto = req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
+  const host = req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+  const origin = host ? `${proto ?? url.protocol.replace(":", "")}://${host}` : url.origin;
+  return `${origin}/dicomweb/projects/${encodeURIComponent(projectId)}`;
+}
+
+const studyUrl = (root: string, s: string) => `${root}/studies/${s}`;
+const seriesUrl = (root: string, s: string, se: string) => `${studyUrl(root, s)}/series/${se}`;
+const instanceUrl = (root: string, s: string, se: string, i: string) => `${seriesUrl(root, s, se)}/instances/${i}`;
+
+// ---- QIDO-RS ---------------------------------------------------------------------------------
+
+/** QIDO-RS: studies, series or instances of the project; `fixed` holds the UIDs from the path. */
+export async function handleQido(req: Request, ctx: ReadContext, level: Level, fixed: { study?: string; series?: string } = {}): Promise<Response> {
+  if (!negotiateJson(req.headers.get("accept"))) {
+    return error(406, "QIDO-RS answers in application/dicom+json; ask for that (or application/json).");
+  }
+  const url = new URL(req.url);
+  let query;
+  try {
+    query = parseQuery(url.searchParams, level);
+  } catch (e) {
+    if (e instanceof QidoError) return error(400, e.message);
+    throw e;
+  }
+  if (fixed.study) query.match.StudyInstanceUID = { kind: "uids", values: [fixed.study] };
+  if (fixed.series) query.match.SeriesInstanceUID = { kind: "uids", values: [fixed.series] };
+  const { rows, truncated } = await runQido(ctx.prisma, ctx.projectId, query);
+  const root = rootUrl(req, ctx.projectId);
+  const body = rows.map((r) => {
+    const retrieve =
+      level === "study"
+        ? studyUrl(root, r.studyInstanceUid)
+        : level === "series"
+          ? seriesUrl(root, r.studyInstanceUid, (r as SeriesRow).seriesInstanceUid)
+          : instanceUrl(root, r.studyInstanceUid, (r as InstanceRow).seriesInstanceUid, (r as InstanceRow).sopInstanceUid);
+    return resultJson(level, query.include, r as StudyRow, retrieve);
+  });
+  const headers = new Headers({ "content-type": DICOM_JSON, "cache-control": "private, no-cache" });
+  if (truncated) headers.append("warning", `299 atrium "There are more matches than returned; ask for the next page with offset=${query.offset + rows.length}."`);
+  if (query.ignored.length) headers.append("warning", `299 atrium "The following query keys are not supported and were ignored: ${query.ignored.join(", ").slice(0, 300)}"`);
+  return new Response(JSON.stringify(body), { status: 200, headers });
+}
+
+// ---- lookups -----------------------------------------------------------------------------------
+
+interface StoredInstance {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  blobKey: string;
+  sizeBytes: bigint;
+  rows: number | null;
+  seriesNumber: number | null;
+}
+
+async function storedInstances(ctx: ReadContext, ids: { study: string; series?: string; instance?: string }): Promise<StoredInstance[]> {
+  const rows = await ctx.prisma.archiveInstance.findMany({
+    where: {
+      ...(ids.instance ? { sopInstanceUid: ids.instance } : {}),
+      scan: { ...(ids.series ? { seriesInstanceUid: ids.series } : {}), experiment: { projectId: ctx.projectId, studyInstanceUid: ids.study } },
+    },
+    select: {
+      sopInstanceUid: true,
+      transferSyntaxUid: true,
+      blobKey: true,
+      sizeBytes: true,
+      rows: true,
+      instanceNumber: true,
+      scan: { select: { seriesInstanceUid: true, seriesNumber: true } },
+    },
+    orderBy: [{ scan: { seriesNumber: "asc" } }, { scan: { seriesInstanceUid: "asc" } }, { instanceNumber: "asc" }, { sopInstanceUid: "asc" }],
+  });
+  return rows.map((r) => ({
+    studyInstanceUid: ids.study,
+    seriesInstanceUid: r.scan.seriesInstanceUid,
+    sopInstanceUid: r.sopInstanceUid,
+    transferSyntaxUid: r.transferSyntaxUid,
+    blobKey: r.blobKey,
+    sizeBytes: r.sizeBytes,
+    rows: r.rows,
+    seriesNumber: r.scan.seriesNumber,
+  }));
+}
+
+function notFound(ids: { series?: string; instance?: string }): Response {
+  const what = ids.instance ? "instance" : ids.series ? "series" : "study";
+  return error(404, `No such ${what} in this project's archive. Search with QIDO-RS (GET …/studies) for what is there.`);
+}
+
+/** Opens a stored instance for parsing: a local file is read on demand, a remote blob is fetched. */
+async function openParsed(store: BlobStore, key: string): Promise<{ file: ParsedFile; close(): void }> {
+  const local = store.localPath(key);
+  if (local) {
+    let src: FileSource;
+    try {
+      src = new FileSource(local);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new BlobNotFoundError(key);
+      throw e;
+    }
+    try {
+      return { file: parseDicom(src), close: () => src.close() };
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+  const bytes = await store.read(key);
+  return { file: parseDicom(new BufferSource(bytes)), close: () => undefined };
+}
+
+// ---- WADO-RS -------------------------------------------------------------------------------------
+
+/** GET under …/studies/{…}: dispatches on the path segments after "studies/". */
+export async function handleWado(req: Request, ctx: ReadContext, segments: string[]): Promise<Response> {
+  const parsed = parseResource(segments);
+  if (!parsed.ok) return error(parsed.status, parsed.message);
+  const r = parsed.resource;
+  try {
+    switch (r.kind) {
+      case "qido":
+        return await handleQido(req, ctx, r.level, { study: r.study, series: r.series });
+      case "retrieve":
+        return await retrieve(req, ctx, r);
+      case "metadata":
+        return await metadata(req, ctx, r);
+      case "frames":
+        return await frames(req, ctx, r);
+      case "bulkdata":
+        return await bulkdata(req, ctx, r);
+      case "rendered":
+      case "thumbnail":
+        return await rendered(req, ctx, r);
+    }
+  } catch (e) {
+    if (e instanceof FrameError || e instanceof RenderError) return error(e.status, e.message);
+    if (e instanceof BlobNotFoundError) {
+      log.error({ projectId: ctx.projectId }, "an indexed instance has no stored file");
+      return error(500, "The stored file of an indexed instance is missing; a project owner should archive the study again.");
+    }
+    if ((e as { name?: string }).name === "DicomParseError") {
+      log.error({ projectId: ctx.projectId, code: (e as { code?: string }).code }, "a stored instance cannot be parsed");
+      return error(500, "A stored instance cannot be read as DICOM; a project owner should archive the study again.");
+    }
+    throw e;
+  }
+}
+
+async function retrieve(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "retrieve" }>): Promise<Response> {
+  const n = negotiateInstances(req.headers.get("accept"), Boolean(r.instance));
+  if (!n.ok) return error(406, n.message);
+  const instances = await storedInstances(ctx, r);
+  if (!instances.length) return notFound(r);
+  if (n.syntaxes !== "*") {
+    const wanted = n.syntaxes;
+    const other = instances.filter((i) => !wanted.has(i.transferSyntaxUid));
+    if (other.length) {
+      const stored = [...new Set(other.map((i) => i.transferSyntaxUid))].join(", ");
+      return error(406, `${other.length} instance(s) are stored in transfer syntax ${stored} and Atrium does not transcode; ask with transfer-syntax=* (or that syntax).`);
+    }
+  }
+  const store = ctx.store ?? archiveBlobStore();
+  const root = rootUrl(req, ctx.projectId);
+  if (!n.multipart) {
+    const i = instances[0]!;
+    const body = await store.get(i.blobKey);
+    return new Response(nodeToWeb(body), {
+      headers: { "content-type": `application/dicom; transfer-syntax=${i.transferSyntaxUid}`, "content-length": String(i.sizeBytes), "cache-control": "private, no-cache" },
+    });
+  }
+  const boundary = newBoundary();
+  const parts: OutPart[] = instances.map((i) => ({
+    contentType: `application/dicom; transfer-syntax=${i.transferSyntaxUid}`,
+    contentLocation: instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid),
+    length: Number(i.sizeBytes),
+    body: () => store.get(i.blobKey),
+  }));
+  return new Response(multipartStream(parts, boundary), {
+    headers: { "content-type": multipartContentType(boundary, "application/dicom"), "cache-control": "private, no-cache" },
+  });
+}
+
+function nodeToWeb(r: NodeJS.ReadableStream): ReadableStream<Uint8Array> {
+  const it = (r as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { value, done } = await it.next();
+        if (done) c.close();
+        else c.enqueue(value);
+      } catch (e) {
+        c.error(e);
+      }
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
+}
+
+async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "metadata" }>): Promise<Response> {
+  if (!negotiateJson(req.headers.get("accept"))) return error(406, "Metadata is served as application/dicom+json; ask for that.");
+  const instances = await storedInstances(ctx, r);
+  if (!instances.length) return notFound(r);
+  const store = ctx.store ?? archiveBlobStore();
+  const root = rootUrl(req, ctx.projectId);
+  const out: DicomJsonDataset[] = [];
+  for (const i of instances) {
+    const { file, close } = await openParsed(store, i.blobKey);
+    try {
+      const json = toDicomJson(file.dataset, {
+        littleEndian: file.syntax.littleEndian,
+        bulkDataBase: `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`,
+      });
+      json["00083002"] = { vr: "UI", Value: [i.transferSyntaxUid] };
+      out.push(Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1))));
+    } finally {
+      close();
+    }
+  }
+  return new Response(JSON.stringify(out), { headers: { "content-type": DICOM_JSON, "cache-control": "private, no-cache" } });
+}
+
+async function withPixels<T>(ctx: ReadContext, ids: { study: string; series: string; instance: string }, fn: (file: ParsedFile, info: PixelInfo, i: StoredInstance) => T): Promise<T | Response> {
+  const [i] = await storedInstances(ctx, ids);
+  if (!i) return notFound(ids);
+  const { file, close } = await openParsed(ctx.store ?? archiveBlobStore(), i.blobKey);
+  try {
+    const info = pixelInfo(file);
+    if (!info) return error(406, "This instance has no pixel data (it is not an image); retrieve it whole or as metadata instead.");
+    return fn(file, info, i);
+  } finally {
+    close();
+  }
+}
+
+async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "frames" }>): Promise<Response> {
+  return withPixels(ctx, r, (file, info) => {
+    const list = parseFrameList(r.frames, info.numberOfFrames);
+    const n = negotiateFrames(req.headers.get("accept"), info.transferSyntaxUid, info.encapsulated, list.length === 1);
+    if (!n.ok) return error(406, n.message);
+    const bodies = list.map((f) => frameBytes(file, info, f));
+    const partType = `${n.partType}; transfer-syntax=${n.transferSyntax}`;
+    if (!n.multipart) return new Response(new Uint8Array(bodies[0]!), { headers: { "content-type": partType, "cache-control": "private, no-cache" } });
+    const boundary = newBoundary();
+    const base = new URL(req.url).pathname.replace(/\/frames\/.*$/, "/frames/");
+    const parts: OutPart[] = bodies.map((b, k) => ({ contentType: partType, contentLocation: `${base}${list[k]}`, body: b }));
+    return new Response(multipartStream(parts, boundary), {
+      headers: { "content-type": multipartContentType(boundary, n.partType, n.transferSyntax), "cache-control": "private, no-cache" },
+    });
+  });
+}
+
+async function bulkdata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "bulkdata" }>): Promise<Response> {
+  const neg = negotiateBulk(req.headers.get("accept"));
+  if (!neg.ok) return error(406, neg.message);
+  const [i] = await storedInstances(ctx, r);
+  if (!i) return notFound(r);
+  const { file, close } = await openParsed(ctx.store ?? archiveBlobStore(), i.blobKey);
+  let parts: Array<{ type: string; body: Buffer }>;
+  try {
+    const el = elementAtPath(file.dataset, r.path);
+    if (!el) return error(404, "The instance has no binary value at this bulk data path; take BulkDataURIs from the metadata.");
+    if (el.tag === TAG.PixelData && r.path.length === 1) {
+      const info = pixelInfo(file)!;
+      if (info.encapsulated) {
+        const type = `application/octet-stream; transfer-syntax=${info.transferSyntaxUid}`;
+        parts = Array.from({ length: info.numberOfFrames }, (_, k) => ({ type, body: frameBytes(file, info, k + 1) }));
+      } else {
+        const bytes = info.bitsAllocated % 8 === 0 && info.rows ? Array.from({ length: info.numberOfFrames }, (_, k) => frameBytes(file, info, k + 1)) : [file.pixelSource.readAt(el.valueOffset, el.length)];
+        parts = [{ type: "application/octet-stream", body: Buffer.concat(bytes) }];
+      }
+    } else {
+      if (el.items || el.inSource || !BINARY_VRS.has(el.vr)) return error(404, "The value at this bulk data path is not a binary value; take BulkDataURIs from the metadata.");
+      parts = [{ type: "application/octet-stream", body: bulkValueBytes(el, file.syntax.littleEndian) }];
+    }
+  } finally {
+    close();
+  }
+  if (!neg.multipart) {
+    if (parts.length !== 1) return error(406, 'This bulk data has several parts (one per frame); ask for multipart/related; type="application/octet-stream".');
+    return new Response(new Uint8Array(parts[0]!.body), { headers: { "content-type": parts[0]!.type, "cache-control": "private, no-cache" } });
+  }
+  const boundary = newBoundary();
+  return new Response(
+    multipartStream(
+      parts.map((p) => ({ contentType: p.type, body: p.body })),
+      boundary,
+    ),
+    { headers: { "content-type": multipartContentType(boundary, "application/octet-stream"), "cache-control": "private, no-cache" } },
+  );
+}
+
+async function rendered(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "rendered" | "thumbnail" }>): Promise<Response> {
+  if (!negotiatePng(req.headers.get("accept"))) return error(406, "Atrium renders images as image/png; ask for that.");
+  const url = new URL(req.url);
+  let viewport = parseViewport(url.searchParams.get("viewport"));
+  const window = parseWindow(url.searchParams.get("window"));
+  if (r.kind === "thumbnail") viewport ??= { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE };
+  let ids: { study: string; series: string; instance: string };
+  if (r.instance && r.series) {
+    ids = { study: r.study, series: r.series, instance: r.instance };
+  } else {
+    // A study or series thumbnail: the middle image of its first series that has images.
+    const all = (await storedInstances(ctx, r)).filter((i) => i.rows !== null && i.rows > 0);
+    if (!all.length) {
+      if (!(await storedInstances(ctx, r)).length) return notFound(r);
+      return error(406, "Nothing here has pixel data to make a thumbnail of.");
+    }
+    const first = all[0]!.seriesInstanceUid;
+    const series = all.filter((i) => i.seriesInstanceUid === first);
+    const pick = series[Math.floor(series.length / 2)]!;
+    ids = { study: r.study, series: pick.seriesInstanceUid, instance: pick.sopInstanceUid };
+  }
+  return withPixels(ctx, ids, (file, info) => {
+    let frame = 1;
+    if (r.frames !== undefined) {
+      const list = parseFrameList(r.frames, info.numberOfFrames);
+      if (list.length !== 1) return error(400, "Ask for one frame at a time when rendering (frames/{n}/rendered).");
+      frame = list[0]!;
+    } else if (r.kind === "thumbnail" && info.numberOfFrames > 1) {
+      frame = Math.ceil(info.numberOfFrames / 2);
+    }
+    const png = renderFramePng(file, info, frame, { viewport, window });
+    return new Response(new Uint8Array(png), { headers: { "content-type": "image/png", "content-length": String(png.length), "cache-control": "private, no-cache" } });
+  });
+}
