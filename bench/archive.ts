@@ -95,8 +95,8 @@ try {
       await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, ...fields }, update: fields });
     } else {
       await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, kind: "local" }, update: { kind: "local" } });
+      // A fresh index; the blobs of the previous run are overwritten (atomic put), as a first store writes them.
       await prisma.archiveSubject.deleteMany({ where: { projectId: P } });
-      await rm(path.join(dataDir, "archive"), { recursive: true, force: true });
     }
     await prisma.studyArchive.deleteMany({ where: { projectId: P } });
     await prisma.studyArchive.createMany({ data: studyIds.map((studyId) => ({ studyId, projectId: P, state: "queued" as const, targetKind: target })) });
@@ -150,6 +150,9 @@ try {
   await archiveRun("atrium archive → local archive, seq", "local", 1);
   await archiveRun(`atrium archive → local archive, x${C}`, "local", C);
   console.log(`\nXNAT experiments created: ${xnat.experiments.size} (${N} baseline + ${2 * N} archived)`);
+} catch (err) {
+  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
 } finally {
   await xnat.close();
   setDbHandle(undefined);

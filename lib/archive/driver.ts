@@ -52,6 +52,8 @@ export interface ArchiveDriver {
   /** Where the study lives once sent, for the portal: "local" or e.g. "https://xnat.example.org/data/experiments/XNAT_E00012". */
   send(study: ArchiveStudy, onProgress?: (p: ArchiveProgress) => void): Promise<{ location: string }>;
   verify(study: ArchiveStudy): Promise<ArchiveVerification>;
+  /** Releases what send/verify kept open (e.g. an XNAT session shared by both); the worker calls it after each attempt. */
+  close?(): Promise<void>;
 }
 
 /** The experiment (session) label of a study: the subject's pseudonym and a short, stable digest of its de-identified UID. */

@@ -32,6 +32,7 @@ function who(c: XnatCredentials): string {
 export class XnatArchiveDriver implements ArchiveDriver {
   readonly kind = "xnat" as const;
   private readonly base: string;
+  private session: Promise<XnatClient> | null = null;
 
   constructor(
     private readonly target: XnatArchiveTarget,
@@ -40,7 +41,22 @@ export class XnatArchiveDriver implements ArchiveDriver {
     this.base = target.url.replace(/\/+$/, "");
   }
 
-  private async connect(): Promise<XnatClient> {
+  /** One XNAT session for send and verify of an attempt (closed by close()). */
+  private connect(): Promise<XnatClient> {
+    this.session ??= this.login().catch((err: unknown) => {
+      this.session = null;
+      throw err;
+    });
+    return this.session;
+  }
+
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (s) await (await s.catch(() => null))?.close().catch(() => undefined);
+  }
+
+  private async login(): Promise<XnatClient> {
     try {
       return await XnatClient.connect({ url: this.base, ...this.target.credentials, heartbeat: false, ...this.options.client });
     } catch (err) {
@@ -83,8 +99,6 @@ export class XnatArchiveDriver implements ArchiveDriver {
         throw new Error(`${err.message} Make ${who(this.target.credentials)} a Member or Owner of project ${this.target.project} on that XNAT.`);
       }
       throw err;
-    } finally {
-      await xnat.close().catch(() => undefined);
     }
   }
 
@@ -114,8 +128,9 @@ export class XnatArchiveDriver implements ArchiveDriver {
         found,
         detail: ok ? undefined : `Experiment ${study.experimentLabel} in XNAT project ${this.target.project} differs from what was sent: ${report.problems.join("; ")}.`,
       };
-    } finally {
-      await xnat.close().catch(() => undefined);
+    } catch (err) {
+      await this.close();
+      throw err;
     }
   }
 }

@@ -84,10 +84,11 @@ export async function runArchiveAttempt(
   const mine = { studyId, attempts: attempt, queuedAt: row.queuedAt };
 
   let study: ArchiveStudy | undefined;
+  let driver: ArchiveDriver | undefined;
   try {
     study = await loadArchiveStudy(prisma, dataDir, studyId);
     const project = await prisma.projectArchiveTarget.findUnique({ where: { projectId: study.projectId } });
-    const driver = opts.driver ?? createArchiveDriver(prisma, project);
+    driver = opts.driver ?? createArchiveDriver(prisma, project);
     const totals = expectedCounts(study);
     await prisma.studyArchive.updateMany({ where: mine, data: { state: "sending", targetKind: driver.kind, totalBytes: BigInt(totals.bytes), doneBytes: 0n } });
 
@@ -144,6 +145,8 @@ export async function runArchiveAttempt(
     // Logged without the message: it may name labels; ids and the error class are enough here.
     log.warn({ studyId, attempt, error: err instanceof Error ? err.name : "unknown", nextAttemptAt: next?.toISOString() ?? null }, "archive attempt failed");
     return failed ? "failed" : "stale";
+  } finally {
+    await driver?.close?.().catch(() => undefined);
   }
 }
 

@@ -76,7 +76,11 @@ describe("the archive state machine", () => {
     expect(await archiveOf(study.id)).toMatchObject({ state: "queued", attempts: 0, projectId: P, targetKind: "xnat" });
     expect((await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: study.id } })).status).toBe("archiving");
 
+    const sessions = { ...server.stats };
     expect(await runArchiveAttempt(db.prisma, dataDir, study.id, 1)).toBe("archived");
+    // One XNAT session for sending and verifying, logged out afterwards.
+    expect(server.stats.sessionsCreated - sessions.sessionsCreated).toBe(1);
+    expect(server.stats.sessionsDeleted - sessions.sessionsDeleted).toBe(1);
     const a = await archiveOf(study.id);
     const label = experimentLabel(study.subjectLabel, study.studyInstanceUid);
     const [exp, ...more] = server.experimentsByLabel("P1", label);
