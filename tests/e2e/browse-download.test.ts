@@ -89,7 +89,7 @@ describe("Browse tab", () => {
     await page.getByText("xnat.example.org", { exact: true }).waitFor();
     await shot(page, "browse-subjects");
 
-    await subjects.getByRole("button", { name: "PSEUDO_0002" }).click();
+    await subjects.getByRole("button", { name: "PSEUDO_0002", exact: true }).click();
     const xnatRow = page.getByTestId("experiments-table").locator("tbody tr").first();
     await xnatRow.getByText("XNAT xnat.example.org · BRAIN").waitFor();
     expect(await xnatRow.getByRole("link").getAttribute("href")).toBe("https://xnat.example.org/data/experiments/XNAT_E00042");
@@ -97,7 +97,7 @@ describe("Browse tab", () => {
     await shot(page, "browse-experiments-xnat");
 
     await page.getByRole("button", { name: "Subjects" }).click();
-    await subjects.getByRole("button", { name: "PSEUDO_0001" }).click();
+    await subjects.getByRole("button", { name: "PSEUDO_0001", exact: true }).click();
     const table = page.getByTestId("experiments-table");
     await table.getByText("2024-03-20").waitFor();
     await table.getByText("2023-01-15").waitFor();
@@ -105,7 +105,7 @@ describe("Browse tab", () => {
     expect(await table.locator("tbody tr").first().innerText()).toContain("PSEUDO_0001_9D8E7F60"); // newest first
     await shot(page, "browse-experiments");
 
-    await table.getByRole("button", { name: "PSEUDO_0001_4F1A2B3C" }).click();
+    await table.getByRole("button", { name: "PSEUDO_0001_4F1A2B3C", exact: true }).click();
     const scans = page.getByTestId("scans-table");
     await scans.getByText("Localizer").waitFor();
     await scans.getByText("T2 axial").waitFor();
@@ -172,18 +172,21 @@ describe("Browse tab", () => {
     await collab.goto(`${app.url}/projects/BROWSE?tab=browse`);
     const refused = collab.getByTestId("download-refused");
     await refused.getByText(/Ask a project owner to turn on "Collaborators may download"/).waitFor();
-    await collab.getByTestId("subjects-table").getByRole("button", { name: "PSEUDO_0001" }).click();
+    await collab.getByTestId("subjects-table").getByRole("button", { name: "PSEUDO_0001", exact: true }).click();
     const dlButton = collab.getByTestId("experiments-table").getByRole("button", { name: /^Download PSEUDO_0001_9D8E7F60/ });
     expect(await dlButton.isDisabled()).toBe(true);
+    expect(await collab.getByTestId("experiments-table").getByRole("checkbox").count()).toBe(0);
     await shot(collab, "browse-collaborator-refused");
 
     await page.goto(`${app.url}/projects/BROWSE?tab=overview`);
-    await page.getByRole("switch", { name: "Collaborators may download" }).check();
+    const toggle = page.getByRole("switch", { name: "Collaborators may download" });
+    await expect.poll(() => toggle.isEnabled()).toBe(true);
+    await toggle.click();
     await page.getByText("Collaborators may now download.").waitFor();
     await shot(page, "browse-owner-setting");
 
     await collab.reload();
-    await collab.getByTestId("subjects-table").getByRole("button", { name: "PSEUDO_0001" }).click();
+    await collab.getByTestId("subjects-table").getByRole("button", { name: "PSEUDO_0001", exact: true }).click();
     const enabled = collab.getByTestId("experiments-table").getByRole("button", { name: /^Download PSEUDO_0001_9D8E7F60/ });
     await expect.poll(() => enabled.isEnabled()).toBe(true);
     expect(await collab.getByTestId("download-refused").count()).toBe(0);
