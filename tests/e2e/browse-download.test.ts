@@ -55,6 +55,7 @@ beforeAll(async () => {
       scans: [
         { seriesNumber: 1, modality: "MR", description: "Localizer", instances: [sample("dwv__bbmri-53323131.dcm"), sample("dwv__bbmri-53323275.dcm")] },
         { seriesNumber: 2, modality: "MR", description: "T2 axial", instances: [sample("pydicom-data__MR2_UNCR.dcm")] },
+        { seriesNumber: 9, modality: "SR", description: "Report", instances: [sample("dicomParser__report_dfl.dcm")] },
       ],
     },
     {
@@ -112,8 +113,15 @@ describe("Browse tab", () => {
     // Each preview ends as a rendered thumbnail or a placeholder, never a broken image.
     await page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('[data-testid="scans-table"] tbody tr td:nth-child(2)')];
-      return cells.length === 2 && cells.every((c) => c.querySelector('[data-testid="thumbnail-placeholder"]') || (c.querySelector("img") as HTMLImageElement | null)?.naturalWidth);
+      return cells.length === 3 && cells.every((c) => c.querySelector('[data-testid="thumbnail-placeholder"]') || (c.querySelector("img") as HTMLImageElement | null)?.naturalWidth);
     }, undefined, { timeout: 15_000 });
+    // The two images render (the DICOMweb thumbnail route); the report has no pixels: a placeholder.
+    const rendered = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="scans-table"] tbody tr td:nth-child(2)')].map((c) =>
+        c.querySelector('[data-testid="thumbnail-placeholder"]') ? "placeholder" : (c.querySelector("img") as HTMLImageElement).naturalWidth > 0 ? "image" : "broken",
+      ),
+    );
+    expect(rendered).toEqual(["image", "image", "placeholder"]);
     await shot(page, "browse-scans");
   }, 90_000);
 
