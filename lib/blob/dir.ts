@@ -58,7 +58,12 @@ export function createDirBlobStore(opts: DirBlobStoreOptions): BlobStore {
   const tmpDir = path.join(root, TMP);
   const doSync = opts.fsync !== false;
   let ready: Promise<void> | undefined;
-  const ensureRoot = () => (ready ??= mkdir(tmpDir, { recursive: true }).then(() => undefined));
+  // On first use: create the root, and (in the background) remove temporary files that interrupted
+  // puts left more than an hour ago (a put in progress keeps touching its file).
+  const ensureRoot = () =>
+    (ready ??= mkdir(tmpDir, { recursive: true }).then(() => {
+      void cleanDirBlobTemp(root).catch(() => undefined);
+    }));
   const fileOf = (key: string) => path.join(root, ...assertBlobKey(key).split("/"));
 
   async function writeTemp(data: BlobData): Promise<{ tmp: string; size: number; sha256: string }> {

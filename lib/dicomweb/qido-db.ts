@@ -95,9 +95,13 @@ export async function runQido(prisma: PrismaClient, projectId: string, query: Qu
   const page = Prisma.sql`LIMIT ${query.limit + 1} OFFSET ${query.offset}`;
   let rows: Array<StudyRow | SeriesRow | InstanceRow>;
   if (query.level === "study") {
+    // Page first, then count series for the page's rows only.
     rows = await prisma.$queryRaw<StudyRow[]>`
-      SELECT ${STUDY_COLS} FROM "ArchiveExperiment" e WHERE ${w}
-      ORDER BY e."studyDate" DESC NULLS LAST, e."studyTime" DESC NULLS LAST, e."studyInstanceUid" ${page}`;
+      SELECT ${STUDY_COLS} FROM (
+        SELECT * FROM "ArchiveExperiment" e WHERE ${w}
+        ORDER BY e."studyDate" DESC NULLS LAST, e."studyTime" DESC NULLS LAST, e."studyInstanceUid" ${page}
+      ) e
+      ORDER BY e."studyDate" DESC NULLS LAST, e."studyTime" DESC NULLS LAST, e."studyInstanceUid"`;
   } else if (query.level === "series") {
     rows = await prisma.$queryRaw<SeriesRow[]>`
       SELECT ${STUDY_COLS}, ${SERIES_COLS}

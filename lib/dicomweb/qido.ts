@@ -118,7 +118,7 @@ export const MAX_LIMIT = 1000;
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const DATE = /^\d{8}$/;
-const TIME = /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/;
+const TIME = /^([01]\d|2[0-3])([0-5]\d([0-5]\d|60)?(\.\d{1,6})?)?$/;
 
 function keyName(raw: string): string | null {
   if (/^[0-9A-Fa-f]{8}$/.test(raw)) return BY_TAG.get(raw.toUpperCase()) ?? `(${raw.slice(0, 4)},${raw.slice(4)})`.toUpperCase();
@@ -157,13 +157,10 @@ export function parseQuery(params: URLSearchParams, level: Level): Query {
   const ignored: string[] = [];
   let limit = MAX_LIMIT;
   let offset = 0;
-  let fuzzy = false;
+  const fuzzy = params.get("fuzzymatching") === "true";
   for (const [rawKey, rawValue] of params) {
     const k = rawKey.trim();
-    if (k === "fuzzymatching") {
-      fuzzy = rawValue === "true";
-      continue;
-    }
+    if (k === "fuzzymatching") continue;
     if (k === "limit") {
       if (!/^\d{1,9}$/.test(rawValue)) throw new QidoError("limit is a non-negative whole number.");
       limit = Math.min(MAX_LIMIT, Number(rawValue));

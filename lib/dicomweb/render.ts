@@ -108,8 +108,8 @@ function toGray8(file: ParsedFile, info: PixelInfo, values: Float64Array, frame:
   const slope = firstNumber(file, 0x00281053) ?? functionalValue(file, 0x00289145, 0x00281053, frame) ?? 1;
   const intercept = firstNumber(file, 0x00281052) ?? functionalValue(file, 0x00289145, 0x00281052, frame) ?? 0;
   for (let i = 0; i < values.length; i++) values[i] = values[i]! * slope + intercept;
-  let center = opts.window?.center ?? firstNumber(file, 0x00281050) ?? functionalValue(file, 0x00289132, 0x00281050, frame);
-  let width = opts.window?.width ?? firstNumber(file, 0x00281051) ?? functionalValue(file, 0x00289132, 0x00281051, frame);
+  const center = opts.window?.center ?? firstNumber(file, 0x00281050) ?? functionalValue(file, 0x00289132, 0x00281050, frame);
+  const width = opts.window?.width ?? firstNumber(file, 0x00281051) ?? functionalValue(file, 0x00289132, 0x00281051, frame);
   const fn = opts.window?.fn ?? ((stringValue(file.dataset, 0x00281056) ?? "LINEAR").toUpperCase() === "SIGMOID" ? "sigmoid" : "linear");
   if (center === undefined || width === undefined || width <= 0) {
     let min = Infinity;
@@ -119,8 +119,6 @@ function toGray8(file: ParsedFile, info: PixelInfo, values: Float64Array, frame:
       if (v > max) max = v;
     }
     if (!Number.isFinite(min)) min = max = 0;
-    center = (min + max) / 2;
-    width = Math.max(1, max - min);
     return gray(values, (v) => ((v - min) / (max - min || 1)) * 255, info);
   }
   const c = center;

@@ -145,61 +145,70 @@ export function createLocalArchiveDriver(prisma: PrismaClient, blobStore?: BlobS
           create: { projectId, subjectId: subject.id, label: study.experimentLabel, studyInstanceUid: study.studyInstanceUid, intakeStudyId: study.studyId, ...studyFields, modalities: [] },
           update: { subjectId: subject.id, intakeStudyId: study.studyId, ...present },
         });
-        // An instance that now belongs to another series of the study leaves its old scan.
-        const sops = stored.map((s) => s.file.sopInstanceUid);
-        const elsewhere = await tx.archiveInstance.findMany({
-          where: { sopInstanceUid: { in: sops }, scan: { experimentId: experiment.id } },
-          select: { id: true, sopInstanceUid: true, blobKey: true, scan: { select: { seriesInstanceUid: true } } },
-        });
-        const seriesOf = new Map(stored.map((s) => [s.file.sopInstanceUid, s.file.seriesInstanceUid]));
-        const moved = elsewhere.filter((i) => seriesOf.get(i.sopInstanceUid) !== i.scan.seriesInstanceUid);
-        if (moved.length) {
-          await tx.archiveInstance.deleteMany({ where: { id: { in: moved.map((m) => m.id) } } });
-          movedBlobs.push(...moved.map((m) => m.blobKey));
-        }
-        for (const [seriesUid, items] of bySeries) {
+        // Scans: create the missing ones in one statement, then read them all back.
+        const seriesRows = [...bySeries].map(([seriesUid, items]) => {
           const h = items.find((i) => i.header.series.modality !== null)?.header.series ?? items[0]!.header.series;
-          const seriesFields = {
+          return {
+            seriesInstanceUid: seriesUid,
             modality: h.modality,
             seriesNumber: h.seriesNumber,
             seriesDescription: h.seriesDescription,
             seriesDate: h.seriesDate,
             seriesTime: h.seriesTime,
           };
-          const scan = await tx.archiveScan.upsert({
-            where: { experimentId_seriesInstanceUid: { experimentId: experiment.id, seriesInstanceUid: seriesUid } },
-            create: { experimentId: experiment.id, seriesInstanceUid: seriesUid, ...seriesFields },
-            update: Object.fromEntries(Object.entries(seriesFields).filter(([, v]) => v !== null)),
+        });
+        await tx.archiveScan.createMany({ data: seriesRows.map((r) => ({ experimentId: experiment.id, ...r })), skipDuplicates: true });
+        const scans = await tx.archiveScan.findMany({
+          where: { experimentId: experiment.id, seriesInstanceUid: { in: [...bySeries.keys()] } },
+          select: { id: true, seriesInstanceUid: true, modality: true, seriesNumber: true, seriesDescription: true, seriesDate: true, seriesTime: true },
+        });
+        const scanOf = new Map(scans.map((sc) => [sc.seriesInstanceUid, sc]));
+        for (const r of seriesRows) {
+          const sc = scanOf.get(r.seriesInstanceUid)!;
+          // Header values of a series are only overwritten by values that exist.
+          const changed = Object.fromEntries(Object.entries(r).filter(([k, v]) => k !== "seriesInstanceUid" && v !== null && v !== sc[k as keyof typeof sc]));
+          if (Object.keys(changed).length) await tx.archiveScan.update({ where: { id: sc.id }, data: changed });
+        }
+        // Instances already indexed anywhere in the study: same series → updated when changed;
+        // another series (the instance moved) → removed from the old scan.
+        const existing = await tx.archiveInstance.findMany({
+          where: { sopInstanceUid: { in: stored.map((s) => s.file.sopInstanceUid) }, scan: { experimentId: experiment.id } },
+          select: { id: true, scanId: true, sopInstanceUid: true, sha256: true, sizeBytes: true, blobKey: true },
+        });
+        const row = (s: Stored) => ({
+          sopClassUid: s.header.sopClassUid ?? "",
+          transferSyntaxUid: s.header.transferSyntaxUid,
+          instanceNumber: s.header.instance.instanceNumber,
+          rows: s.header.instance.rows,
+          columns: s.header.instance.columns,
+          numberOfFrames: s.header.instance.numberOfFrames,
+          bitsAllocated: s.header.instance.bitsAllocated,
+          blobKey: s.blobKey,
+          sizeBytes: BigInt(s.size),
+          sha256: s.sha256,
+        });
+        const bySop = new Map(stored.map((s) => [s.file.sopInstanceUid, s]));
+        const inPlace = new Map<string, (typeof existing)[number]>();
+        const moved: typeof existing = [];
+        for (const e of existing) {
+          if (e.scanId === scanOf.get(bySop.get(e.sopInstanceUid)!.file.seriesInstanceUid)!.id) inPlace.set(e.sopInstanceUid, e);
+          else moved.push(e);
+        }
+        if (moved.length) {
+          await tx.archiveInstance.deleteMany({ where: { id: { in: moved.map((m) => m.id) } } });
+          movedBlobs.push(...moved.map((m) => m.blobKey));
+        }
+        const fresh = stored.filter((s) => !inPlace.has(s.file.sopInstanceUid));
+        if (fresh.length) {
+          await tx.archiveInstance.createMany({
+            data: fresh.map((s) => ({ scanId: scanOf.get(s.file.seriesInstanceUid)!.id, sopInstanceUid: s.file.sopInstanceUid, ...row(s) })),
+            skipDuplicates: true,
           });
-          const existing = new Map(
-            (
-              await tx.archiveInstance.findMany({
-                where: { scanId: scan.id, sopInstanceUid: { in: items.map((i) => i.file.sopInstanceUid) } },
-                select: { id: true, sopInstanceUid: true, sha256: true, sizeBytes: true, blobKey: true },
-              })
-            ).map((r) => [r.sopInstanceUid, r]),
-          );
-          const row = (s: Stored) => ({
-            sopClassUid: s.header.sopClassUid ?? "",
-            transferSyntaxUid: s.header.transferSyntaxUid,
-            instanceNumber: s.header.instance.instanceNumber,
-            rows: s.header.instance.rows,
-            columns: s.header.instance.columns,
-            numberOfFrames: s.header.instance.numberOfFrames,
-            bitsAllocated: s.header.instance.bitsAllocated,
-            blobKey: s.blobKey,
-            sizeBytes: BigInt(s.size),
-            sha256: s.sha256,
-          });
-          const fresh = items.filter((s) => !existing.has(s.file.sopInstanceUid));
-          if (fresh.length) {
-            await tx.archiveInstance.createMany({ data: fresh.map((s) => ({ scanId: scan.id, sopInstanceUid: s.file.sopInstanceUid, ...row(s) })), skipDuplicates: true });
-          }
-          for (const s of items) {
-            const old = existing.get(s.file.sopInstanceUid);
-            if (old && (old.sha256 !== s.sha256 || old.sizeBytes !== BigInt(s.size) || old.blobKey !== s.blobKey)) {
-              await tx.archiveInstance.update({ where: { id: old.id }, data: row(s) });
-            }
+        }
+        for (const s of stored) {
+          const old = inPlace.get(s.file.sopInstanceUid);
+          if (old && (old.sha256 !== s.sha256 || old.sizeBytes !== BigInt(s.size) || old.blobKey !== s.blobKey)) {
+            await tx.archiveInstance.update({ where: { id: old.id }, data: row(s) });
           }
         }
         // Counts, sizes and modalities from the rows themselves.

@@ -238,3 +238,165 @@ describe("HTTP: download from the archive (GET and POST /api/projects/{id}/downl
     }
   }
 });
+
+// ---- HTTP routes: DICOMweb over the local archive (and STOW-RS into a project) ------------------
+// Every route file under app/dicomweb/projects/ × every caller (sessions and API tokens) × every
+// accessibility. Reads need collaborator (or a token with the "read" scope), STOW needs member (or
+// "stow"). A route file or method without a row here fails the first test of this block.
+describe("DICOMweb routes (HTTP)", () => {
+  type Method = "GET" | "POST";
+  interface HttpRow {
+    requires: "collaborator" | "member";
+    scope: "read" | "stow";
+    /** The route file under app/dicomweb/projects/[projectId]/ and its method. */
+    file: string;
+    method: Method;
+    /** The path below /dicomweb/projects/{p}/ and the catch-all segments the route gets. */
+    path: (s: ArchivedIds) => string;
+  }
+  interface ArchivedIds {
+    study: string;
+    series: string;
+    sop: string;
+  }
+  const inst = (s: ArchivedIds) => `studies/${s.study}/series/${s.series}/instances/${s.sop}`;
+  const HTTP: Record<string, HttpRow> = {
+    "QIDO studies": { requires: "collaborator", scope: "read", file: "studies/route.ts", method: "GET", path: () => "studies" },
+    "STOW-RS into the project": { requires: "member", scope: "stow", file: "studies/route.ts", method: "POST", path: () => "studies" },
+    "QIDO series (project)": { requires: "collaborator", scope: "read", file: "series/route.ts", method: "GET", path: () => "series" },
+    "QIDO instances (project)": { requires: "collaborator", scope: "read", file: "instances/route.ts", method: "GET", path: () => "instances" },
+    "WADO study": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}` },
+    "WADO study metadata": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/metadata` },
+    "QIDO series of a study": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/series` },
+    "QIDO instances of a study": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/instances` },
+    "study thumbnail": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/thumbnail` },
+    "WADO series": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/series/${s.series}` },
+    "WADO series metadata": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/series/${s.series}/metadata` },
+    "QIDO instances of a series": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/series/${s.series}/instances` },
+    "series thumbnail": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `studies/${s.study}/series/${s.series}/thumbnail` },
+    "WADO instance": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => inst(s) },
+    "WADO instance metadata": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/metadata` },
+    "WADO frames": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/frames/1` },
+    "WADO bulkdata": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/bulkdata/7FE00010` },
+    "instance rendered": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/rendered` },
+    "instance thumbnail": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/thumbnail` },
+    "frame rendered": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/frames/1/rendered` },
+    "frame thumbnail": { requires: "collaborator", scope: "read", file: "studies/[...path]/route.ts", method: "GET", path: (s) => `${inst(s)}/frames/1/thumbnail` },
+  };
+  const tokenKinds = ["readToken", "stowToken", "otherProjectToken"] as const;
+  type Caller = Actor | (typeof tokenKinds)[number];
+  const ROUTES_DIR = "app/dicomweb/projects/[projectId]";
+  const SAMPLE = "pydicom__CT_small.dcm";
+
+  const projects = {} as Record<Accessibility, { id: string; ids: ArchivedIds }>;
+  const cookies = {} as Record<Actor, string | null>;
+  const tokens = {} as Record<Accessibility, Record<(typeof tokenKinds)[number], string>>;
+  const routeModules = new Map<string, Record<Method, (req: Request, ctx: { params: Promise<Record<string, unknown>> }) => Promise<Response>>>();
+  let dataDir: string;
+  let previousDataDir: string | undefined;
+
+  beforeAll(async () => {
+    const os = await import("node:os");
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const { setDbHandle } = await import("@/server/db");
+    const { createSession, SESSION_COOKIE } = await import("@/server/auth/session");
+    const { generateToken } = await import("@/lib/tokens");
+    const { archiveSamples } = await import("../dicomweb/read-helpers");
+    previousDataDir = process.env.ATRIUM_DATA_DIR;
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-matrix-dicomweb-"));
+    process.env.ATRIUM_DATA_DIR = dataDir;
+    setDbHandle(Promise.resolve(db.handle));
+    for (const actor of actors) {
+      const user = actor === "anonymous" ? null : people.users[actor];
+      cookies[actor] = user ? `${SESSION_COOKIE}=${(await createSession(db.prisma, user.id)).token}` : null;
+    }
+    const other = await createProjectFixture(db.prisma, people, "DW_OTHER", "private");
+    for (const acc of ["private", "protected", "public"] as const) {
+      const f = await createProjectFixture(db.prisma, people, `DW_${acc.slice(0, 3)}`, acc);
+      const [file] = await archiveSamples(db.prisma, f.projectId, [SAMPLE]);
+      projects[acc] = { id: f.projectId, ids: { study: file!.studyInstanceUid, series: file!.seriesInstanceUid, sop: file!.sopInstanceUid } };
+      const mk = async (projectId: string, scopes: string[]) => {
+        const t = generateToken();
+        await db.prisma.projectApiToken.create({ data: { projectId, name: "matrix", prefix: t.prefix, tokenHash: t.tokenHash, scopes, createdById: people.users.owner.id } });
+        return t.token;
+      };
+      tokens[acc] = { readToken: await mk(f.projectId, ["read"]), stowToken: await mk(f.projectId, ["stow"]), otherProjectToken: await mk(other.projectId, ["read", "stow"]) };
+    }
+    for (const file of new Set(Object.values(HTTP).map((r) => r.file))) {
+      routeModules.set(file, (await import(/* @vite-ignore */ path.resolve(ROUTES_DIR, file))) as never);
+    }
+  });
+  afterAll(async () => {
+    const fs = await import("node:fs");
+    const { setDbHandle } = await import("@/server/db");
+    setDbHandle(undefined);
+    if (previousDataDir === undefined) delete process.env.ATRIUM_DATA_DIR;
+    else process.env.ATRIUM_DATA_DIR = previousDataDir;
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("every route file under app/dicomweb/projects/ and each of its methods has a row", async () => {
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const found: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name === "route.ts") {
+          const src = fs.readFileSync(p, "utf8");
+          for (const m of src.matchAll(/export async function (GET|POST|PUT|DELETE|PATCH|HEAD)\b/g)) found.push(`${m[1]} ${path.relative(ROUTES_DIR, p)}`);
+        }
+      }
+    };
+    walk(ROUTES_DIR);
+    const rows = new Set(Object.values(HTTP).map((r) => `${r.method} ${r.file}`));
+    expect([...new Set(found)].sort()).toEqual([...rows].sort());
+  });
+
+  function expectedStatus(row: HttpRow, caller: Caller, acc: Accessibility): number | "allowed" {
+    if (caller === "readToken") return row.scope === "read" ? "allowed" : 403;
+    if (caller === "stowToken") return row.scope === "stow" ? "allowed" : 403;
+    if (caller === "otherProjectToken") return 403;
+    const want = expected({ requires: row.requires, mutates: false, input: () => undefined }, caller, acc);
+    return want.allowed ? "allowed" : { UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404 }[want.code];
+  }
+
+  for (const [name, row] of Object.entries(HTTP)) {
+    describe(`${row.method} /dicomweb/projects/{p}/${row.path({ study: "{study}", series: "{series}", sop: "{sop}" })} (${name})`, () => {
+      for (const acc of ["private", "protected", "public"] as const) {
+        for (const caller of [...actors, ...tokenKinds] as Caller[]) {
+          const want = expectedStatus(row, caller, acc);
+          it(`${caller} on a ${acc} project: ${want === "allowed" ? "allowed" : `denied (${want})`}`, async () => {
+            const p = projects[acc];
+            const sub = row.path(p.ids);
+            const headers = new Headers();
+            if ((actors as readonly string[]).includes(caller)) {
+              const c = cookies[caller as Actor];
+              if (c) headers.set("cookie", c);
+            } else headers.set("authorization", `Bearer ${tokens[acc][caller as (typeof tokenKinds)[number]]}`);
+            if (row.method === "POST") headers.set("content-type", "text/plain");
+            const req = new Request(`http://atrium.test/dicomweb/projects/${p.id}/${sub}`, { method: row.method, headers, ...(row.method === "POST" ? { body: "not multipart" } : {}) });
+            const params = row.file.includes("[...path]") ? { projectId: p.id, path: sub.split("/").slice(1) } : { projectId: p.id };
+            // A token's lastUsedAt is written on use (at most once a minute): not a change this checks.
+            const snap = async () => (await snapshot(db.prisma)).replace(/"lastUsedAt":"[^"]*"/g, '"lastUsedAt":null');
+            const before = await snap();
+            const res = await routeModules.get(row.file)![row.method](req, { params: Promise.resolve(params) });
+            const body = await res.arrayBuffer();
+            if (want === "allowed") {
+              if (row.method === "POST") expect(res.status, "an allowed STOW reaches content-type checking").toBe(415);
+              else expect(res.status, Buffer.from(body).toString().slice(0, 300)).toBe(200);
+            } else {
+              expect(res.status).toBe(want);
+              const msg = (JSON.parse(Buffer.from(body).toString()) as { error: string }).error;
+              expect(msg.length).toBeGreaterThan(10);
+              if (want === 401) expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+            }
+            expect(await snap(), "a DICOMweb read or a refused STOW changes nothing").toEqual(before);
+          });
+        }
+      }
+    });
+  }
+});

@@ -2,7 +2,7 @@
 // stat, delete, prefix listing, and keys that cannot escape the root.
 import { afterAll, describe, expect, it } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -87,6 +87,18 @@ describe("directory blob store", () => {
     await expect(store.put("F/failed.bin", failing())).rejects.toThrow("sender went away");
     expect(await store.stat("F/failed.bin")).toBeNull();
     expect(readdirSync(path.join(root, ".tmp"))).toEqual([]);
+  });
+
+  it("a new store removes temporary files that interrupted puts left over an hour ago, and keeps recent ones", async () => {
+    const r = path.join(root, "stale");
+    mkdirSync(path.join(r, ".tmp"), { recursive: true });
+    writeFileSync(path.join(r, ".tmp", "old"), "x");
+    writeFileSync(path.join(r, ".tmp", "recent"), "x");
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(path.join(r, ".tmp", "old"), old, old);
+    await createDirBlobStore({ root: r }).put("k", Buffer.from("v"));
+    for (let i = 0; i < 50 && existsSync(path.join(r, ".tmp", "old")); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(readdirSync(path.join(r, ".tmp"))).toEqual(["recent"]);
   });
 
   it("lists by prefix in key order, including partial segments, never temporary files", async () => {

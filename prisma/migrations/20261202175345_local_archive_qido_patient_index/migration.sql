@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "ArchiveExperiment_projectId_patientId_idx" ON "ArchiveExperiment"("projectId", "patientId");
