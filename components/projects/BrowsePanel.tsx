@@ -173,8 +173,8 @@ function Summary({ o }: { o: Overview }) {
   return (
     <Card withBorder radius="md" padding="md">
       <SimpleGrid cols={{ base: 2, sm: 5 }}>
-        {fact("Subjects", o.local.subjects)}
-        {fact("Experiments", `${o.local.experiments}${o.notLocal ? ` (+${o.notLocal} elsewhere or in progress)` : ""}`)}
+        {fact("Subjects", o.local.subjects + o.notLocalSubjects)}
+        {fact("Experiments", o.notLocal ? `${o.local.experiments} local + ${o.notLocal} on XNAT or being archived` : o.local.experiments)}
         {fact("Scans", o.local.scans)}
         {fact("Size", `${humanBytes(o.local.bytes)} in ${o.local.instances} files`)}
         {fact(
@@ -227,7 +227,8 @@ function FilterInput({ value, onChange, placeholder }: { value: string; onChange
       aria-label={placeholder}
       value={value}
       onChange={(e) => onChange(e.currentTarget.value)}
-      maw={320}
+      w={360}
+      maw="100%"
     />
   );
 }
@@ -268,8 +269,8 @@ function SubjectsTable({ projectId, onOpen }: { projectId: string; onOpen: (subj
                 <Table.Td>
                   <Text size="sm">{s.experiments}{s.otherExperiments > 0 && <Text span c="dimmed" size="xs"> ({s.otherExperiments} not local)</Text>}</Text>
                 </Table.Td>
-                <Table.Td><Text size="sm">{s.instances}</Text></Table.Td>
-                <Table.Td><Text size="sm">{humanBytes(s.bytes)}</Text></Table.Td>
+                <Table.Td><Text size="sm">{s.localExperiments ? s.instances : "—"}</Text></Table.Td>
+                <Table.Td><Text size="sm">{s.localExperiments ? humanBytes(s.bytes) : "—"}</Text></Table.Td>
                 <Table.Td><Text size="sm">{dicomDate(s.latestStudyDate) ?? "—"}</Text></Table.Td>
               </Table.Tr>
             ))}
@@ -325,7 +326,7 @@ function ExperimentsTable(props: {
             {rows.map((e) => (
               <Table.Tr key={e.id ?? e.label}>
                 <Table.Td>
-                  {e.downloadable && e.id ? (
+                  {e.downloadable && e.id && props.canDownload ? (
                     <Checkbox aria-label={`Select ${e.label}`} checked={props.selected.has(e.id)} onChange={(ev) => props.onPick(e, ev.currentTarget.checked)} />
                   ) : null}
                 </Table.Td>
@@ -412,14 +413,14 @@ function ScansTable(props: {
             {rows.map((s) => (
               <Table.Tr key={s.id}>
                 <Table.Td>
-                  <Tooltip label="The whole experiment is selected" disabled={!props.experimentSelected}>
+                  {props.canDownload && <Tooltip label="The whole experiment is selected" disabled={!props.experimentSelected}>
                     <Checkbox
                       aria-label={`Select scan ${s.seriesNumber ?? ""}`}
                       checked={props.experimentSelected || props.selected.has(s.id)}
                       disabled={props.experimentSelected}
                       onChange={(ev) => props.onPick(s, ev.currentTarget.checked)}
                     />
-                  </Tooltip>
+                  </Tooltip>}
                 </Table.Td>
                 <Table.Td><Thumbnail src={s.thumbnailUrl} alt={`Scan ${s.seriesNumber ?? ""}`} /></Table.Td>
                 <Table.Td><Text size="sm">{s.seriesNumber ?? "—"}</Text></Table.Td>

@@ -36,7 +36,7 @@ export function decideDownloadAccess(input: DownloadAccessInput): DownloadDecisi
     return {
       ok: false,
       status: 403,
-      message: `Collaborators may browse project "${input.projectId}" but not download its files: its owners have not allowed it. Ask a project owner to turn on "Collaborators may download" in the project's Overview → Settings, or to make you a member.`,
+      message: `Collaborators may browse project "${input.projectId}" but not download its files: its owners have not allowed it. Ask a project owner to turn on "Collaborators may download" in the project's Overview tab (Downloads), or to make you a member.`,
     };
   }
   return { ok: false, status: 403, message: `You need read access to project "${input.projectId}" to download its files. Ask one of its owners.` };

@@ -35,15 +35,20 @@ export const browseRouter = router({
       ctx.prisma.archiveExperiment.count({ where: { projectId } }),
       ctx.prisma.archiveScan.count({ where: { experiment: { projectId } } }),
       ctx.prisma.archiveExperiment.aggregate({ where: { projectId }, _sum: { instanceCount: true, sizeBytes: true } }),
-      ctx.prisma.$queryRaw<{ n: number }[]>`
-        SELECT COUNT(*)::int AS n FROM "IntakeStudy" st JOIN "StudyArchive" a ON a."studyId" = st.id
+      ctx.prisma.$queryRaw<{ n: number; subjects: number }[]>`
+        SELECT COUNT(*)::int AS n,
+               COUNT(DISTINCT st."subjectLabel") FILTER (WHERE NOT EXISTS (
+                 SELECT 1 FROM "ArchiveSubject" s2 WHERE s2."projectId" = ${projectId} AND s2.label = st."subjectLabel"))::int AS subjects
+        FROM "IntakeStudy" st JOIN "StudyArchive" a ON a."studyId" = st.id
         WHERE st."projectId" = ${projectId} AND ${notIndexed(Prisma.sql`${projectId}`)}`,
     ]);
     const download = decideDownloadAccess({ projectId, level: ctx.project.level, viaToken: false, allowCollaboratorDownload: project.allowCollaboratorDownload });
     return {
       target: { kind: target?.kind ?? "local", xnatUrl: target?.xnatUrl ?? null, xnatProject: target?.xnatProject ?? null },
       local: { subjects, experiments, scans, instances: agg._sum.instanceCount ?? 0, bytes: Number(agg._sum.sizeBytes ?? 0) },
+      /** Experiments with an archive row but not in the local archive (on XNAT, or being archived), and subjects that have only those. */
       notLocal: remote[0]?.n ?? 0,
+      notLocalSubjects: remote[0]?.subjects ?? 0,
       allowCollaboratorDownload: project.allowCollaboratorDownload,
       canDownload: download.ok,
       downloadRefusal: download.ok ? null : download.message,

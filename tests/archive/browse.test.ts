@@ -159,6 +159,7 @@ describe("browse.overview and the download setting", () => {
       target: { kind: "xnat", xnatUrl: "https://xnat.example.org", xnatProject: "BRAIN" },
       local: { subjects: 12, experiments: 13, scans: 15, instances: 16 },
       notLocal: 2,
+      notLocalSubjects: 1,
       allowCollaboratorDownload: false,
       canDownload: false,
       isOwner: false,

@@ -2,6 +2,8 @@
 // each instance's bytes into the archive's blob store (lib/blob, <data dir>/archive) under its blobKey.
 import { createHash, randomBytes } from "node:crypto";
 import { createDirBlobStore } from "@/lib/blob";
+import { readIndexHeader } from "@/lib/archive/index-header";
+import { BufferSource } from "@/lib/dicom/source";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
 
@@ -91,12 +93,18 @@ export async function seedSubject(
         // The local driver's layout: <project>/<study>/<series>/<sop>.dcm
         const key = `${projectId}/${studyInstanceUid}/${seriesInstanceUid}/${sopInstanceUid}.dcm`;
         await blobStoreIn(dataDir).put(key, bytes);
+        // A real DICOM file (a Buffer given): index its syntax and image size, as the local driver does.
+        const header = typeof s.instances[n] === "number" ? null : readIndexHeader(new BufferSource(bytes));
         await prisma.archiveInstance.create({
           data: {
             scanId: scan.id,
             sopInstanceUid,
-            sopClassUid: "1.2.840.10008.5.1.4.1.1.4",
-            transferSyntaxUid: "1.2.840.10008.1.2.1",
+            sopClassUid: header?.sopClassUid ?? "1.2.840.10008.5.1.4.1.1.4",
+            transferSyntaxUid: header?.transferSyntaxUid ?? "1.2.840.10008.1.2.1",
+            rows: header?.instance.rows ?? null,
+            columns: header?.instance.columns ?? null,
+            numberOfFrames: header?.instance.numberOfFrames ?? null,
+            bitsAllocated: header?.instance.bitsAllocated ?? null,
             instanceNumber: n + 1,
             blobKey: key,
             sizeBytes: BigInt(bytes.length),
