@@ -323,61 +323,6 @@ export function UploadPanel({ projectId }: { projectId: string }) {
       </Card>
 
       {all.length > 0 && (
-        <Card withBorder radius="md" padding="lg" data-testid="upload-progress">
-          <Group justify="space-between" mb="xs">
-            <Title order={5}>
-              {busy ? "Uploading" : "Uploaded"} {totals.done.toLocaleString()} of {totals.files.toLocaleString()} file{totals.files === 1 ? "" : "s"}
-            </Title>
-            <Group gap="xs">
-              {busy && <Button size="xs" color="red" variant="light" leftSection={<IconPlayerStop size={14} />} onClick={cancel}>Cancel</Button>}
-              {!busy && totals.failed + totals.cancelled > 0 && (
-                <Button size="xs" variant="light" leftSection={<IconRefresh size={14} />} onClick={retry}>
-                  Retry {totals.failed + totals.cancelled} failed
-                </Button>
-              )}
-              {!busy && <Button size="xs" variant="subtle" onClick={startOver}>New upload</Button>}
-            </Group>
-          </Group>
-          <Progress value={totals.bytes ? (100 * totals.sent) / totals.bytes : 0} size="lg" animated={busy} aria-label="Total upload progress" />
-          <Text size="xs" c="dimmed" mt={4} data-testid="upload-totals">
-            {mb(totals.sent)} of {mb(totals.bytes)} MB · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
-            {totals.cancelled ? ` · ${totals.cancelled} cancelled` : ""}
-          </Text>
-          <Table mt="md" verticalSpacing={4} fz="sm" data-testid="upload-files">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>File</Table.Th>
-                <Table.Th w={90} ta="right">Size</Table.Th>
-                <Table.Th w={180}>Progress</Table.Th>
-                <Table.Th w={150}>Status</Table.Th>
-                <Table.Th>Reason</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.map((i) => (
-                <Table.Tr key={i.key} data-testid="upload-row">
-                  <Table.Td style={{ wordBreak: "break-all" }}>{i.name}</Table.Td>
-                  <Table.Td ta="right" style={{ whiteSpace: "nowrap" }}>{size(i.file.size)}</Table.Td>
-                  <Table.Td>
-                    <Progress
-                      value={i.file.size ? (100 * (i.state === "done" ? i.file.size : i.loaded)) / i.file.size : i.state === "done" ? 100 : 0}
-                      color={i.state === "failed" ? "red" : i.state === "done" ? "teal" : "blue"}
-                      aria-label={`Upload progress of ${i.name}`}
-                    />
-                  </Table.Td>
-                  <Table.Td>{rowStatus(i)}</Table.Td>
-                  <Table.Td><Text size="xs" c="dimmed">{rowReason(i)}</Text></Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-          {rows.length < all.length && (
-            <Text size="xs" c="dimmed" mt="xs">Showing {rows.length} of {all.length.toLocaleString()} files (problems first); the totals above and below count them all.</Text>
-          )}
-        </Card>
-      )}
-
-      {all.length > 0 && (
         <Card withBorder radius="md" padding="lg" data-testid="upload-summary">
           <Group justify="space-between" mb="sm">
             <Title order={5}>Summary</Title>
@@ -410,6 +355,63 @@ export function UploadPanel({ projectId }: { projectId: string }) {
           )}
         </Card>
       )}
+      {all.length > 0 && (
+        <Card withBorder radius="md" padding="lg" data-testid="upload-progress">
+          <Group justify="space-between" mb="xs">
+            <Title order={5}>
+              {busy ? "Uploading" : "Uploaded"} {totals.done.toLocaleString()} of {totals.files.toLocaleString()} file{totals.files === 1 ? "" : "s"}
+            </Title>
+            <Group gap="xs">
+              {busy && <Button size="xs" color="red" variant="light" leftSection={<IconPlayerStop size={14} />} onClick={cancel}>Cancel</Button>}
+              {!busy && totals.failed + totals.cancelled > 0 && (
+                <Button size="xs" variant="light" leftSection={<IconRefresh size={14} />} onClick={retry}>
+                  Retry {totals.failed + totals.cancelled} failed
+                </Button>
+              )}
+              {!busy && <Button size="xs" variant="subtle" onClick={startOver}>New upload</Button>}
+            </Group>
+          </Group>
+          <Progress value={totals.bytes ? (100 * totals.sent) / totals.bytes : 0} size="lg" animated={busy} aria-label="Total upload progress" />
+          <Text size="xs" c="dimmed" mt={4} data-testid="upload-totals">
+            {mb(totals.sent)} of {mb(totals.bytes)} MB · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
+            {totals.cancelled ? ` · ${totals.cancelled} cancelled` : ""}
+          </Text>
+          <div style={{ maxHeight: 560, overflowY: "auto", marginTop: "var(--mantine-spacing-md)" }}>
+          <Table stickyHeader verticalSpacing={4} fz="sm" data-testid="upload-files">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>File</Table.Th>
+                <Table.Th w={90} ta="right">Size</Table.Th>
+                <Table.Th w={180}>Progress</Table.Th>
+                <Table.Th w={150}>Status</Table.Th>
+                <Table.Th>Reason</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((i) => (
+                <Table.Tr key={i.key} data-testid="upload-row">
+                  <Table.Td style={{ wordBreak: "break-all" }}>{i.name}</Table.Td>
+                  <Table.Td ta="right" style={{ whiteSpace: "nowrap" }}>{size(i.file.size)}</Table.Td>
+                  <Table.Td>
+                    <Progress
+                      value={i.file.size ? (100 * (i.state === "done" ? i.file.size : i.loaded)) / i.file.size : i.state === "done" ? 100 : 0}
+                      color={i.state === "failed" ? "red" : i.state === "done" ? "teal" : "blue"}
+                      aria-label={`Upload progress of ${i.name}`}
+                    />
+                  </Table.Td>
+                  <Table.Td>{rowStatus(i)}</Table.Td>
+                  <Table.Td><Text size="xs" c="dimmed">{rowReason(i)}</Text></Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+          </div>
+          {rows.length < all.length && (
+            <Text size="xs" c="dimmed" mt="xs">Showing {rows.length} of {all.length.toLocaleString()} files (problems first); the totals count them all.</Text>
+          )}
+        </Card>
+      )}
+
     </Stack>
   );
 }
