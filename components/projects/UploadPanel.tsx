@@ -54,7 +54,7 @@ async function filesOfEntry(entry: FileSystemEntry, out: { file: File; name: str
 }
 
 const mb = (n: number) => (n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 1 : 0);
-const size = (n: number) => (n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${mb(n)} MB`);
+const size = (n: number) => (n === 0 ? "0 KB" : n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${mb(n)} MB`);
 
 export function UploadPanel({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -327,7 +327,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
           <Group justify="space-between" mb="sm">
             <Title order={5}>Summary</Title>
             <Text size="xs" c="dimmed">
-              {tally.processing > 0 ? "De-identification is running; this updates by itself." : busy ? "" : "All received files are processed."}
+              {tally.processing > 0 ? "De-identification is running; this updates by itself." : busy || stored === 0 ? "" : "All received files are processed."}
             </Text>
           </Group>
           <ErrorAlert error={live.error} title="Could not follow de-identification" onRetry={() => void live.refetch()} />
@@ -345,8 +345,8 @@ export function UploadPanel({ projectId }: { projectId: string }) {
               <Table.Tbody>
                 {tally.reasons.slice(0, 20).map((r) => (
                   <Table.Tr key={`${r.outcome}:${r.reason}`}>
-                    <Table.Td w={60}><Badge variant="light" color={r.outcome === "skipped" ? "yellow" : "red"}>{r.count}</Badge></Table.Td>
-                    <Table.Td w={110}><Text size="sm" fw={500}>{r.outcome}</Text></Table.Td>
+                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Badge variant="light" color={r.outcome === "skipped" ? "yellow" : "red"}>{r.count.toLocaleString()}</Badge></Table.Td>
+                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Text size="sm" fw={500}>{r.outcome}</Text></Table.Td>
                     <Table.Td><Text size="sm">{r.reason}</Text></Table.Td>
                   </Table.Tr>
                 ))}
@@ -373,7 +373,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
           </Group>
           <Progress value={totals.bytes ? (100 * totals.sent) / totals.bytes : 0} size="lg" animated={busy} aria-label="Total upload progress" />
           <Text size="xs" c="dimmed" mt={4} data-testid="upload-totals">
-            {mb(totals.sent)} of {mb(totals.bytes)} MB · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
+            {size(totals.sent)} of {size(totals.bytes)} · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
             {totals.cancelled ? ` · ${totals.cancelled} cancelled` : ""}
           </Text>
           <div style={{ maxHeight: 560, overflowY: "auto", marginTop: "var(--mantine-spacing-md)" }}>
