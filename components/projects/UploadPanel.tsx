@@ -345,7 +345,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
               <Table.Tbody>
                 {tally.reasons.slice(0, 20).map((r) => (
                   <Table.Tr key={`${r.outcome}:${r.reason}`}>
-                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Badge variant="light" color={r.outcome === "skipped" ? "yellow" : "red"}>{r.count.toLocaleString()}</Badge></Table.Td>
+                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Text size="sm" fw={700} c={r.outcome === "skipped" ? "yellow.8" : "red"}>{r.count.toLocaleString()} ×</Text></Table.Td>
                     <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Text size="sm" fw={500}>{r.outcome}</Text></Table.Td>
                     <Table.Td><Text size="sm">{r.reason}</Text></Table.Td>
                   </Table.Tr>
