@@ -54,7 +54,7 @@ async function filesOfEntry(entry: FileSystemEntry, out: { file: File; name: str
 }
 
 const mb = (n: number) => (n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 1 : 0);
-const size = (n: number) => (n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${mb(n)} MB`);
+const size = (n: number) => (n === 0 ? "0 KB" : n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${mb(n)} MB`);
 
 export function UploadPanel({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -323,6 +323,39 @@ export function UploadPanel({ projectId }: { projectId: string }) {
       </Card>
 
       {all.length > 0 && (
+        <Card withBorder radius="md" padding="lg" data-testid="upload-summary">
+          <Group justify="space-between" mb="sm">
+            <Title order={5}>Summary</Title>
+            <Text size="xs" c="dimmed">
+              {tally.processing > 0 ? "De-identification is running; this updates by itself." : busy || stored === 0 ? "" : "All received files are processed."}
+            </Text>
+          </Group>
+          <ErrorAlert error={live.error} title="Could not follow de-identification" onRetry={() => void live.refetch()} />
+          <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }}>
+            <SummaryStat id="stored" label="Received" value={stored} />
+            <SummaryStat id="deidentified" label="De-identified" value={tally.deidentified} color="teal" />
+            <SummaryStat id="processing" label="In progress" value={tally.processing} color="blue" />
+            <SummaryStat id="duplicate" label="Duplicates" value={tally.duplicate} />
+            <SummaryStat id="skipped" label="Skipped" value={tally.skipped} color={tally.skipped ? "yellow.8" : undefined} />
+            <SummaryStat id="quarantined" label="Quarantined" value={tally.quarantined} color={tally.quarantined ? "red" : undefined} />
+          </SimpleGrid>
+          {tally.failed > 0 && <Text size="sm" c="red" mt="sm">{tally.failed} file{tally.failed === 1 ? "" : "s"} not received: retry them, or see the reasons below.</Text>}
+          {tally.reasons.length > 0 && (
+            <Table mt="md" fz="sm" data-testid="upload-reasons">
+              <Table.Tbody>
+                {tally.reasons.slice(0, 20).map((r) => (
+                  <Table.Tr key={`${r.outcome}:${r.reason}`}>
+                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Text size="sm" fw={700} c={r.outcome === "skipped" ? "yellow.8" : "red"}>{r.count.toLocaleString()} ×</Text></Table.Td>
+                    <Table.Td style={{ width: 1, whiteSpace: "nowrap" }}><Text size="sm" fw={500}>{r.outcome}</Text></Table.Td>
+                    <Table.Td><Text size="sm">{r.reason}</Text></Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          )}
+        </Card>
+      )}
+      {all.length > 0 && (
         <Card withBorder radius="md" padding="lg" data-testid="upload-progress">
           <Group justify="space-between" mb="xs">
             <Title order={5}>
@@ -340,10 +373,11 @@ export function UploadPanel({ projectId }: { projectId: string }) {
           </Group>
           <Progress value={totals.bytes ? (100 * totals.sent) / totals.bytes : 0} size="lg" animated={busy} aria-label="Total upload progress" />
           <Text size="xs" c="dimmed" mt={4} data-testid="upload-totals">
-            {mb(totals.sent)} of {mb(totals.bytes)} MB · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
+            {size(totals.sent)} of {size(totals.bytes)} · {totals.uploading} uploading · {totals.queued} queued · {totals.failed} failed
             {totals.cancelled ? ` · ${totals.cancelled} cancelled` : ""}
           </Text>
-          <Table mt="md" verticalSpacing={4} fz="sm" data-testid="upload-files">
+          <div style={{ maxHeight: 560, overflowY: "auto", marginTop: "var(--mantine-spacing-md)" }}>
+          <Table stickyHeader verticalSpacing={4} fz="sm" data-testid="upload-files">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>File</Table.Th>
@@ -371,45 +405,13 @@ export function UploadPanel({ projectId }: { projectId: string }) {
               ))}
             </Table.Tbody>
           </Table>
+          </div>
           {rows.length < all.length && (
-            <Text size="xs" c="dimmed" mt="xs">Showing {rows.length} of {all.length.toLocaleString()} files (problems first); the totals above and below count them all.</Text>
+            <Text size="xs" c="dimmed" mt="xs">Showing {rows.length} of {all.length.toLocaleString()} files (problems first); the totals count them all.</Text>
           )}
         </Card>
       )}
 
-      {all.length > 0 && (
-        <Card withBorder radius="md" padding="lg" data-testid="upload-summary">
-          <Group justify="space-between" mb="sm">
-            <Title order={5}>Summary</Title>
-            <Text size="xs" c="dimmed">
-              {tally.processing > 0 ? "De-identification is running; this updates by itself." : busy ? "" : "All received files are processed."}
-            </Text>
-          </Group>
-          <ErrorAlert error={live.error} title="Could not follow de-identification" onRetry={() => void live.refetch()} />
-          <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }}>
-            <SummaryStat id="stored" label="Received" value={stored} />
-            <SummaryStat id="deidentified" label="De-identified" value={tally.deidentified} color="teal" />
-            <SummaryStat id="processing" label="In progress" value={tally.processing} color="blue" />
-            <SummaryStat id="duplicate" label="Duplicates" value={tally.duplicate} />
-            <SummaryStat id="skipped" label="Skipped" value={tally.skipped} color={tally.skipped ? "yellow.8" : undefined} />
-            <SummaryStat id="quarantined" label="Quarantined" value={tally.quarantined} color={tally.quarantined ? "red" : undefined} />
-          </SimpleGrid>
-          {tally.failed > 0 && <Text size="sm" c="red" mt="sm">{tally.failed} file{tally.failed === 1 ? "" : "s"} not received: retry them, or see the reasons below.</Text>}
-          {tally.reasons.length > 0 && (
-            <Table mt="md" fz="sm" data-testid="upload-reasons">
-              <Table.Tbody>
-                {tally.reasons.slice(0, 20).map((r) => (
-                  <Table.Tr key={`${r.outcome}:${r.reason}`}>
-                    <Table.Td w={60}><Badge variant="light" color={r.outcome === "skipped" ? "yellow" : "red"}>{r.count}</Badge></Table.Td>
-                    <Table.Td w={110}><Text size="sm" fw={500}>{r.outcome}</Text></Table.Td>
-                    <Table.Td><Text size="sm">{r.reason}</Text></Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          )}
-        </Card>
-      )}
     </Stack>
   );
 }

@@ -195,4 +195,18 @@ describe("browser upload", () => {
     expect(await count("duplicate")).toBe(1);
     expect(await count("skipped")).toBe(1);
   }, 120_000);
+
+  it("a folder of hundreds of files shows at most 200 rows, and totals that count them all", async () => {
+    await page.getByRole("button", { name: "New upload" }).click();
+    const many = path.join(workDir, "many");
+    mkdirSync(many);
+    for (let i = 0; i < 250; i++) writeFileSync(path.join(many, `page-${String(i).padStart(3, "0")}.txt`), `not an image ${i}\n`);
+    await page.getByTestId("upload-folder-input").setInputFiles(many);
+    await waitForSummary(250);
+    expect(await count("skipped")).toBe(250);
+    expect(await page.getByTestId("upload-row").count()).toBe(200);
+    await page.getByText("Showing 200 of 250 files").waitFor();
+    await page.getByText("Uploaded 250 of 250 files").waitFor();
+    await shot("upload-many");
+  }, 120_000);
 });
