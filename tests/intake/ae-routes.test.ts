@@ -79,9 +79,9 @@ describe("AE routes in the database", () => {
     });
     await db.prisma.intakeStudy.create({ data: { projectId: f.projectId, studyInstanceUid: "2.25.1", subjectLabel: "SUBJ-0001", instanceCount: 2 } });
     const s = await intakeSummary(db.prisma, f.projectId);
-    // The fixture itself holds one quarantined instance.
+    // The fixture itself holds one quarantined instance and one study whose archive failed.
     expect(s.instances).toEqual({ received: 0, deidentified: 2, duplicate: 1, skipped: 0, quarantined: 2, total: 5 });
-    expect(s.studies).toMatchObject({ receiving: 1, total: 1 });
+    expect(s.studies).toMatchObject({ receiving: 1, failed: 1, total: 2 });
     expect(s.quarantineReasons).toEqual(
       expect.arrayContaining([
         { reason: "Not DICOM: no DICM prefix and no readable dataset.", count: 1 },
