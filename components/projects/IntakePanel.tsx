@@ -36,7 +36,7 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
           <Stat label="In progress" value={s.instances.received} color="blue" />
           <Stat label="Duplicates" value={s.instances.duplicate} />
           <Stat label="Quarantined" value={s.instances.quarantined} color={s.instances.quarantined ? "red" : undefined} />
-          <Stat label="Studies stable" value={s.studies.stable + s.studies.archived} />
+          <Stat label="Studies archived" value={s.studies.archived} color="green" />
         </SimpleGrid>
       )}
       {s && <IntakeLivePanel live={s.live} studies={s.studies} showErrors={canSeeQuarantine} />}
