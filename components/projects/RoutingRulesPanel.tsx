@@ -146,6 +146,8 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
   const remove = useMutation(trpc.rules.remove.mutationOptions({ onSuccess: refresh, onError: onError("Not deleted") }));
   const list = rules.data ?? [];
   const formError = (editing ? update.error : create.error)?.message.replace(/^expression: /, "");
+  // The caret points into the expression that was refused, not into what has been typed since.
+  const submittedExpression = (editing ? update.variables : create.variables)?.expression;
   const move = (i: number, by: number) => {
     const ids = list.map((r) => r.id);
     const [id] = ids.splice(i, 1);
@@ -236,7 +238,7 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
                 flex={2}
                 value={expression}
                 onChange={(e) => { setExpression(e.currentTarget.value); setTestExpression(e.currentTarget.value); }}
-                error={formError && <FormError message={formError} expression={expression} />}
+                error={formError && <FormError message={formError} expression={submittedExpression ?? expression} />}
               />
               <TextInput label="Description (optional)" flex={1} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
               <Group mt={24} gap="xs">

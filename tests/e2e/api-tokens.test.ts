@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { readPart10Info } from "@/lib/dicom-net/part10";
 
@@ -54,11 +54,7 @@ describe("API tokens in the portal", () => {
   let curl = "";
 
   it("an owner creates a token and sees it once, with example commands", async () => {
-    await page.goto(`${app.url}/signin`);
-    await page.getByLabel("E-mail").fill("owner@institute.test");
-    await page.getByLabel("Name").fill("Olga Owner");
-    await page.getByRole("button", { name: "Sign in as this user" }).click();
-    await page.waitForURL(`${app.url}/projects`);
+    await devSignIn(page, app.url, "owner@institute.test", "Olga Owner");
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: "owner@institute.test" } });
     await db.prisma.project.create({ data: { id: "TOKENS", idLower: "tokens", name: "Token project", members: { create: { userId: user.id, role: "owner" } } } });
 

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import type { XnatTestServer } from "../xnat/server";
 import { ALICE, CT_STUDY, MR_STUDY, SAMPLES, startServer } from "../xnat/helpers";
 import { stageFile } from "../archive/helpers-intake";
@@ -52,11 +52,7 @@ afterAll(async () => {
 
 describe("the Archive tab", () => {
   it("an owner tests the XNAT connection and saves it as the project's target", async () => {
-    await page.goto(`${app.url}/signin`);
-    await page.getByLabel("E-mail").fill("owner@institute.test");
-    await page.getByLabel("Name").fill("Olga Owner");
-    await page.getByRole("button", { name: "Sign in as this user" }).click();
-    await page.waitForURL(`${app.url}/projects`);
+    await devSignIn(page, app.url, "owner@institute.test", "Olga Owner");
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: "owner@institute.test" } });
     await db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "Imaging study", members: { create: { userId: user.id, role: "owner" } } } });
 

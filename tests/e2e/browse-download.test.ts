@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { seedSubject, unzip, type SeededExperiment } from "../archive/seed";
 
@@ -30,11 +30,7 @@ const shot = async (p: Page, name: string) => {
 const sample = (name: string) => readFileSync(path.join(SAMPLES_DIR, name));
 
 async function signIn(p: Page, email: string, name: string) {
-  await p.goto(`${app.url}/signin`);
-  await p.getByLabel("E-mail").fill(email);
-  await p.getByLabel("Name").fill(name);
-  await p.getByRole("button", { name: "Sign in as this user" }).click();
-  await p.waitForURL(`${app.url}/projects`);
+  await devSignIn(p, app.url, email, name);
   return db.prisma.user.findUniqueOrThrow({ where: { email } });
 }
 

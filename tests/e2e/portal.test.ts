@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: AtriumProcess;
@@ -30,11 +30,7 @@ afterAll(async () => {
 });
 
 async function signInAs(email: string, name: string) {
-  await page.goto(`${app.url}/signin`);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Name").fill(name);
-  await page.getByRole("button", { name: "Sign in as this user" }).click();
-  await page.waitForURL(`${app.url}/projects`);
+  await devSignIn(page, app.url, email, name);
 }
 
 describe("the portal in a browser", () => {

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { freePort, startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { run, storescuConfig, storescuSuccesses } from "../dicom-net/helpers";
 
@@ -29,11 +29,7 @@ const shot = async (name: string, p: Page = page) => {
 };
 
 async function signIn(p: Page, email: string, name: string) {
-  await p.goto(`${app.url}/signin`);
-  await p.getByLabel("E-mail").fill(email);
-  await p.getByLabel("Name").fill(name);
-  await p.getByRole("button", { name: "Sign in as this user" }).click();
-  await p.waitForURL(`${app.url}/projects`);
+  await devSignIn(p, app.url, email, name);
 }
 
 async function storescu(aec: string, file: string) {
@@ -82,7 +78,8 @@ describe("routing rules and the quarantine in the portal", () => {
     await rules.getByLabel("Description (optional)").fill("MR only");
     await rules.getByRole("button", { name: "Add rule" }).click();
     await rules.getByText('Modality == "MR" && Rows >= 64').waitFor();
-    expect(await db.prisma.routingRule.count({ where: { projectId: "NEURO", enabled: true } })).toBe(1);
+    // The list shows the rule once its save returned; the database is asked until then.
+    await expect.poll(() => db.prisma.routingRule.count({ where: { projectId: "NEURO", enabled: true } })).toBe(1);
 
     const tester = page.getByTestId("rule-tester");
     await rules.getByRole("button", { name: "Test rule 1" }).click();

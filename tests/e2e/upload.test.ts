@@ -11,7 +11,7 @@ import yazl from "yazl";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -84,11 +84,7 @@ afterAll(async () => {
 
 describe("browser upload", () => {
   it("an owner uploads a folder and sees each file's progress and a live summary", async () => {
-    await page.goto(`${app.url}/signin`);
-    await page.getByLabel("E-mail").fill("owner@institute.test");
-    await page.getByLabel("Name").fill("Olga Owner");
-    await page.getByRole("button", { name: "Sign in as this user" }).click();
-    await page.waitForURL(`${app.url}/projects`);
+    await devSignIn(page, app.url, "owner@institute.test", "Olga Owner");
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: "owner@institute.test" } });
     await db.prisma.project.create({ data: { id: "UPLOAD", idLower: "upload", name: "Upload project", members: { create: { userId: user.id, role: "owner" } } } });
 

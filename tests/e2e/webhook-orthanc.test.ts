@@ -15,7 +15,7 @@ import { createTestDatabase } from "../helpers/pg";
 import { freePort, startAtrium, type AtriumProcess } from "../helpers/atrium-process";
 import { callerFor } from "../helpers/fixtures";
 import { startOrthanc, type OrthancProcess } from "../helpers/orthanc";
-import { launchChromium } from "../helpers/browser";
+import { devSignIn, launchChromium } from "../helpers/browser";
 import { run } from "../dicom-net/helpers";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { createSession, sessionUserFromToken } from "@/server/auth/session";
@@ -331,11 +331,7 @@ describe("the owner's webhook page", () => {
   it("creates a source, shows its secret once with the senders, and lists deliveries", async () => {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${app.url}/signin`);
-    await page.getByLabel("E-mail").fill(OWNER);
-    await page.getByLabel("Name").fill("Webhook Owner");
-    await page.getByRole("button", { name: "Sign in as this user" }).click();
-    await page.waitForURL(`${app.url}/projects`);
+    await devSignIn(page, app.url, OWNER, "Webhook Owner");
 
     await page.goto(`${app.url}/projects/WH_ORTHANC?tab=intake`);
     await page.getByText("Orthanc A").waitFor();
