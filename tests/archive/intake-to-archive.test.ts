@@ -13,6 +13,7 @@ import { experimentLabel } from "@/lib/archive/driver";
 import type { XnatTestServer } from "../xnat/server";
 import { ALICE, SAMPLES, startServer } from "../xnat/helpers";
 import { stageFile } from "./helpers-intake";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-archive-e2e-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -34,10 +35,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  for (const q of ["archive", "deid", "intake-stability", "health", "webhook-pull"] as const) await getQueue(q).obliterate({ force: true }).catch(() => undefined);
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["archive", "deid", "intake-stability", "health", "webhook-pull"]);
   setDbHandle(undefined);
   await db?.drop();
   await server?.close();

@@ -7,6 +7,7 @@ import { callerFor, createPeople, createProjectFixture, type People, type Projec
 import type { XnatTestServer } from "../xnat/server";
 import { ALICE, startServer } from "../xnat/helpers";
 import { openSecret } from "@/server/secrets";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let people: People;
@@ -20,10 +21,7 @@ beforeAll(async () => {
   server = await startServer();
 });
 afterAll(async () => {
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  await getQueue("archive").obliterate({ force: true });
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["archive"]);
   await db?.drop();
   await server?.close();
 });

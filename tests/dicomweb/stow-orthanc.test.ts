@@ -13,6 +13,7 @@ import { freePort } from "@/lib/net";
 import { setDbHandle } from "@/server/db";
 import type { RouteServer } from "../helpers/route-server";
 import { sample, startDicomwebServer, type Sample } from "./helpers";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 const ORTHANC = "/usr/sbin/Orthanc";
 const DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
@@ -99,10 +100,7 @@ afterAll(async () => {
     if (orthanc.exitCode === null) orthanc.kill("SIGKILL");
   }
   await server?.close();
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  await getQueue("deid").obliterate({ force: true }).catch(() => undefined);
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["deid"]);
   setDbHandle(undefined);
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { createSession, SESSION_COOKIE } from "@/server/auth/session";
 import { buildFileMetaHeader } from "@/lib/dicom-net/part10";
 import type { RouteServer } from "../helpers/route-server";
 import { BOUNDARY, multipart, sample, sequence, startDicomwebServer, STOW_CONTENT_TYPE, uidsOf, type DicomJson, type Sample } from "./helpers";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-stow-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -78,10 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await workers?.close(5_000);
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  for (const q of ["deid", "intake-stability", "health"] as const) await getQueue(q).obliterate({ force: true }).catch(() => undefined);
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["deid", "intake-stability", "health"]);
   setDbHandle(undefined);
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { createTestDatabase } from "../helpers/pg";
 import { callerFor, createPeople, type People } from "../helpers/fixtures";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { clearRuleCache } from "@/server/intake/routing";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 const dataDir = path.join(os.tmpdir(), `atrium-quarantine-${process.pid}`);
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -61,10 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  await getQueue("deid").obliterate({ force: true });
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["deid"]);
 });
 
 const owner = () => callerFor(db.prisma, people.sessions.owner);

@@ -16,6 +16,7 @@ import { SAMPLES_DIR } from "@/lib/samples";
 import { freePort, run, storescuConfig, storescuSuccesses } from "../dicom-net/helpers";
 import type { StagedFile } from "@/server/intake/receive";
 import type { ScpHandle } from "@/lib/dicom-net/scp";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let people: People;
@@ -50,10 +51,7 @@ beforeEach(() => clearRuleCache());
 afterAll(async () => {
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  await getQueue("deid").obliterate({ force: true });
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["deid"]);
 });
 
 describe("routing an instance bound to a project", () => {

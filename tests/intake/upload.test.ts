@@ -16,6 +16,7 @@ import { setDbHandle } from "@/server/db";
 import { createSession, SESSION_COOKIE } from "@/server/auth/session";
 import { uploadResponseSchema, type UploadResponse } from "@/lib/intake/upload";
 import { sample, type Sample } from "../dicomweb/helpers";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-upload-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -129,10 +130,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await workers?.close(5_000);
-  const { closeQueues, getQueue } = await import("@/server/queues");
-  for (const q of ["deid", "intake-stability", "health"] as const) await getQueue(q).obliterate({ force: true }).catch(() => undefined);
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["deid", "intake-stability", "health"]);
   setDbHandle(undefined);
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -6,8 +6,9 @@ import { callerFor, createPeople, createProjectFixture, type People } from "../h
 import { acceptWebhook } from "@/server/webhooks/accept";
 import { requeuePendingDeliveries } from "@/server/webhooks/queue";
 import { signWebhook } from "@/lib/webhooks/signature";
-import { getQueue, closeQueues } from "@/server/queues";
+import { getQueue } from "@/server/queues";
 import { deriveKey, seal } from "@/lib/crypto/secret-box";
+import { emptyQueuesAndDisconnect } from "../helpers/queues";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let people: People;
@@ -24,9 +25,7 @@ beforeAll(async () => {
   await getQueue("webhook-pull").obliterate({ force: true });
 });
 afterAll(async () => {
-  await getQueue("webhook-pull").obliterate({ force: true });
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
+  await emptyQueuesAndDisconnect(["webhook-pull"]);
   await db?.drop();
 });
 
