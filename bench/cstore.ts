@@ -97,6 +97,7 @@ async function main() {
         const secs = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
         cpuMs[fsync ? "atrium" : "nofsync"]!.push((cpu.user + cpu.system) / 1000 / N);
+        console.log(`fsync=${fsync} user ${(cpu.user / 1000 / N).toFixed(2)} sys ${(cpu.system / 1000 / N).toFixed(2)} ms/inst`);
         await scp.close();
         if (r.code !== 0 || stored !== N) throw new Error(`atrium run: storescu rc ${r.code}, stored ${stored}/${N}: ${r.out.slice(0, 300)}`);
         results[fsync ? "atrium" : "nofsync"]!.push(secs);

@@ -1,5 +1,6 @@
-// C-STORE / C-ECHO SCP on dcmjs-dimse 0.3.3, raw receive path: the dataset of each C-STORE is streamed,
-// unparsed, into a staging file framed as DICOM Part 10 (preamble, "DICM", group 0002 written here from
+// C-STORE / C-ECHO SCP. dcmjs-dimse 0.3.3 negotiates, releases and aborts associations; the P-DATA
+// in between (commands and datasets) is read and answered by lib/dicom-net/pdata. The dataset of
+// each C-STORE is streamed, unparsed, into a staging file framed as DICOM Part 10 (preamble, "DICM", group 0002 written here from
 // the C-STORE request and the accepted presentation context). The file is fsynced and renamed into
 // place, then the caller's onStored hook runs (it records the instance durably); only when the hook
 // has resolved is the C-STORE response sent. See shared/reference/dicom-network.md for the pitfalls.
@@ -13,18 +14,25 @@ import { childLog } from "@/lib/log";
 import { dimse } from "./dimse";
 import type * as DimseTypes from "dcmjs-dimse";
 import { buildFileMetaHeader } from "./part10";
-import { ACCEPTED_TRANSFER_SYNTAXES, isStorageSopClass, isValidUid, VERIFICATION_SOP_CLASS } from "./uids";
+import {
+  COMMAND_FIELD,
+  encodeCommandPData,
+  encodeResponse,
+  parseCommand,
+  PduFramer,
+  PduProtocolError,
+  responseCommandField,
+  type Command,
+  type ResponseFields,
+} from "./pdata";
+import { ACCEPTED_TRANSFER_SYNTAXES, isStorageSopClass, isUsableUid, VERIFICATION_SOP_CLASS } from "./uids";
 
 const log = childLog("dicom-scp");
 
 type Association = DimseTypes.association.Association;
 type PresentationContext = DimseTypes.association.PresentationContext;
-type CStoreRequest = DimseTypes.requests.CStoreRequest;
-type CStoreResponse = DimseTypes.responses.CStoreResponse;
-type CEchoRequest = DimseTypes.requests.CEchoRequest;
-type CEchoResponse = DimseTypes.responses.CEchoResponse;
 
-const { PresentationContextResult, Status } = dimse.constants;
+const { PresentationContextResult } = dimse.constants;
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -165,6 +173,11 @@ export interface StartScpOptions {
    * benchmarks and throwaway setups: without it an acknowledged instance can be lost in a power cut.
    */
   fsync?: boolean;
+  /**
+   * Largest P-DATA PDU we accept, advertised in the A-ASSOCIATE-AC (default 256 KiB). Senders cut
+   * each dataset into PDUs of at most this size; fewer, larger PDUs cost less per instance.
+   */
+  maxPduLength?: number;
   /** Delete `*.partial` files older than this at start (left by a crash mid-receive). Default 1 h; 0 = never. */
   removePartialsOlderThanMs?: number;
 }
@@ -209,6 +222,8 @@ class DirSyncer {
     });
   }
 }
+
+export const DEFAULT_MAX_PDU_LENGTH = 256 * 1024;
 
 const STAGING_HIGH_WATER_MARK = 4 * 1024 * 1024;
 const COALESCE_BYTES = 1024 * 1024;
@@ -396,6 +411,7 @@ interface ServerContext {
   stats: ScpStats;
   isClosing(): boolean;
   inflight: Set<Promise<unknown>>;
+  maxPduLength: number;
 }
 
 interface StoreState {
@@ -404,7 +420,14 @@ interface StoreState {
   sopInstanceUid: string;
   transferSyntaxUid: string;
   valid: boolean;
+  messageId: number;
+  pcId: number;
 }
+
+/** The data set following the last command: streamed into a staging file, or read and dropped. */
+type DatasetInProgress = { kind: "store"; pcId: number; state: StoreState } | { kind: "discard"; pcId: number; command: Command };
+
+const MAX_COMMAND_BYTES = 64 * 1024;
 
 function cleanRemoteAddress(addr: string | undefined): string {
   if (!addr) return "";
@@ -427,8 +450,11 @@ class AtriumScp extends dimse.Scp {
   private instancesStored = 0;
   private instancesFailed = 0;
   private bytesStored = 0;
-  private readonly stores = new WeakMap<object, StoreState>();
   private current: StoreState | null = null;
+  private dataset: DatasetInProgress | null = null;
+  private pdv: { isCommand: boolean; isLast: boolean } | null = null;
+  private commandFragments: Buffer[] = [];
+  private commandBytes = 0;
   private paused = false;
   private onClosedCallbacks: Array<() => void> = [];
 
@@ -441,11 +467,50 @@ class AtriumScp extends dimse.Scp {
     const self = this as unknown as { connected: boolean; connectedTime: number };
     self.connected = true;
     self.connectedTime = Date.now();
+    this.takeOverDataPath(socket, ctx.maxPduLength);
     this.on("close", () => this.handleClose());
     this.on("networkError", (err: Error) => {
       log.info({ associationId: this.associationId, error: err.message }, "dicom network error");
       if (!this.endHow) this.endHow = "error";
       this.sock.destroy();
+    });
+  }
+
+  /**
+   * dcmjs-dimse reads the socket through one 'data' listener. It is replaced by a PduFramer:
+   * P-DATA is handled here (lib/dicom-net/pdata); association, release and abort PDUs are passed
+   * to the library's listener whole, so negotiation and release stay the library's.
+   */
+  private takeOverDataPath(socket: net.Socket, maxPduLength: number): void {
+    const libraryListeners = socket.listeners("data") as Array<(chunk: Buffer) => void>;
+    socket.removeAllListeners("data");
+    const network = this as unknown as { lastPduTime?: number };
+    let pcId = 0;
+    const framer = new PduFramer(
+      {
+        onControlPdu: (pdu) => {
+          for (const l of libraryListeners) l.call(socket, pdu);
+        },
+        onPDataPdu: () => {
+          network.lastPduTime = Date.now();
+        },
+        onPdvStart: (id, isCommand, isLast) => {
+          pcId = id;
+          this.onPdvStart(id, isCommand, isLast);
+        },
+        onPdvData: (data) => this.onPdvData(data),
+        onPdvEnd: () => this.onPdvEnd(pcId),
+      },
+      maxPduLength,
+    );
+    socket.on("data", (chunk: Buffer) => {
+      if (this.closed) return;
+      try {
+        framer.push(chunk);
+      } catch (err) {
+        if (!(err instanceof PduProtocolError)) log.error({ associationId: this.associationId, error: (err as Error).name }, "dicom data path failed");
+        this.protocolError((err as Error).message);
+      }
     });
   }
 
@@ -529,6 +594,8 @@ class AtriumScp extends dimse.Scp {
       context.setResult(PresentationContextResult.Accept, ts);
       acceptedContexts++;
     }
+    // The A-ASSOCIATE-AC carries our own receive limit (dcmjs-dimse would echo the requestor's).
+    association.setMaxPduLength(this.ctx.maxPduLength);
     this.accepted = true;
     this.ctx.stats.activeAssociations++;
     this.ctx.stats.associationsAccepted++;
@@ -582,23 +649,111 @@ class AtriumScp extends dimse.Scp {
     for (const cb of this.onClosedCallbacks.splice(0)) cb();
   }
 
-  // --- C-ECHO --------------------------------------------------------------------------------
+  // --- DIMSE over P-DATA (lib/dicom-net/pdata): commands and datasets ------------------------
 
-  override cEchoRequest(request: CEchoRequest, callback: (response: CEchoResponse) => void): void {
-    const response = dimse.responses.CEchoResponse.fromRequest(request);
-    response.setStatus(Status.Success);
-    this.ctx.stats.echoes++;
-    this.ctx.options.onMetric?.({ kind: "echo" });
-    callback(response);
+  private protocolError(message: string): void {
+    log.warn({ associationId: this.associationId, error: message }, "dicom protocol error; aborting the association");
+    this.endHow ??= "error";
+    this.abortNow();
   }
 
-  // --- C-STORE: raw streaming ----------------------------------------------------------------
+  private presentationContext(pcId: number): PresentationContext | null {
+    const association = (this as unknown as { association?: Association }).association;
+    try {
+      const pc = association?.getPresentationContext(pcId);
+      return pc && pc.getResult() === PresentationContextResult.Accept ? pc : null;
+    } catch {
+      return null;
+    }
+  }
 
-  override createStoreWritableStream(pc: PresentationContext, request: CStoreRequest): Writable {
-    const sopClassUid = (request.getAffectedSopClassUid() ?? "").replace(/[\0 ]+$/, "");
-    const sopInstanceUid = (request.getAffectedSopInstanceUid() ?? "").replace(/[\0 ]+$/, "");
+  private onPdvStart(pcId: number, isCommand: boolean, isLast: boolean): void {
+    if (!this.accepted) throw new PduProtocolError("P-DATA before the association was accepted");
+    const pc = this.presentationContext(pcId);
+    if (!pc) throw new PduProtocolError(`P-DATA on presentation context ${pcId}, which was not accepted`);
+    if (isCommand) {
+      if (this.dataset) throw new PduProtocolError("a command fragment arrived in the middle of a data set");
+    } else {
+      if (!this.dataset) throw new PduProtocolError("a data set fragment arrived without a command announcing it");
+      if (this.dataset.pcId !== pcId) throw new PduProtocolError("data set fragments on a different presentation context than their command");
+    }
+    this.pdv = { isCommand, isLast };
+  }
+
+  private onPdvData(data: Buffer): void {
+    if (this.pdv!.isCommand) {
+      this.commandBytes += data.length;
+      if (this.commandBytes > MAX_COMMAND_BYTES) throw new PduProtocolError("command set larger than 64 KiB");
+      this.commandFragments.push(data);
+      return;
+    }
+    const d = this.dataset!;
+    if (d.kind === "store") d.state.file.write(data);
+  }
+
+  private onPdvEnd(pcId: number): void {
+    const { isCommand, isLast } = this.pdv!;
+    this.pdv = null;
+    if (!isLast) return;
+    if (isCommand) {
+      const buf = this.commandFragments.length === 1 ? this.commandFragments[0]! : Buffer.concat(this.commandFragments, this.commandBytes);
+      this.commandFragments = [];
+      this.commandBytes = 0;
+      this.handleCommand(parseCommand(buf), pcId);
+      return;
+    }
+    const d = this.dataset!;
+    this.dataset = null;
+    if (d.kind === "discard") {
+      this.respond(pcId, { commandField: responseCommandField(d.command.commandField), messageIdBeingRespondedTo: d.command.messageId, status: DIMSE_STATUS.UnrecognizedOperation, sopClassUid: d.command.sopClassUid });
+      return;
+    }
+    const { state } = d;
+    if (this.current === state) this.current = null;
+    state.file.end();
+    state.file.once("finish", () => {
+      const p = this.handleStore(state);
+      this.ctx.inflight.add(p);
+      void p.finally(() => this.ctx.inflight.delete(p));
+    });
+  }
+
+  private respond(pcId: number, fields: ResponseFields): void {
+    if (this.closed) return;
+    this.sock.write(encodeCommandPData(pcId, encodeResponse(fields)));
+  }
+
+  private handleCommand(command: Command, pcId: number): void {
+    const field = command.commandField;
+    if (field === COMMAND_FIELD.CStoreRq && command.hasDataset) {
+      this.startStore(command, this.presentationContext(pcId)!, pcId);
+      return;
+    }
+    if (field === COMMAND_FIELD.CCancelRq) return; // nothing here is cancellable
+    if (command.hasDataset) {
+      // Unsupported service (or an echo with a data set): read the data set, then answer.
+      this.dataset = { kind: "discard", pcId, command };
+      return;
+    }
+    if (field === COMMAND_FIELD.CEchoRq) {
+      this.ctx.stats.echoes++;
+      this.ctx.options.onMetric?.({ kind: "echo" });
+      this.respond(pcId, { commandField: COMMAND_FIELD.CEchoRsp, messageIdBeingRespondedTo: command.messageId, status: DIMSE_STATUS.Success, sopClassUid: command.sopClassUid || VERIFICATION_SOP_CLASS });
+      return;
+    }
+    if (field === COMMAND_FIELD.CStoreRq) {
+      this.instancesFailed++;
+      this.ctx.stats.instancesFailed++;
+      this.respond(pcId, { commandField: COMMAND_FIELD.CStoreRsp, messageIdBeingRespondedTo: command.messageId, status: DIMSE_STATUS.CannotUnderstand, sopClassUid: command.sopClassUid, sopInstanceUid: command.sopInstanceUid, errorComment: "C-STORE request without a data set" });
+      return;
+    }
+    this.respond(pcId, { commandField: responseCommandField(field), messageIdBeingRespondedTo: command.messageId, status: DIMSE_STATUS.UnrecognizedOperation, sopClassUid: command.sopClassUid });
+  }
+
+  private startStore(command: Command, pc: PresentationContext, pcId: number): void {
+    const { sopClassUid, sopInstanceUid } = command;
     const transferSyntaxUid = pc.getAcceptedTransferSyntaxUid() ?? "";
-    const valid = isValidUid(sopClassUid) && isValidUid(sopInstanceUid) && !!transferSyntaxUid;
+    const valid = isUsableUid(sopClassUid) && isUsableUid(sopInstanceUid) && !!transferSyntaxUid;
     const header = valid
       ? buildFileMetaHeader({
           sopClassUid,
@@ -610,8 +765,7 @@ class AtriumScp extends dimse.Scp {
         })
       : null;
     const file = new StagingFile(this.ctx.stagingDir, header, this.ctx.dirSyncer, this.ctx.options.fsync ?? true);
-    // Back-pressure: dcmjs-dimse only waits for 'drain' on a dataset's first fragment, so stop
-    // reading the socket ourselves while the file is behind (TCP then slows the sender).
+    // Back-pressure: stop reading the socket while the file is behind (TCP then slows the sender).
     file.onPressure(() => {
       if (this.paused || this.closed) return;
       this.paused = true;
@@ -621,61 +775,39 @@ class AtriumScp extends dimse.Scp {
         if (!this.closed) this.sock.resume();
       });
     });
-    const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid };
-    this.stores.set(request, state);
-    this.stores.set(file, state);
+    const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid, messageId: command.messageId, pcId };
+    this.dataset = { kind: "store", pcId, state };
     this.current = state;
-    return file;
   }
 
-  override createDatasetFromStoreWritableStream(
-    writable: Writable,
-    pc: PresentationContext,
-    callback: (dataset: DimseTypes.Dataset) => void,
-  ): void {
-    // Called after the library has end()ed the stream: answer once the file is durable (or failed).
-    const done = () => callback(new dimse.Dataset({}, pc.getAcceptedTransferSyntaxUid()));
-    if (writable.writableFinished) done();
-    else writable.once("finish", done);
-  }
-
-  override cStoreRequest(request: CStoreRequest, callback: (response: CStoreResponse) => void): void {
-    const state = this.stores.get(request);
-    if (this.current === state) this.current = null;
-    const p = this.handleStore(request, state, callback);
-    this.ctx.inflight.add(p);
-    void p.finally(() => this.ctx.inflight.delete(p));
-  }
-
-  private async handleStore(request: CStoreRequest, state: StoreState | undefined, respond: (r: CStoreResponse) => void): Promise<void> {
-    const response = dimse.responses.CStoreResponse.fromRequest(request);
-    const receiveMs = state ? Date.now() - state.file.startedAt : 0;
+  private async handleStore(state: StoreState): Promise<void> {
+    const receiveMs = Date.now() - state.file.startedAt;
     let status: number;
     let failure: Extract<ScpMetric, { kind: "instance" }>["failure"];
     let hookMs = 0;
     let comment: string | undefined;
-    const file = state?.file;
+    const file = state.file;
 
-    if (!state || !state.valid) {
+    if (!state.valid) {
       status = DIMSE_STATUS.CannotUnderstand;
       failure = "invalid-request";
       comment = "Missing or invalid Affected SOP Class/Instance UID";
-    } else if (state.file.failure || !state.file.durable) {
+    } else if (file.failure || !file.durable) {
       status = DIMSE_STATUS.OutOfResources;
       failure = "write-failed";
       comment = "Could not write the instance to storage";
-      log.error({ associationId: this.associationId, error: state.file.failure?.name, code: (state.file.failure as { code?: string } | null)?.code }, "staging write failed");
+      log.error({ associationId: this.associationId, error: file.failure?.name, code: (file.failure as { code?: string } | null)?.code }, "staging write failed");
     } else if (this.closed) {
       // Nobody to answer: the sender will resend. Do not record it.
-      await unlink(state.file.finalPath).catch(() => undefined);
+      await unlink(file.finalPath).catch(() => undefined);
       return;
     } else {
       const t0 = Date.now();
       try {
         status = await this.ctx.options.onStored({
-          path: state.file.finalPath,
-          sizeBytes: state.file.sizeBytes,
-          sha256: state.file.sha256,
+          path: file.finalPath,
+          sizeBytes: file.sizeBytes,
+          sha256: file.sha256,
           sopClassUid: state.sopClassUid,
           sopInstanceUid: state.sopInstanceUid,
           transferSyntaxUid: state.transferSyntaxUid,
@@ -696,10 +828,10 @@ class AtriumScp extends dimse.Scp {
         log.error({ associationId: this.associationId, error: (err as Error).name, code: (err as { code?: string }).code }, "onStored failed");
       }
       hookMs = Date.now() - t0;
-      if (failure) await unlink(state.file.finalPath).catch(() => undefined);
+      if (failure) await unlink(file.finalPath).catch(() => undefined);
     }
 
-    const sizeBytes = file?.sizeBytes ?? 0;
+    const sizeBytes = file.sizeBytes;
     if (failure) {
       this.instancesFailed++;
       this.ctx.stats.instancesFailed++;
@@ -712,53 +844,14 @@ class AtriumScp extends dimse.Scp {
     this.ctx.options.onMetric?.({ kind: "instance", outcome: failure ? "failed" : "stored", status, failure, sizeBytes, receiveMs, hookMs });
     log.debug({ associationId: this.associationId, status, sizeBytes, receiveMs, hookMs }, "c-store");
 
-    response.setStatus(status);
-    if (comment) response.getCommandDataset().setElement("ErrorComment", comment);
-    if (!this.closed) respond(response);
-  }
-
-  // --- services not offered: answer instead of logging "must be implemented" --------------------
-
-  private refuse(request: DimseTypes.requests.Request, ResponseClass: { fromRequest(r: never): DimseTypes.responses.Response }, callback: (r: never) => void) {
-    const response = ResponseClass.fromRequest(request as never);
-    response.setStatus(DIMSE_STATUS.UnrecognizedOperation);
-    callback(response as never);
-  }
-  override cFindRequest(r: DimseTypes.requests.CFindRequest, cb: (rs: DimseTypes.responses.CFindResponse[]) => void): void {
-    const res = dimse.responses.CFindResponse.fromRequest(r);
-    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
-    cb([res]);
-  }
-  override cMoveRequest(r: DimseTypes.requests.CMoveRequest, cb: (rs: DimseTypes.responses.CMoveResponse[]) => void): void {
-    const res = dimse.responses.CMoveResponse.fromRequest(r);
-    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
-    cb([res]);
-  }
-  override cGetRequest(r: DimseTypes.requests.CGetRequest, cb: (rs: DimseTypes.responses.CGetResponse[]) => void): void {
-    const res = dimse.responses.CGetResponse.fromRequest(r);
-    res.setStatus(DIMSE_STATUS.UnrecognizedOperation);
-    cb([res]);
-  }
-  override nCreateRequest(r: DimseTypes.requests.NCreateRequest, cb: (rs: DimseTypes.responses.NCreateResponse) => void): void {
-    this.refuse(r, dimse.responses.NCreateResponse, cb);
-  }
-  override nActionRequest(r: DimseTypes.requests.NActionRequest, cb: (rs: DimseTypes.responses.NActionResponse) => void): void {
-    this.refuse(r, dimse.responses.NActionResponse, cb);
-  }
-  override nDeleteRequest(r: DimseTypes.requests.NDeleteRequest, cb: (rs: DimseTypes.responses.NDeleteResponse) => void): void {
-    this.refuse(r, dimse.responses.NDeleteResponse, cb);
-  }
-  override nEventReportRequest(r: DimseTypes.requests.NEventReportRequest, cb: (rs: DimseTypes.responses.NEventReportResponse) => void): void {
-    this.refuse(r, dimse.responses.NEventReportResponse, cb);
-  }
-  override nGetRequest(r: DimseTypes.requests.NGetRequest, cb: (rs: DimseTypes.responses.NGetResponse) => void): void {
-    this.refuse(r, dimse.responses.NGetResponse, cb);
-  }
-  override nSetRequest(r: DimseTypes.requests.NSetRequest, cb: (rs: DimseTypes.responses.NSetResponse) => void): void {
-    this.refuse(r, dimse.responses.NSetResponse, cb);
-  }
-  override cCancelRequest(): void {
-    // Nothing is cancellable here.
+    this.respond(state.pcId, {
+      commandField: COMMAND_FIELD.CStoreRsp,
+      messageIdBeingRespondedTo: state.messageId,
+      status,
+      sopClassUid: state.sopClassUid,
+      sopInstanceUid: state.sopInstanceUid,
+      errorComment: comment,
+    });
   }
 }
 
@@ -807,6 +900,7 @@ export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
     stats,
     isClosing: () => closing,
     inflight: new Set(),
+    maxPduLength: options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
   };
   const dimseOptions = {
     connectTimeout: 10 * 60_000, // idle socket timeout; the PDU timeout below is the effective one

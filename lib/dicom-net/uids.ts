@@ -97,6 +97,15 @@ export function isValidUid(uid: string | undefined): uid is string {
 }
 
 /**
+ * A UID a receiver can keep as sent: 1–64 printable ASCII characters, no backslash. Some senders
+ * use UIDs that are not digits and dots (a hash, say); refusing them would lose the data, and
+ * de-identification replaces every UID anyway.
+ */
+export function isUsableUid(uid: string | undefined): uid is string {
+  return typeof uid === "string" && uid.length > 0 && uid.length <= 64 && /^[\x21-\x5b\x5d-\x7e]+$/.test(uid);
+}
+
+/**
  * Storage policy by UID, not by a fixed list: every standard storage class (the 1.2.840.10008.5.1.4.1.1
  * branch, present and future, plus the few elsewhere) and — when `acceptPrivate` — any SOP class
  * outside the DICOM root (vendor private storage such as Siemens CSA non-image). Query/retrieve,
