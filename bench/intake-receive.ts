@@ -12,7 +12,7 @@
 // Sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default presentation contexts, +sd, loopback.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -39,6 +39,44 @@ function storescu(port: number, aec: string, dirs: string[]): Promise<void> {
     c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`storescu exited ${code}: ${err.slice(0, 400)}`))));
   });
 }
+
+/** Busy CPU time of the whole machine so far (all cores, all processes), in ms, from /proc/stat. */
+function machineBusyMs(): number {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = cpu as number[];
+  return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / 100; // USER_HZ = 100
+}
+
+/**
+ * CPU time (ms) used so far by each kind of process: the senders (storescu, children of this
+ * process, counted once reaped), the receiver under test, PostgreSQL and Redis. From /proc.
+ */
+function cpuByProcess(receiverPid: number | undefined, receiverComm: string): Record<string, number> {
+  const ticks = (stat: string, fields: number[]) => {
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields.reduce((sum, i) => sum + Number(f[i - 3]), 0) * 10; // USER_HZ = 100
+  };
+  const out: Record<string, number> = { sender: ticks(readFileSync("/proc/self/stat", "utf8"), [16, 17]), receiver: 0, postgres: 0, redis: 0 };
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const key = Number(pid) === receiverPid || comm === receiverComm ? "receiver" : comm.startsWith("postgres") ? "postgres" : comm.startsWith("redis") ? "redis" : null;
+    if (key) out[key]! += ticks(stat, [14, 15]);
+  }
+  return out;
+}
+
+function addCpu(key: string, before: Record<string, number>, after: Record<string, number>) {
+  for (const k of Object.keys(before)) push(`${key} ${k}`, (after[k]! - before[k]!) / N);
+}
+
+const results = new Map<string, number[]>();
+const push = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
 
 /** Runs `associations` storescu processes over the corpus' parts; resolves with the wall time in s. */
 async function send(port: number, aec: string, dirs: string[], associations: number): Promise<number> {
@@ -97,8 +135,6 @@ async function main() {
     console.log(`corpus: ${N} instances (copies of ${corpus.sources} single-frame uncompressed CT/MR samples with new SOP Instance UIDs), ${mb.toFixed(1)} MB`);
     console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; ${ROUNDS} interleaved rounds; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
 
-    const results = new Map<string, number[]>();
-    const push = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
 
     await withDatabase(async (databaseUrl) => {
       const dataDir = path.join(work, "atrium");
@@ -112,7 +148,11 @@ async function main() {
           for (const assoc of ASSOCIATIONS) {
             // Orthanc, fresh each run (it deduplicates re-sent SOP Instance UIDs)
             const orthanc = await startOrthanc();
+            const oCpu0 = machineBusyMs();
+            const oBy0 = cpuByProcess(undefined, "Orthanc");
             const os_ = await send(orthanc.dicomPort, orthanc.aet, corpus.dirs, assoc);
+            push(`orthanc-cpu ${assoc}`, (machineBusyMs() - oCpu0) / N);
+            addCpu(`orthanc-by ${assoc}`, oBy0, cpuByProcess(undefined, "Orthanc"));
             const stored = ((await (await orthanc.rest("/statistics")).json()) as { CountInstances: number }).CountInstances;
             await orthanc.stop();
             if (stored !== N) throw new Error(`Orthanc stored ${stored}/${N}`);
@@ -122,7 +162,11 @@ async function main() {
             const id = `BENCH${++run}`;
             await prisma.project.create({ data: { id, idLower: id.toLowerCase(), name: id, aeRoutes: { create: { aeTitle: id, allowedCallingAes: [], allowedAddresses: [] } } } });
             const t0 = performance.now();
+            const aCpu0 = machineBusyMs();
+            const aBy0 = cpuByProcess(worker.pid, "");
             const as = await send(dicomPort, id, corpus.dirs, assoc);
+            push(`atrium-cpu ${assoc}`, (machineBusyMs() - aCpu0) / N);
+            addCpu(`atrium-by ${assoc}`, aBy0, cpuByProcess(worker.pid, ""));
             const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
             if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
             for (;;) {
@@ -155,6 +199,12 @@ async function main() {
       console.log(fmt("Orthanc 1.10.1 (baseline), acknowledged", `orthanc ${a}`));
       console.log(fmt(`Atrium${NO_QUEUES ? " receiver only" : ""}, acknowledged (fsynced + recorded)`, `atrium ${a}`));
       if (!NO_QUEUES) console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
+      console.log(
+        `machine CPU per instance while sending (all processes: sender, receiver, databases${NO_QUEUES ? "" : ", de-identification"}): Orthanc ${median(results.get(`orthanc-cpu ${a}`)!).toFixed(2)} ms, Atrium ${median(results.get(`atrium-cpu ${a}`)!).toFixed(2)} ms`,
+      );
+      const by = (who: string) =>
+        ["sender", "receiver", "postgres", "redis"].map((k) => `${k} ${median(results.get(`${who}-by ${a} ${k}`)!).toFixed(2)}`).join(", ");
+      console.log(`  of which (ms per instance): Orthanc run: ${by("orthanc")}; Atrium run: ${by("atrium")}`);
       console.log(`ratio Atrium / Orthanc (acknowledged): ${(median(results.get(`orthanc ${a}`)!) / median(results.get(`atrium ${a}`)!)).toFixed(2)}\n`);
     }
   } finally {

@@ -11,6 +11,7 @@ import { queuePrefix } from "@/server/queues";
 import { childLog } from "@/lib/log";
 import { processHealth } from "./health";
 import { processDeid, onDeidFailed } from "./deid";
+import { startDeidPriority } from "./deid-priority";
 import { processIntakeStability } from "./intake-stability";
 import { processWebhookPull, onWebhookPullFailed } from "./webhook-pull";
 import { processArchive } from "./archive";
@@ -64,6 +65,8 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const deidWorker = workers[(Object.keys(processors) as QueueName[]).indexOf("deid")]!;
+  const stopDeidPriority = startDeidPriority(deidWorker, processors.deid.concurrency);
   // The database is the truth: whatever was recorded but not finished is queued again.
   await scheduleIntakeStability();
   await requeuePendingInstances(await db());
@@ -73,6 +76,7 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   return {
     workers,
     async close(graceMs = 30_000) {
+      stopDeidPriority();
       const graceful = Promise.all(workers.map((w) => w.close()));
       const timedOut = await Promise.race([
         graceful.then(() => false),

@@ -20,6 +20,22 @@ interface DbHandle {
   close(): Promise<void>;
 }
 
+type DirectQuery = (text: string, params: unknown[]) => Promise<{ rows: unknown[] }>;
+const directQueries = new WeakMap<PrismaClient, DirectQuery>();
+
+/**
+ * Runs one parameterised SQL statement ($1, $2, …) and returns its rows: straight on the pg pool
+ * behind a PostgreSQL client, for the statements on intake's hot paths (receive, de-identify),
+ * where going through Prisma costs ~0.6 ms of CPU per statement; through Prisma on PGlite, whose
+ * single connection is shared with Prisma's transactions. Write SQL both accept; timestamps in
+ * UTC (`now() AT TIME ZONE 'UTC'`), as Prisma keeps them.
+ */
+export async function sqlRows<T>(prisma: PrismaClient, text: string, params: unknown[]): Promise<T[]> {
+  const direct = directQueries.get(prisma);
+  if (direct) return (await direct(text, params)).rows as T[];
+  return prisma.$queryRawUnsafe<T[]>(text, ...params);
+}
+
 const globalKey = Symbol.for("atrium.db");
 type GlobalWithDb = typeof globalThis & { [globalKey]?: Promise<DbHandle> };
 
@@ -31,6 +47,7 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
     // process: the pool drops it and opens a new one on the next query.
     pool.on("error", (e) => log.warn({ code: (e as { code?: string }).code }, "idle database connection closed"));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    directQueries.set(prisma, (text, params) => pool.query(text, params));
     // Administrative SQL (migrations, advisory locks) runs on one dedicated connection, so that a
     // session-level lock is released on the connection that took it.
     let admin: InstanceType<typeof pg.default.Client> | undefined;

@@ -3,7 +3,9 @@
 // half-way, a re-queue after a Redis restart) does the work once.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
+import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "@/server/db/generated/client";
+import { sqlRows } from "@/server/db";
 import { deidentify, type DeidConfig } from "@/lib/dicom/deid";
 import { compileProfile, parseProfileSpec } from "@/lib/dicom/profile";
 import { parseCtpScript } from "@/lib/dicom/ctp/script";
@@ -19,19 +21,64 @@ const log = childLog("intake");
 
 export type DeidStepResult = "deidentified" | "duplicate" | "skipped" | "quarantined" | "not-pending";
 
-const configCache = new Map<string, { key: string; config: Omit<DeidConfig, "store"> }>();
+const configCache = new Map<string, { version: string; config: Omit<DeidConfig, "store"> }>();
 
-async function projectConfig(prisma: PrismaClient, projectId: string): Promise<Omit<DeidConfig, "store">> {
-  const settings = await prisma.projectIntake.findUnique({ where: { projectId } });
-  const key = settings ? `${settings.updatedAt.getTime()}` : "default";
+/** The project's de-identification settings; `version` (their updatedAt as text, "" without settings) says whether the cached ones still hold. */
+async function projectConfig(prisma: PrismaClient, projectId: string, version: string): Promise<Omit<DeidConfig, "store">> {
   const cached = configCache.get(projectId);
-  if (cached?.key === key) return cached.config;
+  if (cached?.version === version) return cached.config;
+  const settings = await prisma.projectIntake.findUnique({ where: { projectId } });
   const config: Omit<DeidConfig, "store"> = { projectId, burnedIn: "flag" };
   if (settings?.deidScript) config.script = parseCtpScript(settings.deidScript);
   else config.profile = compileProfile(parseProfileSpec(settings?.deidProfile ?? INTAKE_DEFAULTS.deidProfile));
-  configCache.set(projectId, { key, config });
+  configCache.set(projectId, { version, config });
   return config;
 }
+
+/** One pseudonym store per client, so that each project's UID salt is read once per process. */
+const pseudonymStores = new WeakMap<PrismaClient, PrismaPseudonymStore>();
+function pseudonymStore(prisma: PrismaClient): PrismaPseudonymStore {
+  let store = pseudonymStores.get(prisma);
+  if (!store) pseudonymStores.set(prisma, (store = new PrismaPseudonymStore(prisma)));
+  return store;
+}
+
+// The instance and the version of its project's settings, in one round trip.
+const PENDING_INSTANCE_SQL = `
+  SELECT i.status::text AS status, i."projectId", i."stagingPath", COALESCE(s."updatedAt"::text, '') AS "settingsVersion"
+  FROM "ReceivedInstance" i LEFT JOIN "ProjectIntake" s ON s."projectId" = i."projectId"
+  WHERE i.id = $1`;
+
+// Claims the SOP Instance UID in the project; returns the claiming instance (this one, or the first).
+const CLAIM_SQL = `
+  WITH ins AS (
+    INSERT INTO "ProjectSopInstance" ("projectId", "sopInstanceUid", "instanceId") VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING RETURNING "instanceId")
+  SELECT "instanceId" FROM ins
+  UNION ALL SELECT "instanceId" FROM "ProjectSopInstance" WHERE "projectId" = $1 AND "sopInstanceUid" = $2
+  LIMIT 1`;
+const CLAIMED_BY_SQL = `SELECT "instanceId" FROM "ProjectSopInstance" WHERE "projectId" = $1 AND "sopInstanceUid" = $2`;
+
+// Files the de-identified instance in its study (created on its first instance; a study already
+// handed on receives again and the archive step merges it), marks the instance and records the
+// event: one statement, one commit. The instance row is locked first, so that a job run twice at
+// once files it once (the second finds it no longer pending and changes nothing).
+const FILE_DEIDENTIFIED_SQL = `
+  WITH pending AS (
+    SELECT id FROM "ReceivedInstance" WHERE id = $5 AND status = 'received' FOR UPDATE),
+  s AS (
+    INSERT INTO "IntakeStudy" (id, "projectId", "studyInstanceUid", "subjectLabel", "instanceCount", "firstInstanceAt", "lastInstanceAt", status)
+    SELECT $1, $2, $3, $4, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', 'receiving' FROM pending
+    ON CONFLICT ("projectId", "studyInstanceUid") DO UPDATE
+      SET "instanceCount" = "IntakeStudy"."instanceCount" + 1, "lastInstanceAt" = now() AT TIME ZONE 'UTC', status = 'receiving', "stableAt" = NULL
+    RETURNING id),
+  u AS (
+    UPDATE "ReceivedInstance" r SET status = 'deidentified', "outputPath" = $6, "studyId" = s.id, "updatedAt" = now() AT TIME ZONE 'UTC'
+    FROM s WHERE r.id = $5
+    RETURNING r.id, s.id AS "studyId")
+  INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
+  SELECT u.id, now() AT TIME ZONE 'UTC', 'deidentified', jsonb_build_object('studyId', u."studyId") || $7::jsonb FROM u
+  RETURNING "instanceId"`;
 
 async function finish(
   prisma: PrismaClient,
@@ -52,10 +99,10 @@ async function finish(
 }
 
 export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, instanceId: string): Promise<DeidStepResult> {
-  const inst = await prisma.receivedInstance.findUnique({ where: { id: instanceId } });
+  const [inst] = await sqlRows<{ status: string; projectId: string | null; stagingPath: string; settingsVersion: string }>(prisma, PENDING_INSTANCE_SQL, [instanceId]);
   if (!inst || inst.status !== "received" || !inst.projectId) return "not-pending";
   const projectId = inst.projectId;
-  const config = await projectConfig(prisma, projectId);
+  const config = await projectConfig(prisma, projectId, inst.settingsVersion);
   let source;
   try {
     source = openSource(path.join(dataDir, inst.stagingPath));
@@ -64,7 +111,7 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
     return "quarantined";
   }
   try {
-    const outcome = await deidentify(source, { ...config, store: new PrismaPseudonymStore(prisma) });
+    const outcome = await deidentify(source, { ...config, store: pseudonymStore(prisma) });
     if (outcome.kind === "skipped") {
       await finish(prisma, instanceId, "skipped", outcome.reason, {});
       return "skipped";
@@ -89,8 +136,10 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
     // One copy per SOP Instance UID per project. The de-identified UID is a keyed hash of the
     // original, so it identifies a resend without keeping the original in this table.
     const sopUid = outcome.sopInstanceUID;
-    await prisma.$executeRaw`INSERT INTO "ProjectSopInstance" ("projectId", "sopInstanceUid", "instanceId") VALUES (${projectId}, ${sopUid}, ${instanceId}) ON CONFLICT DO NOTHING`;
-    const claim = await prisma.projectSopInstance.findUniqueOrThrow({ where: { projectId_sopInstanceUid: { projectId, sopInstanceUid: sopUid } } });
+    let [claim] = await sqlRows<{ instanceId: string }>(prisma, CLAIM_SQL, [projectId, sopUid, instanceId]);
+    // A concurrent claim committed after this statement's snapshot: read it with a new one.
+    claim ??= (await sqlRows<{ instanceId: string }>(prisma, CLAIMED_BY_SQL, [projectId, sopUid]))[0];
+    if (!claim) throw new Error("SOP Instance UID claim not found");
     if (claim.instanceId !== instanceId) {
       await finish(prisma, instanceId, "duplicate", "The project already holds this instance (same SOP Instance UID); the resend is recorded, not stored twice.", {
         firstInstanceId: claim.instanceId,
@@ -110,29 +159,9 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
       throw e;
     }
 
-    await prisma.$transaction(async (tx) => {
-      const study = await tx.intakeStudy.upsert({
-        where: { projectId_studyInstanceUid: { projectId, studyInstanceUid: outcome.studyInstanceUID } },
-        create: { projectId, studyInstanceUid: outcome.studyInstanceUID, subjectLabel: outcome.pseudonym, instanceCount: 1 },
-        // A new instance for a study that was already handed on makes it receive again; the
-        // archive step merges it into the same experiment.
-        update: { instanceCount: { increment: 1 }, lastInstanceAt: new Date(), status: "receiving", stableAt: null },
-      });
-      await tx.receivedInstance.update({
-        where: { id: instanceId },
-        data: {
-          status: "deidentified",
-          outputPath: rel,
-          studyId: study.id,
-          events: {
-            create: {
-              step: "deidentified",
-              detail: { studyId: study.id, flags: outcome.flags, warnings: outcome.warnings.length, blankedRegions: outcome.blankedRegions },
-            },
-          },
-        },
-      });
-    });
+    const detail = JSON.stringify({ flags: outcome.flags, warnings: outcome.warnings.length, blankedRegions: outcome.blankedRegions });
+    const filed = await sqlRows(prisma, FILE_DEIDENTIFIED_SQL, [randomUUID(), projectId, outcome.studyInstanceUID, outcome.pseudonym, instanceId, rel, detail]);
+    if (!filed.length) return "not-pending";
     return "deidentified";
   } finally {
     source.close?.();

@@ -5,12 +5,14 @@ import { childLog } from "@/lib/log";
 import { recordReceived, type ReceiveContext, type StagedFile } from "./receive";
 import { resolveRoute, type Binding } from "./routing";
 import { queueDeid } from "./queue";
+import { noteInstanceReceived } from "./activity";
 
 const log = childLog("intake");
 
 export async function ingestStaged(prisma: PrismaClient, dataDir: string, file: StagedFile, ctx: ReceiveContext, binding: Binding) {
   const route = await resolveRoute(prisma, binding, file);
   const instance = await recordReceived(prisma, dataDir, file, ctx, route);
+  noteInstanceReceived();
   if (instance.status === "received") {
     // Not awaited: the sender's acknowledgement must not wait for Redis (it may be restarting).
     // The record is the promise; a job lost here is re-queued by the periodic sweep

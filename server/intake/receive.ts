@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
+import { sqlRows } from "@/server/db";
 import { childLog } from "@/lib/log";
 
 const log = childLog("intake");
@@ -36,6 +37,18 @@ export type Route =
   | { projectId: string; quarantine?: undefined }
   | { projectId: string | null; quarantine: { reason: string; code: string } };
 
+const RECORD_RECEIVED_SQL = `
+  WITH i AS (
+    INSERT INTO "ReceivedInstance" (id, "receivedAt", "updatedAt", channel, "projectId", "batchId", "callingAe", "calledAe", "remoteAddress",
+      "sopClassUid", "sopInstanceUid", "transferSyntaxUid", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode")
+    VALUES ($1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', $2::"IntakeChannel", $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+      $14::"InstanceStatus", $15, $16)
+    RETURNING id)
+  INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
+  SELECT i.id, now() AT TIME ZONE 'UTC', e.step, e.detail::jsonb
+  FROM i, (VALUES (1, 'received', $17::text), (2, $18::text, $19::text)) AS e(n, step, detail)
+  ORDER BY e.n`;
+
 /**
  * Records a staged instance and its first events in one SQL statement (one round trip, one
  * commit): this runs while the sender waits for its status, once per instance.
@@ -52,19 +65,12 @@ export async function recordReceived(prisma: PrismaClient, dataDir: string, file
   const [secondStep, secondDetail] = q
     ? ["quarantined", JSON.stringify({ reason: q.reason, code: q.code, projectId: route.projectId })]
     : ["routed", JSON.stringify({ projectId: route.projectId })];
-  // Timestamps in UTC, as Prisma keeps them (the columns have no time zone).
-  await prisma.$executeRaw`
-    WITH i AS (
-      INSERT INTO "ReceivedInstance" (id, "receivedAt", "updatedAt", channel, "projectId", "batchId", "callingAe", "calledAe", "remoteAddress",
-        "sopClassUid", "sopInstanceUid", "transferSyntaxUid", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode")
-      VALUES (${id}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', ${ctx.channel}::"IntakeChannel", ${route.projectId}, ${ctx.batchId},
-        ${ctx.callingAe ?? null}, ${ctx.calledAe ?? null}, ${ctx.remoteAddress ?? null}, ${file.sopClassUid ?? null}, ${file.sopInstanceUid ?? null},
-        ${file.transferSyntaxUid ?? null}, ${stagingPath}, ${file.sizeBytes}, ${file.sha256}, ${status}::"InstanceStatus", ${reason}, ${reasonCode})
-      RETURNING id)
-    INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
-    SELECT i.id, now() AT TIME ZONE 'UTC', e.step, e.detail::jsonb
-    FROM i, (VALUES (1, 'received', ${receivedDetail}), (2, ${secondStep}, ${secondDetail})) AS e(n, step, detail)
-    ORDER BY e.n`;
+  const params = [
+    id, ctx.channel, route.projectId, ctx.batchId, ctx.callingAe ?? null, ctx.calledAe ?? null, ctx.remoteAddress ?? null,
+    file.sopClassUid ?? null, file.sopInstanceUid ?? null, file.transferSyntaxUid ?? null, stagingPath, file.sizeBytes, file.sha256,
+    status, reason, reasonCode, receivedDetail, secondStep, secondDetail,
+  ];
+  await sqlRows(prisma, RECORD_RECEIVED_SQL, params);
   log.debug({ instanceId: id, channel: ctx.channel, status }, "instance recorded");
   return { id, projectId: route.projectId, status } as const;
 }

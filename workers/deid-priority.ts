@@ -1,0 +1,30 @@
+// Applies lib/intake/priority to this process's de-identification worker: paused while senders
+// are being served (up to ATRIUM_DEID_YIELD_MS of continuous intake), one job at a time after
+// that, full concurrency once intake is quiet. Jobs already running always finish.
+import type { Worker } from "bullmq";
+import { readEnv } from "@/lib/config";
+import { DEFAULT_PRIORITY, deidMode, type DeidMode, type PriorityConfig } from "@/lib/intake/priority";
+import { intakeActivity } from "@/server/intake/activity";
+import { childLog } from "@/lib/log";
+
+const log = childLog("workers");
+
+export function startDeidPriority(worker: Worker, fullConcurrency: number, everyMs = 100): () => void {
+  const cfg: PriorityConfig = { ...DEFAULT_PRIORITY, maxYieldMs: readEnv().ATRIUM_DEID_YIELD_MS };
+  let mode: DeidMode = "run";
+  const apply = () => {
+    const next = deidMode(intakeActivity(), Date.now(), cfg);
+    if (next === mode) return;
+    log.debug({ from: mode, to: next }, "de-identification priority");
+    mode = next;
+    if (next === "yield") {
+      worker.pause(true).catch((e: Error) => log.warn({ error: e.name }, "could not pause de-identification"));
+      return;
+    }
+    worker.concurrency = next === "share" ? 1 : fullConcurrency;
+    if (worker.isPaused()) worker.resume().catch((e: Error) => log.warn({ error: e.name }, "could not resume de-identification"));
+  };
+  const timer = setInterval(apply, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
