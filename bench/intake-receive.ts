@@ -56,7 +56,7 @@ function cpuByProcess(receiverPid: number | undefined, receiverComm: string): Re
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return fields.reduce((sum, i) => sum + Number(f[i - 3]), 0) * 10; // USER_HZ = 100
   };
-  const out: Record<string, number> = { sender: ticks(readFileSync("/proc/self/stat", "utf8"), [16, 17]), receiver: 0, postgres: 0, redis: 0 };
+  const out: Record<string, number> = { sender: ticks(readFileSync("/proc/self/stat", "utf8"), [16, 17]), receiver: 0, "receiver (kernel)": 0, postgres: 0, redis: 0 };
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     let stat: string;
     try {
@@ -67,6 +67,7 @@ function cpuByProcess(receiverPid: number | undefined, receiverComm: string): Re
     const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const key = Number(pid) === receiverPid || comm === receiverComm ? "receiver" : comm.startsWith("postgres") ? "postgres" : comm.startsWith("redis") ? "redis" : null;
     if (key) out[key]! += ticks(stat, [14, 15]);
+    if (key === "receiver") out["receiver (kernel)"]! += ticks(stat, [15]);
   }
   return out;
 }
@@ -133,7 +134,7 @@ async function main() {
     const corpus = await makeCorpus(path.join(work, "corpus"), N, 4);
     const mb = corpus.bytes / 1e6;
     console.log(`corpus: ${N} instances (copies of ${corpus.sources} single-frame uncompressed CT/MR samples with new SOP Instance UIDs), ${mb.toFixed(1)} MB`);
-    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; ${ROUNDS} interleaved rounds; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
+    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; Atrium warmed up with ${Math.round(N / corpus.dirs.length)} instances first; ${ROUNDS} interleaved rounds; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
 
 
     await withDatabase(async (databaseUrl) => {
@@ -143,6 +144,10 @@ async function main() {
       const handle = await openDb(databaseUrl);
       const prisma = handle.prisma;
       try {
+        // Warm-up (not measured): a long-running receiver has its code compiled and its caches filled.
+        await prisma.project.create({ data: { id: "WARMUP", idLower: "warmup", name: "WARMUP", aeRoutes: { create: { aeTitle: "WARMUP", allowedCallingAes: [], allowedAddresses: [] } } } });
+        await send(dicomPort, "WARMUP", corpus.dirs.slice(0, 1), 1);
+        while (!NO_QUEUES && (await prisma.receivedInstance.count({ where: { projectId: "WARMUP", status: "received" } })) > 0) await new Promise((r) => setTimeout(r, 100));
         let run = 0;
         for (let round = 0; round < ROUNDS; round++) {
           for (const assoc of ASSOCIATIONS) {
@@ -169,6 +174,7 @@ async function main() {
             addCpu(`atrium-by ${assoc}`, aBy0, cpuByProcess(worker.pid, ""));
             const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
             if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
+            push(`atrium-deid-during ${assoc}`, await prisma.receivedInstance.count({ where: { projectId: id, status: { not: "received" } } }));
             for (;;) {
               if (NO_QUEUES) break;
               const pending = await prisma.receivedInstance.count({ where: { projectId: id, status: "received" } });
@@ -198,12 +204,15 @@ async function main() {
       console.log(`— ${a} association${a > 1 ? "s" : ""}`);
       console.log(fmt("Orthanc 1.10.1 (baseline), acknowledged", `orthanc ${a}`));
       console.log(fmt(`Atrium${NO_QUEUES ? " receiver only" : ""}, acknowledged (fsynced + recorded)`, `atrium ${a}`));
-      if (!NO_QUEUES) console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
+      if (!NO_QUEUES) {
+        console.log(fmt("Atrium, end to end (received, de-identified, stored)", `atrium-e2e ${a}`));
+        console.log(`  de-identified by the end of the send: ${results.get(`atrium-deid-during ${a}`)!.join(", ")} of ${N} (ATRIUM_DEID_YIELD_MS=${process.env.ATRIUM_DEID_YIELD_MS ?? "default"})`);
+      }
       console.log(
         `machine CPU per instance while sending (all processes: sender, receiver, databases${NO_QUEUES ? "" : ", de-identification"}): Orthanc ${median(results.get(`orthanc-cpu ${a}`)!).toFixed(2)} ms, Atrium ${median(results.get(`atrium-cpu ${a}`)!).toFixed(2)} ms`,
       );
       const by = (who: string) =>
-        ["sender", "receiver", "postgres", "redis"].map((k) => `${k} ${median(results.get(`${who}-by ${a} ${k}`)!).toFixed(2)}`).join(", ");
+        ["sender", "receiver", "receiver (kernel)", "postgres", "redis"].map((k) => `${k} ${median(results.get(`${who}-by ${a} ${k}`)!).toFixed(2)}`).join(", ");
       console.log(`  of which (ms per instance): Orthanc run: ${by("orthanc")}; Atrium run: ${by("atrium")}`);
       console.log(`ratio Atrium / Orthanc (acknowledged): ${(median(results.get(`orthanc ${a}`)!) / median(results.get(`atrium ${a}`)!)).toFixed(2)}\n`);
     }

@@ -12,16 +12,18 @@ const log = childLog("workers");
 export function startDeidPriority(worker: Worker, fullConcurrency: number, everyMs = 100): () => void {
   const cfg: PriorityConfig = { ...DEFAULT_PRIORITY, maxYieldMs: readEnv().ATRIUM_DEID_YIELD_MS };
   let mode: DeidMode = "run";
+  // Reconciled with the worker's actual state on every tick, so that a pause or resume that failed
+  // (Redis restarting) is tried again instead of leaving de-identification stopped.
   const apply = () => {
     const next = deidMode(intakeActivity(), Date.now(), cfg);
-    if (next === mode) return;
-    log.debug({ from: mode, to: next }, "de-identification priority");
+    if (next !== mode) log.debug({ from: mode, to: next }, "de-identification priority");
     mode = next;
     if (next === "yield") {
-      worker.pause(true).catch((e: Error) => log.warn({ error: e.name }, "could not pause de-identification"));
+      if (!worker.isPaused()) worker.pause(true).catch((e: Error) => log.warn({ error: e.name }, "could not pause de-identification"));
       return;
     }
-    worker.concurrency = next === "share" ? 1 : fullConcurrency;
+    const concurrency = next === "share" ? 1 : fullConcurrency;
+    if (worker.concurrency !== concurrency) worker.concurrency = concurrency;
     if (worker.isPaused()) worker.resume().catch((e: Error) => log.warn({ error: e.name }, "could not resume de-identification"));
   };
   const timer = setInterval(apply, everyMs);

@@ -174,7 +174,7 @@ export interface StartScpOptions {
    */
   fsync?: boolean;
   /**
-   * Largest P-DATA PDU we accept, advertised in the A-ASSOCIATE-AC (default 256 KiB). Senders cut
+   * Largest P-DATA PDU we accept, advertised in the A-ASSOCIATE-AC (4 KiB to 256 KiB, default 256 KiB). Senders cut
    * each dataset into PDUs of at most this size; fewer, larger PDUs cost less per instance.
    */
   maxPduLength?: number;
@@ -224,6 +224,8 @@ class DirSyncer {
 }
 
 export const DEFAULT_MAX_PDU_LENGTH = 256 * 1024;
+/** dcmjs-dimse advertises at most this (it takes the smaller of ours and its own). */
+const MAX_PDU_LENGTH_LIMIT = 256 * 1024;
 
 const STAGING_HIGH_WATER_MARK = 4 * 1024 * 1024;
 const SLAB_BYTES = 1024 * 1024;
@@ -479,6 +481,7 @@ class AtriumScp extends dimse.Scp {
   private pdv: { isCommand: boolean; isLast: boolean } | null = null;
   private commandFragments: Buffer[] = [];
   private commandBytes = 0;
+  private commandPcId = 0;
   private paused = false;
   private onClosedCallbacks: Array<() => void> = [];
 
@@ -697,6 +700,8 @@ class AtriumScp extends dimse.Scp {
     if (!pc) throw new PduProtocolError(`P-DATA on presentation context ${pcId}, which was not accepted`);
     if (isCommand) {
       if (this.dataset) throw new PduProtocolError("a command fragment arrived in the middle of a data set");
+      if (this.commandFragments.length && this.commandPcId !== pcId) throw new PduProtocolError("command fragments on different presentation contexts");
+      this.commandPcId = pcId;
     } else {
       if (!this.dataset) throw new PduProtocolError("a data set fragment arrived without a command announcing it");
       if (this.dataset.pcId !== pcId) throw new PduProtocolError("data set fragments on a different presentation context than their command");
@@ -736,7 +741,10 @@ class AtriumScp extends dimse.Scp {
     if (this.current === state) this.current = null;
     state.file.end();
     state.file.once("finish", () => {
-      const p = this.handleStore(state);
+      const p = this.handleStore(state).catch((err: Error) => {
+        log.error({ associationId: this.associationId, error: err.name }, "c-store handling failed; aborting the association");
+        this.abortNow();
+      });
       this.ctx.inflight.add(p);
       void p.finally(() => this.ctx.inflight.delete(p));
     });
@@ -749,11 +757,13 @@ class AtriumScp extends dimse.Scp {
 
   private handleCommand(command: Command, pcId: number): void {
     const field = command.commandField;
+    if (field === COMMAND_FIELD.CCancelRq) return; // nothing here is cancellable
+    // Every request but C-CANCEL carries a Message ID, which its response must echo.
+    if (command.messageId < 0) throw new PduProtocolError("request without a Message ID (0000,0110)");
     if (field === COMMAND_FIELD.CStoreRq && command.hasDataset) {
       this.startStore(command, this.presentationContext(pcId)!, pcId);
       return;
     }
-    if (field === COMMAND_FIELD.CCancelRq) return; // nothing here is cancellable
     if (command.hasDataset) {
       // Unsupported service (or an echo with a data set): read the data set, then answer.
       this.dataset = { kind: "discard", pcId, command };
@@ -794,10 +804,15 @@ class AtriumScp extends dimse.Scp {
       if (this.paused || this.closed) return;
       this.paused = true;
       this.sock.pause();
-      file.once("drain", () => {
+      // 'drain' never comes once the file is ending (pressure on a data set's last fragment):
+      // then reading resumes when the file has finished or was destroyed.
+      const resume = () => {
+        file.off("drain", resume).off("finish", resume).off("close", resume);
+        if (!this.paused) return;
         this.paused = false;
         if (!this.closed) this.sock.resume();
-      });
+      };
+      file.on("drain", resume).on("finish", resume).on("close", resume);
     });
     const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid, messageId: command.messageId, pcId };
     this.dataset = { kind: "store", pcId, state };
@@ -902,6 +917,10 @@ async function removeStalePartials(dir: string, olderThanMs: number): Promise<nu
 
 /** Starts the C-STORE/C-ECHO SCP. */
 export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
+  const maxPduLength = options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH;
+  if (!Number.isInteger(maxPduLength) || maxPduLength < 4096 || maxPduLength > MAX_PDU_LENGTH_LIMIT) {
+    throw new RangeError(`maxPduLength must be a whole number of bytes from 4096 to ${MAX_PDU_LENGTH_LIMIT}`);
+  }
   const stagingDir = path.resolve(options.stagingDir);
   await mkdir(stagingDir, { recursive: true });
   const removed = await removeStalePartials(stagingDir, options.removePartialsOlderThanMs ?? 3_600_000);
@@ -924,7 +943,7 @@ export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
     stats,
     isClosing: () => closing,
     inflight: new Set(),
-    maxPduLength: options.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH,
+    maxPduLength,
   };
   const dimseOptions = {
     connectTimeout: 10 * 60_000, // idle socket timeout; the PDU timeout below is the effective one
