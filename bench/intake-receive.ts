@@ -2,8 +2,11 @@
 // run, to Atrium (`atrium worker`: DICOM listener + de-identification workers, PostgreSQL + Redis;
 // each instance fsynced and recorded in PostgreSQL before its C-STORE status) and to Orthanc
 // (Debian 1.10.1, storing to its own disk with its SQLite index), with 1 and 4 associations,
-// interleaved rounds. Prints instances/s and MB/s of acknowledged receive for both and the ratio,
-// and Atrium's end-to-end rate (received, de-identified, stored) beside it.
+// interleaved rounds, after a warm-up send to Atrium. Prints instances/s and MB/s of acknowledged
+// receive for both and the ratio, Atrium's end-to-end rate (received, de-identified, stored) beside
+// it, how many instances were de-identified by the end of the send (senders first: see
+// ATRIUM_DEID_YIELD_MS; run with ATRIUM_DEID_YIELD_MS=0 for de-identification sharing the cores
+// throughout), and the machine's CPU time per instance by process.
 //   npx tsx bench/intake-receive.ts [N=1000] [rounds=2]
 // Environment: BENCH_NO_QUEUES=1 runs Atrium as a dedicated receiver (`atrium worker --no-queues`,
 // no de-identification in that process; the end-to-end row is then not measured);
