@@ -27,8 +27,8 @@ const envSchema = z.object({
   /** Largest single instance accepted over HTTP (STOW-RS parts, uploads, pulls), in MB. */
   ATRIUM_MAX_INSTANCE_MB: z.preprocess(emptyToUndefined, z.coerce.number().positive().default(4096)),
   /**
-   * Senders first (lib/intake/priority): de-identification in this process pauses while instances
-   * arrive, for at most this many ms of continuous intake, then runs one job at a time. 0: never pauses.
+   * Senders first (lib/intake/priority): de-identification and archiving in this process pause while
+   * instances arrive, for at most this many ms of continuous intake, then run one job at a time. 0: never pause.
    */
   ATRIUM_DEID_YIELD_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(30_000)),
   NEXTAUTH_URL: optionalString,

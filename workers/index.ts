@@ -11,7 +11,7 @@ import { queuePrefix } from "@/server/queues";
 import { childLog } from "@/lib/log";
 import { processHealth } from "./health";
 import { processDeid, onDeidFailed } from "./deid";
-import { startDeidPriority } from "./deid-priority";
+import { startSendersFirst } from "./senders-first";
 import { processIntakeStability } from "./intake-stability";
 import { processWebhookPull, onWebhookPullFailed } from "./webhook-pull";
 import { processArchive } from "./archive";
@@ -65,8 +65,11 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const deidWorker = workers[(Object.keys(processors) as QueueName[]).indexOf("deid")]!;
-  const stopDeidPriority = startDeidPriority(deidWorker, processors.deid.concurrency);
+  // Senders first: de-identification and archiving wait while this process receives a burst.
+  const names = Object.keys(processors) as QueueName[];
+  const stopSendersFirst = startSendersFirst(
+    (["deid", "archive"] as const).map((q) => ({ worker: workers[names.indexOf(q)]!, concurrency: processors[q].concurrency })),
+  );
   // The database is the truth: whatever was recorded but not finished is queued again.
   await scheduleIntakeStability();
   await requeuePendingInstances(await db());
@@ -76,7 +79,7 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   return {
     workers,
     async close(graceMs = 30_000) {
-      stopDeidPriority();
+      stopSendersFirst();
       const graceful = Promise.all(workers.map((w) => w.close()));
       const timedOut = await Promise.race([
         graceful.then(() => false),

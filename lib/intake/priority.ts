@@ -2,7 +2,8 @@
 // to receiving, recording and acknowledging (a scanner waits for each C-STORE response; the
 // de-identification backlog does not wait for anyone). It yields entirely for a burst of up to
 // `maxYieldMs`, then shares (one job at a time) until the senders are quiet, so that a long
-// transfer (a PACS migration) cannot starve it. Pure logic; workers/deid-priority applies it.
+// transfer (a PACS migration) cannot starve it. The archive step follows the same rule. Pure
+// logic; workers/senders-first applies it.
 
 export type DeidMode = "run" | "yield" | "share";
 

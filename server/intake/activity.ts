@@ -1,5 +1,5 @@
 // This process's intake activity (lib/intake/priority): every way in notes each recorded instance,
-// and this process's de-identification worker (workers/deid-priority) reads it.
+// and this process's background workers (workers/senders-first) read it.
 import type { IntakeActivity } from "@/lib/intake/priority";
 import { noteReceived } from "@/lib/intake/priority";
 
