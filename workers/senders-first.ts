@@ -3,7 +3,7 @@
 // job at a time after that, full concurrency once intake is quiet. Jobs already running finish.
 import type { Worker } from "bullmq";
 import { readEnv } from "@/lib/config";
-import { DEFAULT_PRIORITY, deidMode, type DeidMode, type PriorityConfig } from "@/lib/intake/priority";
+import { DEFAULT_PRIORITY, backgroundMode, type BackgroundMode, type PriorityConfig } from "@/lib/intake/priority";
 import { intakeActivity } from "@/server/intake/activity";
 import { childLog } from "@/lib/log";
 
@@ -11,11 +11,11 @@ const log = childLog("workers");
 
 export function startSendersFirst(queues: Array<{ worker: Worker; concurrency: number }>, everyMs = 100): () => void {
   const cfg: PriorityConfig = { ...DEFAULT_PRIORITY, maxYieldMs: readEnv().ATRIUM_DEID_YIELD_MS };
-  let mode: DeidMode = "run";
+  let mode: BackgroundMode = "run";
   // Reconciled with each worker's actual state on every tick, so that a pause or resume that
   // failed (Redis restarting) is tried again instead of leaving the queue stopped.
   const apply = () => {
-    const next = deidMode(intakeActivity(), Date.now(), cfg);
+    const next = backgroundMode(intakeActivity(), Date.now(), cfg);
     if (next !== mode) log.debug({ from: mode, to: next }, "background work priority");
     mode = next;
     for (const { worker, concurrency: full } of queues) {

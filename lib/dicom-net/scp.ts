@@ -301,7 +301,7 @@ class StagingFile extends Writable {
   private slab: Buffer | null = null;
   private used = 0;
 
-  private buffer(chunk: Buffer): void {
+  private account(chunk: Buffer): void {
     this.hash.update(chunk);
     this.sizeBytes += chunk.length;
   }
@@ -313,7 +313,7 @@ class StagingFile extends Writable {
       if (this.failure || this.fd === null) return callback();
       while (i < chunks.length) {
         const chunk = chunks[i]!;
-        if (off === 0) this.buffer(chunk);
+        if (off === 0) this.account(chunk);
         this.slab ??= slabPool.acquire();
         const n = chunk.copy(this.slab, this.used, off);
         this.used += n;
@@ -476,7 +476,6 @@ class AtriumScp extends dimse.Scp {
   private instancesStored = 0;
   private instancesFailed = 0;
   private bytesStored = 0;
-  private current: StoreState | null = null;
   private dataset: DatasetInProgress | null = null;
   private pdv: { isCommand: boolean; isLast: boolean } | null = null;
   private commandFragments: Buffer[] = [];
@@ -512,7 +511,6 @@ class AtriumScp extends dimse.Scp {
     const libraryListeners = socket.listeners("data") as Array<(chunk: Buffer) => void>;
     socket.removeAllListeners("data");
     const network = this as unknown as { lastPduTime?: number };
-    let pcId = 0;
     const framer = new PduFramer(
       {
         onControlPdu: (pdu) => {
@@ -521,12 +519,9 @@ class AtriumScp extends dimse.Scp {
         onPDataPdu: () => {
           network.lastPduTime = Date.now();
         },
-        onPdvStart: (id, isCommand, isLast) => {
-          pcId = id;
-          this.onPdvStart(id, isCommand, isLast);
-        },
+        onPdvStart: (pcId, isCommand, isLast) => this.onPdvStart(pcId, isCommand, isLast),
         onPdvData: (data) => this.onPdvData(data),
-        onPdvEnd: () => this.onPdvEnd(pcId),
+        onPdvEnd: () => this.onPdvEnd(),
       },
       maxPduLength,
     );
@@ -651,8 +646,8 @@ class AtriumScp extends dimse.Scp {
     if (this.closed) return;
     this.closed = true;
     // A dataset cut off mid-transfer: drop its partial file.
-    if (this.current && !this.current.file.writableEnded) this.current.file.destroy();
-    this.current = null;
+    if (this.dataset?.kind === "store" && !this.dataset.state.file.writableEnded) this.dataset.state.file.destroy();
+    this.dataset = null;
     if (this.accepted) {
       this.ctx.stats.activeAssociations--;
       const how = this.endHow ?? "connection-closed";
@@ -720,7 +715,7 @@ class AtriumScp extends dimse.Scp {
     if (d.kind === "store") d.state.file.write(data);
   }
 
-  private onPdvEnd(pcId: number): void {
+  private onPdvEnd(): void {
     const { isCommand, isLast } = this.pdv!;
     this.pdv = null;
     if (!isLast) return;
@@ -728,17 +723,16 @@ class AtriumScp extends dimse.Scp {
       const buf = this.commandFragments.length === 1 ? this.commandFragments[0]! : Buffer.concat(this.commandFragments, this.commandBytes);
       this.commandFragments = [];
       this.commandBytes = 0;
-      this.handleCommand(parseCommand(buf), pcId);
+      this.handleCommand(parseCommand(buf), this.commandPcId);
       return;
     }
     const d = this.dataset!;
     this.dataset = null;
     if (d.kind === "discard") {
-      this.respond(pcId, { commandField: responseCommandField(d.command.commandField), messageIdBeingRespondedTo: d.command.messageId, status: DIMSE_STATUS.UnrecognizedOperation, sopClassUid: d.command.sopClassUid });
+      this.respond(d.pcId, { commandField: responseCommandField(d.command.commandField), messageIdBeingRespondedTo: d.command.messageId, status: DIMSE_STATUS.UnrecognizedOperation, sopClassUid: d.command.sopClassUid });
       return;
     }
     const { state } = d;
-    if (this.current === state) this.current = null;
     state.file.end();
     state.file.once("finish", () => {
       const p = this.handleStore(state).catch((err: Error) => {
@@ -816,7 +810,6 @@ class AtriumScp extends dimse.Scp {
     });
     const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid, messageId: command.messageId, pcId };
     this.dataset = { kind: "store", pcId, state };
-    this.current = state;
   }
 
   private async handleStore(state: StoreState): Promise<void> {

@@ -1,16 +1,15 @@
-// Senders first: while instances are arriving, de-identification steps back so that the cores go
-// to receiving, recording and acknowledging (a scanner waits for each C-STORE response; the
-// de-identification backlog does not wait for anyone). It yields entirely for a burst of up to
-// `maxYieldMs`, then shares (one job at a time) until the senders are quiet, so that a long
-// transfer (a PACS migration) cannot starve it. The archive step follows the same rule. Pure
-// logic; workers/senders-first applies it.
+// Senders first: while instances are arriving, background work (de-identification, archiving)
+// steps back so that the cores go to receiving, recording and acknowledging (a scanner waits for
+// each C-STORE response; the backlog does not wait for anyone). It yields entirely for a burst of
+// up to `maxYieldMs`, then shares (one job at a time) until the senders are quiet, so that a long
+// transfer (a PACS migration) cannot starve it. Pure logic; workers/senders-first applies it.
 
-export type DeidMode = "run" | "yield" | "share";
+export type BackgroundMode = "run" | "yield" | "share";
 
 export interface PriorityConfig {
   /** Intake counts as active while the last instance arrived less than this ago. */
   quietMs: number;
-  /** Longest continuous yield; 0 disables yielding (de-identification always runs). */
+  /** Longest continuous yield; 0 disables yielding (background work always runs). */
   maxYieldMs: number;
 }
 
@@ -29,7 +28,7 @@ export function noteReceived(a: IntakeActivity, now: number, cfg: PriorityConfig
   a.lastReceivedAt = now;
 }
 
-export function deidMode(a: IntakeActivity, now: number, cfg: PriorityConfig = DEFAULT_PRIORITY): DeidMode {
+export function backgroundMode(a: IntakeActivity, now: number, cfg: PriorityConfig = DEFAULT_PRIORITY): BackgroundMode {
   if (cfg.maxYieldMs <= 0 || a.lastReceivedAt === null || a.activeSince === null || now - a.lastReceivedAt >= cfg.quietMs) return "run";
   return now - a.activeSince < cfg.maxYieldMs ? "yield" : "share";
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFileMetaHeader, readPart10Info } from "@/lib/dicom-net/part10";
 import type { AssociationEvent } from "@/lib/dicom-net/scp";
 import { freePort, run, sampleFiles, startTestScp, storescuConfig, storescuSuccesses, tempDir, type TestScp } from "./helpers";
+import { waitFor } from "../helpers/wait";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -319,15 +320,6 @@ async function startProxy(
   };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1";
 /** PET Image Storage: a storage SOP class the SCP accepts, exactly as long as the Study Root FIND UID. */

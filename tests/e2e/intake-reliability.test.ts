@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/pg";
 import { freePort, startAtriumWorker, type WorkerProcess } from "../helpers/atrium-process";
 import { makeCorpus, type Corpus } from "../helpers/corpus";
+import { waitFor } from "../helpers/wait";
 
 const N = 1000;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -57,15 +58,8 @@ async function counts() {
   return Object.fromEntries(rows.map((r) => [r.status, r._count])) as Record<string, number>;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await counts())}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitForCounts = (what: string, fn: () => Promise<boolean>, timeoutMs: number) =>
+  waitFor(what, fn, { timeoutMs, intervalMs: 200, detail: async () => JSON.stringify(await counts()) });
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -98,7 +92,7 @@ describe("a de-identification worker killed and Redis restarted during a 1,000-i
 
     workers.push(await startAtriumWorker({ ...env(), ATRIUM_DICOM_PORT: "0" }));
     // Kill the worker in the middle of the work: some de-identified, many still to do.
-    await waitFor("the first de-identified instances", async () => ((await counts()).deidentified ?? 0) >= 50 || false, 240_000);
+    await waitForCounts("the first de-identified instances", async () => ((await counts()).deidentified ?? 0) >= 50 || false, 240_000);
     await workers[0]!.stop("SIGKILL");
     const atKill = await counts();
     expect(atKill.deidentified ?? 0).toBeLessThan(N);
@@ -114,7 +108,7 @@ describe("a de-identification worker killed and Redis restarted during a 1,000-i
     expect(await db.prisma.receivedInstance.count({ where: { projectId: "REL" } })).toBe(N);
 
     workers.push(await startAtriumWorker({ ...env(), ATRIUM_DICOM_PORT: "0" }));
-    await waitFor("every instance to reach an outcome", async () => ((await counts()).received ?? 0) === 0 || false, 300_000);
+    await waitForCounts("every instance to reach an outcome", async () => ((await counts()).received ?? 0) === 0 || false, 300_000);
 
     const final = await counts();
     expect(final).toEqual({ deidentified: N });

@@ -17,6 +17,7 @@ import { callerFor } from "../helpers/fixtures";
 import { startOrthanc, type OrthancProcess } from "../helpers/orthanc";
 import { devSignIn, launchChromium } from "../helpers/browser";
 import { run } from "../dicom-net/helpers";
+import { waitFor } from "../helpers/wait";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { createSession, sessionUserFromToken } from "@/server/auth/session";
 import { curlExample, LUA_HMAC_SHA256, orthancLuaExample } from "@/lib/webhooks/examples";
@@ -83,15 +84,7 @@ async function startFlaky(target: string): Promise<Flaky> {
   return { url: `http://127.0.0.1:${port}`, get failures() { return state.failures; }, close: () => server.close() };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>) => waitFor(what, fn, { timeoutMs: 90_000, intervalMs: 300 });
 
 async function projectWithOwner(id: string, ownerId: string) {
   await db.prisma.project.create({ data: { id, idLower: id.toLowerCase(), name: `Webhook ${id}`, members: { create: { userId: ownerId, role: "owner" } } } });
