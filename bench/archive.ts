@@ -4,6 +4,10 @@
 // in the same run, on the same de-identified bytes: a bare fetch POST of a prebuilt zip of each
 // study to the same test server (no client, no verification, no database), and a plain copy + fsync
 // of each study's files (what a local archive cannot do less than).
+// Verification (#20), per study, against the rewriting XNAT test server (it re-encodes every DICOM
+// file it imports as XNAT's dcm4che2 does, so sizes differ): the driver's verify (experiment,
+// per-scan file listings, SOP Instance UID sets and counts compared, size notes) beside a baseline of
+// the same listing requests made bare with fetch (what any verification from the listings costs).
 //
 // Run: npx tsx bench/archive.ts [--studies 20] [--concurrency 4]
 // Needs the test PostgreSQL (ATRIUM_TEST_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test).
@@ -22,6 +26,8 @@ const dataDir = await mkdtemp(path.join(os.tmpdir(), "atrium-bench-archive-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
 process.env.ATRIUM_SECRET_KEY ??= "atrium-bench-secret-key";
 process.env.ATRIUM_LOG_LEVEL ??= "error";
+// The XNAT test server listens on this machine: outbound requests to loopback are allowed here.
+process.env.ATRIUM_OUTBOUND_ALLOW ??= "127.0.0.0/8,::1,localhost";
 
 const { openDb, setDbHandle } = await import("../server/db");
 const { migrate } = await import("../lib/db/migrate");
@@ -29,6 +35,7 @@ const { sealSecret } = await import("../server/secrets");
 const { deidentifyInstance } = await import("../server/intake/deidentify");
 const { runArchiveAttempt, loadArchiveStudy } = await import("../server/archive/run");
 const { dicomZipStream, XnatClient } = await import("../lib/xnat");
+const { XnatArchiveDriver } = await import("../lib/archive/xnat-driver");
 const { startXnatTestServer } = await import("../tests/xnat/server");
 const { rewriteSamples } = await import("../tests/xnat/helpers");
 const { stageFile } = await import("../tests/archive/helpers-intake");
@@ -46,7 +53,8 @@ await migrate(handle.sql);
 setDbHandle(Promise.resolve(handle));
 const prisma = handle.prisma;
 
-const xnat = await startXnatTestServer({ users: [{ login: "bench", password: "bench-pw" }], keepFileData: false });
+// rewriteDicom (the default): stored files are re-encoded as XNAT does, sizes change.
+const xnat = await startXnatTestServer({ users: [{ login: "bench", password: "bench-pw" }], keepFileData: false, rewriteDicom: true });
 const P = "BENCH";
 try {
   await prisma.project.create({ data: { id: P, idLower: "bench", name: "Bench" } });
@@ -91,7 +99,7 @@ try {
     if (target === "xnat") {
       const project = `BENCH${round}`;
       xnat.addProject(project, { owners: ["bench"] });
-      const fields = { kind: "xnat" as const, xnatUrl: xnat.url, xnatProject: project, xnatUser: "bench", xnatSecretSealed: sealSecret("bench-pw") };
+      const fields = { kind: "xnat" as const, xnatUrl: xnat.url, xnatProject: project, xnatUser: "bench", xnatSecretSealed: sealSecret("bench-pw", { table: "ProjectArchiveTarget", id: P, field: "xnatSecretSealed" }) };
       await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, ...fields }, update: fields });
     } else {
       await prisma.projectArchiveTarget.upsert({ where: { projectId: P }, create: { projectId: P, kind: "local" }, update: { kind: "local" } });
@@ -146,6 +154,52 @@ try {
   }
 
   await archiveRun("atrium archive → XNAT test server, seq", "xnat", 1);
+
+  // Verification per study, of the studies just archived into BENCH1 (sequential, one session).
+  {
+    const stats = (ms: number[]) => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      return { mean: ms.reduce((a, b) => a + b, 0) / ms.length, median: sorted[Math.floor(sorted.length / 2)]!, max: sorted[sorted.length - 1]! };
+    };
+    const line = (name: string, ms: number[]) => {
+      const st = stats(ms);
+      console.log(`${name.padEnd(50)} ${String(ms.length).padStart(4)} studies  ${st.mean.toFixed(1).padStart(6)} ms/study mean  ${st.median.toFixed(1).padStart(6)} median  ${st.max.toFixed(1).padStart(6)} max`);
+    };
+    const driver = new XnatArchiveDriver({ url: xnat.url, project: "BENCH1", credentials: { username: "bench", password: "bench-pw" } });
+    const client = await XnatClient.connect({ url: xnat.url, username: "bench", password: "bench-pw", heartbeat: false });
+    const cookie = `JSESSIONID=${client.transport.sessionId}`;
+    const get = async (p: string) => {
+      const res = await fetch(`${xnat.url}${p}`, { headers: { Cookie: cookie } });
+      if (res.status !== 200) throw new Error(`baseline listing failed: ${res.status}`);
+      return res.json() as Promise<{ items?: Array<{ children: Array<{ field: string; items: Array<{ data_fields: { ID: string } }> }> }> }>;
+    };
+    await driver.verify(studies[0]!); // the session is opened outside the timings
+    const bare: number[] = [];
+    const atrium: number[] = [];
+    let noted = 0;
+    let sentBytes = 0;
+    let heldBytes = 0;
+    for (const study of studies) {
+      let t0 = performance.now();
+      const exp = await get(`/data/projects/BENCH1/experiments/${encodeURIComponent(study.experimentLabel)}?format=json`);
+      const scans = exp.items?.[0]?.children.find((c) => c.field === "scans/scan")?.items ?? [];
+      for (const sc of scans) await get(`/data/projects/BENCH1/experiments/${encodeURIComponent(study.experimentLabel)}/scans/${sc.data_fields.ID}/files?format=json`);
+      bare.push(performance.now() - t0);
+      t0 = performance.now();
+      const v = await driver.verify(study);
+      atrium.push(performance.now() - t0);
+      if (!v.ok) throw new Error(`verification failed: ${v.detail}`);
+      if (v.note) noted++;
+      sentBytes += v.expected.bytes;
+      heldBytes += v.found.bytes;
+    }
+    console.log("");
+    line("baseline: bare GETs of experiment + file listings", bare);
+    line("atrium verify (SOP Instance UIDs, counts, sizes)", atrium);
+    console.log(`  all ${N} verified; ${noted} with a note (XNAT re-encoded: ${heldBytes} bytes held for ${sentBytes} sent)\n`);
+    await driver.close();
+    await client.close();
+  }
   await archiveRun(`atrium archive → XNAT test server, x${C}`, "xnat", C);
   await archiveRun("atrium archive → local archive, seq", "local", 1);
   await archiveRun(`atrium archive → local archive, x${C}`, "local", C);

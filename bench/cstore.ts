@@ -1,7 +1,9 @@
 // C-STORE receive benchmark: DCMTK storescu sends the same N ≥ 1000 instances to Atrium's SCP
 // (lib/dicom-net/scp.ts, onStored = no-op, files fsynced) and to DCMTK storescp (no fsync), in one run,
-// interleaved. Prints inst/s and MB/s for both and the ratio.
-//   npx tsx bench/cstore.ts [N=1000] [rounds=2]
+// interleaved (the order alternates from round to round). Prints inst/s and MB/s for both and the ratio.
+// storescp runs bit-preserving (+B: the data set written as received, like Atrium's raw stream,
+// not decoded and re-encoded).
+//   npx tsx bench/cstore.ts [N=1000] [rounds=3]
 // Sender: DCMTK storescu, TCP_NODELAY=1, one association, default proposal (+sd over the folder),
 // loopback. The instances are copies of the single-frame uncompressed CT/MR samples with new SOP
 // Instance UIDs (dcmodify -nb -gin).
@@ -15,7 +17,7 @@ import { TS } from "@/lib/dicom-net/uids";
 
 import { SAMPLES_DIR as SAMPLES } from "../lib/samples";
 const N = Number(process.argv[2] ?? 1000);
-const ROUNDS = Number(process.argv[3] ?? 2);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const env = { ...process.env, TCP_NODELAY: "1" };
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
@@ -68,14 +70,14 @@ async function main() {
     let bytes = 0;
     for (const c of copies) bytes += (await stat(c)).size;
     console.log(`corpus: ${N} instances from ${sources.length} single-frame CT/MR samples, ${(bytes / 1e6).toFixed(1)} MB`);
-    console.log("sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, 1 association, default contexts, +sd folder, loopback\n");
+    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, 1 association, default contexts, +sd folder, loopback; ${ROUNDS} rounds, order alternating; load ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores\n`);
 
     const storescu = (port: number, aec: string) => run("storescu", ["-aec", aec, "+sd", "127.0.0.1", String(port), corpus]);
     const results: Record<string, number[]> = { atrium: [], nofsync: [], storescp: [] };
     // CPU time of this process (event loop + libuv threads) per instance: steadier than wall time on a busy machine.
     const cpuMs: Record<string, number[]> = { atrium: [], nofsync: [] };
 
-    for (let round = 0; round < ROUNDS; round++) {
+    const runAtrium = async (round: number) => {
       // Atrium SCP, no-op hook, staging on the same disk; with fsync (the product) and without
       for (const fsync of [true, false]) {
         const staging = path.join(work, `staging-${round}-${fsync}`);
@@ -103,12 +105,13 @@ async function main() {
         results[fsync ? "atrium" : "nofsync"]!.push(secs);
         await rm(staging, { recursive: true, force: true });
       }
-
+    };
+    const runStorescp = async (round: number) => {
       // DCMTK storescp
       const od = path.join(work, `storescp-${round}`);
       await (await import("node:fs/promises")).mkdir(od);
       const port = await freePort();
-      const child = spawn("storescp", ["-od", od, "-aet", "STORESCP", String(port)], { env, stdio: "ignore" });
+      const child = spawn("storescp", ["+B", "-od", od, "-aet", "STORESCP", String(port)], { env, stdio: "ignore" });
       await new Promise((res) => setTimeout(res, 300));
       const t0 = performance.now();
       const r = await storescu(port, "STORESCP");
@@ -118,17 +121,27 @@ async function main() {
       if (r.code !== 0 || written !== N) throw new Error(`storescp run: storescu rc ${r.code}, written ${written}/${N}`);
       results.storescp!.push(secs);
       await rm(od, { recursive: true, force: true });
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which receiver goes first: neither always gets the cold (or the warm) slot.
+      if (round % 2 === 0) {
+        await runAtrium(round);
+        await runStorescp(round);
+      } else {
+        await runStorescp(round);
+        await runAtrium(round);
+      }
     }
 
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     const line = (name: string, s: number) =>
-      `${name.padEnd(34)} ${(N / s).toFixed(0).padStart(6)} inst/s ${(bytes / 1e6 / s).toFixed(1).padStart(7)} MB/s  (${s.toFixed(2)} s; runs: ${results[name.split(" ")[0]!]!.map((x) => x.toFixed(2)).join(", ")})`;
+      `${name.padEnd(46)} ${(N / s).toFixed(0).padStart(6)} inst/s ${(bytes / 1e6 / s).toFixed(1).padStart(7)} MB/s  (${s.toFixed(2)} s; runs: ${results[name.split(" ")[0]!]!.map((x) => x.toFixed(2)).join(", ")})`;
     const a = median(results.atrium!);
     const nf = median(results.nofsync!);
     const d = median(results.storescp!);
     console.log(line("atrium (raw stream + fsync)", a));
     console.log(line("nofsync atrium (fsync: false)", nf));
-    console.log(line("storescp (DCMTK, no fsync)", d));
+    console.log(line("storescp (DCMTK +B bit-preserving, no fsync)", d));
     console.log(`CPU per instance (Atrium process): ${median(cpuMs.atrium!).toFixed(2)} ms with fsync, ${median(cpuMs.nofsync!).toFixed(2)} ms without`);
     console.log(`\nratio atrium / storescp: ${(d / a).toFixed(2)} with fsync, ${(d / nf).toFixed(2)} without (inst/s; medians of ${ROUNDS} interleaved rounds)`);
   } finally {

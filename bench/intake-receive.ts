@@ -1,13 +1,17 @@
 // Intake receive benchmark (issue #5): DCMTK storescu sends the same N ≥ 1,000 instances, in one
 // run, to Atrium (`atrium worker`: DICOM listener + de-identification workers, PostgreSQL + Redis;
 // each instance fsynced and recorded in PostgreSQL before its C-STORE status) and to Orthanc
-// (Debian 1.10.1, storing to its own disk with its SQLite index), with 1 and 4 associations,
-// interleaved rounds, after a warm-up send to Atrium. Prints instances/s and MB/s of acknowledged
-// receive for both and the ratio, Atrium's end-to-end rate (received, de-identified, stored) beside
-// it, how many instances were de-identified by the end of the send (senders first: see
-// ATRIUM_DEID_YIELD_MS; run with ATRIUM_DEID_YIELD_MS=0 for de-identification sharing the cores
-// throughout), and the machine's CPU time per instance by process.
-//   npx tsx bench/intake-receive.ts [N=1000] [rounds=2]
+// (Debian 1.10.1, storing to its own disk with its SQLite index), with 1 and 4 associations.
+// Both receivers are started once and warmed up with the same send before anything is measured
+// (a long-running receiver has its code loaded and its caches filled); the order alternates from
+// run to run (neither always goes first), ≥ 3 rounds. Orthanc's instances are deleted between runs
+// (it would acknowledge re-sent SOP Instance UIDs without storing them); Atrium gets a fresh project
+// per run (the same reason). Prints instances/s and MB/s of acknowledged receive for both and the
+// ratio, Atrium's end-to-end rate (received, de-identified, stored) beside it, how many instances
+// were de-identified by the end of the send (senders first: see ATRIUM_DEID_YIELD_MS; run with
+// ATRIUM_DEID_YIELD_MS=0 for de-identification sharing the cores throughout), and the machine's CPU
+// time per instance by process.
+//   npx tsx bench/intake-receive.ts [N=1000] [rounds=3]
 // Environment: BENCH_NO_QUEUES=1 runs Atrium as a dedicated receiver (`atrium worker --no-queues`,
 // no de-identification in that process; the end-to-end row is then not measured);
 // BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the worker;
@@ -22,10 +26,10 @@ import pg from "pg";
 import { openDb } from "../server/db";
 import { freePort } from "../lib/net";
 import { makeCorpus } from "../tests/helpers/corpus";
-import { startOrthanc } from "../tests/helpers/orthanc";
+import { startOrthanc, type OrthancProcess } from "../tests/helpers/orthanc";
 
 const N = Number(process.argv[2] ?? 1000);
-const ROUNDS = Number(process.argv[3] ?? 2);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const ASSOCIATIONS = [1, 4];
 const NO_QUEUES = process.env.BENCH_NO_QUEUES === "1";
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -90,6 +94,21 @@ async function send(port: number, aec: string, dirs: string[], associations: num
   return (performance.now() - t0) / 1000;
 }
 
+async function orthancInstances(orthanc: OrthancProcess): Promise<number> {
+  return ((await (await orthanc.rest("/statistics")).json()) as { CountInstances: number }).CountInstances;
+}
+
+/** Deletes every study Orthanc holds (files and index rows), so the next run stores everything anew. */
+async function emptyOrthanc(orthanc: OrthancProcess): Promise<void> {
+  const studies = (await (await orthanc.rest("/studies")).json()) as string[];
+  for (const s of studies) {
+    const r = await orthanc.rest(`/studies/${s}`, { method: "DELETE" });
+    if (!r.ok) throw new Error(`Orthanc refused to delete a study: HTTP ${r.status}`);
+  }
+  const left = await orthancInstances(orthanc);
+  if (left !== 0) throw new Error(`Orthanc still holds ${left} instances after deleting every study`);
+}
+
 async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
   const name = `atrium_bench_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -137,62 +156,83 @@ async function main() {
     const corpus = await makeCorpus(path.join(work, "corpus"), N, 4);
     const mb = corpus.bytes / 1e6;
     console.log(`corpus: ${N} instances (copies of ${corpus.sources} single-frame uncompressed CT/MR samples with new SOP Instance UIDs), ${mb.toFixed(1)} MB`);
-    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; Atrium warmed up with ${Math.round(N / corpus.dirs.length)} instances first; ${ROUNDS} interleaved rounds; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
+    console.log(`sender: storescu (DCMTK 3.6.7), TCP_NODELAY=1, default contexts, loopback; both receivers started once and warmed up with the same ${Math.round(N / corpus.dirs.length)} instances; ${ROUNDS} rounds, the order alternating run by run; machine: ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n`);
 
+
+    if (ROUNDS < 3) console.log(`(only ${ROUNDS} round${ROUNDS === 1 ? "" : "s"}: a check that the benchmark runs, not figures to compare)\n`);
 
     await withDatabase(async (databaseUrl) => {
       const dataDir = path.join(work, "atrium");
       const dicomPort = await freePort();
       const worker = await startWorker(databaseUrl, dataDir, dicomPort);
+      const orthanc = await startOrthanc();
       const handle = await openDb(databaseUrl);
       const prisma = handle.prisma;
       try {
-        // Warm-up (not measured): a long-running receiver has its code compiled and its caches filled.
+        // Warm-up (not measured), the same send to both: a long-running receiver has its code
+        // loaded and its caches filled.
         await prisma.project.create({ data: { id: "WARMUP", idLower: "warmup", name: "WARMUP", aeRoutes: { create: { aeTitle: "WARMUP", allowedCallingAes: [], allowedAddresses: [] } } } });
         await send(dicomPort, "WARMUP", corpus.dirs.slice(0, 1), 1);
         while (!NO_QUEUES && (await prisma.receivedInstance.count({ where: { projectId: "WARMUP", status: "received" } })) > 0) await new Promise((r) => setTimeout(r, 100));
-        let run = 0;
-        for (let round = 0; round < ROUNDS; round++) {
-          for (const assoc of ASSOCIATIONS) {
-            // Orthanc, fresh each run (it deduplicates re-sent SOP Instance UIDs)
-            const orthanc = await startOrthanc();
-            const oCpu0 = machineBusyMs();
-            const oBy0 = cpuByProcess(undefined, "Orthanc");
-            const os_ = await send(orthanc.dicomPort, orthanc.aet, corpus.dirs, assoc);
-            push(`orthanc-cpu ${assoc}`, (machineBusyMs() - oCpu0) / N);
-            addCpu(`orthanc-by ${assoc}`, oBy0, cpuByProcess(undefined, "Orthanc"));
-            const stored = ((await (await orthanc.rest("/statistics")).json()) as { CountInstances: number }).CountInstances;
-            await orthanc.stop();
-            if (stored !== N) throw new Error(`Orthanc stored ${stored}/${N}`);
-            push(`orthanc ${assoc}`, os_);
+        await send(orthanc.dicomPort, orthanc.aet, corpus.dirs.slice(0, 1), 1);
+        await emptyOrthanc(orthanc);
 
-            // Atrium: a fresh project per run, so every instance is new to it
-            const id = `BENCH${++run}`;
-            await prisma.project.create({ data: { id, idLower: id.toLowerCase(), name: id, aeRoutes: { create: { aeTitle: id, allowedCallingAes: [], allowedAddresses: [] } } } });
-            const t0 = performance.now();
-            const aCpu0 = machineBusyMs();
-            const aBy0 = cpuByProcess(worker.pid, "");
-            const as = await send(dicomPort, id, corpus.dirs, assoc);
-            push(`atrium-cpu ${assoc}`, (machineBusyMs() - aCpu0) / N);
-            addCpu(`atrium-by ${assoc}`, aBy0, cpuByProcess(worker.pid, ""));
-            const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
-            if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
-            push(`atrium-deid-during ${assoc}`, await prisma.receivedInstance.count({ where: { projectId: id, status: { not: "received" } } }));
-            for (;;) {
-              if (NO_QUEUES) break;
-              const pending = await prisma.receivedInstance.count({ where: { projectId: id, status: "received" } });
-              if (pending === 0) break;
-              await new Promise((r) => setTimeout(r, 50));
+        const runOrthanc = async (assoc: number) => {
+          const oCpu0 = machineBusyMs();
+          const oBy0 = cpuByProcess(undefined, "Orthanc");
+          const os_ = await send(orthanc.dicomPort, orthanc.aet, corpus.dirs, assoc);
+          push(`orthanc-cpu ${assoc}`, (machineBusyMs() - oCpu0) / N);
+          addCpu(`orthanc-by ${assoc}`, oBy0, cpuByProcess(undefined, "Orthanc"));
+          const stored = await orthancInstances(orthanc);
+          if (stored !== N) throw new Error(`Orthanc stored ${stored}/${N}`);
+          push(`orthanc ${assoc}`, os_);
+          // Not measured: the next run stores every instance anew.
+          await emptyOrthanc(orthanc);
+        };
+        let run = 0;
+        const runAtrium = async (assoc: number) => {
+          // A fresh project per run, so every instance is new to it
+          const id = `BENCH${++run}`;
+          await prisma.project.create({ data: { id, idLower: id.toLowerCase(), name: id, aeRoutes: { create: { aeTitle: id, allowedCallingAes: [], allowedAddresses: [] } } } });
+          const t0 = performance.now();
+          const aCpu0 = machineBusyMs();
+          const aBy0 = cpuByProcess(worker.pid, "");
+          const as = await send(dicomPort, id, corpus.dirs, assoc);
+          push(`atrium-cpu ${assoc}`, (machineBusyMs() - aCpu0) / N);
+          addCpu(`atrium-by ${assoc}`, aBy0, cpuByProcess(worker.pid, ""));
+          const acked = await prisma.receivedInstance.count({ where: { projectId: id } });
+          if (acked !== N) throw new Error(`Atrium recorded ${acked}/${N} at the end of the send`);
+          push(`atrium-deid-during ${assoc}`, await prisma.receivedInstance.count({ where: { projectId: id, status: { not: "received" } } }));
+          // The next run starts with Atrium's de-identification finished, as Orthanc's has nothing left to do.
+          for (;;) {
+            if (NO_QUEUES) break;
+            const pending = await prisma.receivedInstance.count({ where: { projectId: id, status: "received" } });
+            if (pending === 0) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const e2e = (performance.now() - t0) / 1000;
+          const done = await prisma.receivedInstance.count({ where: { projectId: id, status: "deidentified" } });
+          if (done !== N && !NO_QUEUES) throw new Error(`Atrium de-identified ${done}/${N}`);
+          push(`atrium ${assoc}`, as);
+          push(`atrium-e2e ${assoc}`, e2e);
+        };
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const [ai, assoc] of ASSOCIATIONS.entries()) {
+            // Alternate which receiver goes first: from run to run, and for each association count from round to round.
+            const orthancFirst = (round + ai) % 2 === 0;
+            push(`orthanc-first ${assoc}`, orthancFirst ? 1 : 0);
+            if (orthancFirst) {
+              await runOrthanc(assoc);
+              await runAtrium(assoc);
+            } else {
+              await runAtrium(assoc);
+              await runOrthanc(assoc);
             }
-            const e2e = (performance.now() - t0) / 1000;
-            const done = await prisma.receivedInstance.count({ where: { projectId: id, status: "deidentified" } });
-            if (done !== N && !NO_QUEUES) throw new Error(`Atrium de-identified ${done}/${N}`);
-            push(`atrium ${assoc}`, as);
-            push(`atrium-e2e ${assoc}`, e2e);
           }
         }
       } finally {
         await handle.close();
+        await orthanc.stop();
         worker.kill("SIGTERM");
         await new Promise((r) => worker.once("exit", r));
       }
@@ -201,7 +241,10 @@ async function main() {
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     const fmt = (label: string, key: string) => {
       const s = median(results.get(key)!);
-      return `${label.padEnd(52)} ${(N / s).toFixed(0).padStart(6)} inst/s ${(mb / s).toFixed(1).padStart(7)} MB/s   (runs: ${results.get(key)!.map((x) => x.toFixed(2)).join(" s, ")} s)`;
+      const first = results.get(`orthanc-first ${key.split(" ").pop()}`)!;
+      const who = key.startsWith("orthanc") ? 1 : 0;
+      const runs = results.get(key)!.map((x, i) => `${x.toFixed(2)} s${first[i] === who ? " (first)" : ""}`);
+      return `${label.padEnd(52)} ${(N / s).toFixed(0).padStart(6)} inst/s ${(mb / s).toFixed(1).padStart(7)} MB/s   (runs: ${runs.join(", ")})`;
     };
     for (const a of ASSOCIATIONS) {
       console.log(`— ${a} association${a > 1 ? "s" : ""}`);

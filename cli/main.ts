@@ -19,7 +19,11 @@ export function listCommands(): string[] {
 }
 
 async function loadCommand(name: string): Promise<CliCommand> {
-  return (await import(path.join(commandsDir, `${name}.ts`))) as CliCommand;
+  // A relative template import: the compiled CLI (bin/cli-build.mjs) bundles every file of
+  // commands/ from it, each in its own chunk, loaded only when its command runs (or for --help).
+  // Commands import their heavy modules (database, workers, DICOM) inside run(), so that
+  // `atrium --help` and a command's --help load almost nothing.
+  return (await import(`./commands/${name}.ts`)) as CliCommand;
 }
 
 async function printHelp(): Promise<void> {

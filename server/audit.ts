@@ -17,3 +17,27 @@ export interface AuditEntry {
 export async function writeAudit(tx: Tx, entry: AuditEntry): Promise<void> {
   await tx.auditEvent.create({ data: entry });
 }
+
+/** An audit event as the audit views show it (project log and site log alike). */
+export function auditEventView(e: {
+  id: bigint;
+  createdAt: Date;
+  action: string;
+  actor: { name: string | null; email: string | null } | null;
+  targetType: string | null;
+  targetId: string | null;
+  before: Prisma.JsonValue;
+  after: Prisma.JsonValue;
+}) {
+  return {
+    id: e.id.toString(),
+    at: e.createdAt,
+    action: e.action,
+    actor: e.actor ? (e.actor.name ?? e.actor.email) : "system",
+    actorEmail: e.actor?.email ?? null,
+    targetType: e.targetType,
+    targetId: e.targetId,
+    before: e.before,
+    after: e.after,
+  };
+}

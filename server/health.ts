@@ -2,6 +2,11 @@
 import { dbHandle } from "@/server/db";
 import { sharedRedis } from "@/server/redis";
 import { getQueue } from "@/server/queues";
+import { childLog } from "@/lib/log";
+
+const log = childLog("health");
+
+class NoAnswer extends Error {}
 
 export interface ComponentHealth {
   ok: boolean;
@@ -9,32 +14,40 @@ export interface ComponentHealth {
   detail?: string;
 }
 
-async function timed(fn: () => Promise<string | undefined>, timeoutMs = 2000): Promise<ComponentHealth> {
+/**
+ * Runs one probe. The endpoint is public (load balancers call it), so a failure is reported in
+ * words of our own: a driver's message can name hosts, databases, users or SQL. Its class and code
+ * go to the log.
+ */
+async function timed(component: string, fn: () => Promise<string | undefined>, timeoutMs = 2000): Promise<ComponentHealth> {
   const t0 = performance.now();
   try {
     const detail = await Promise.race([
       fn(),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new NoAnswer(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
     ]);
     return { ok: true, latencyMs: Math.round(performance.now() - t0), ...(detail ? { detail } : {}) };
   } catch (e) {
-    return { ok: false, latencyMs: Math.round(performance.now() - t0), detail: (e as Error).message };
+    const latencyMs = Math.round(performance.now() - t0);
+    if (e instanceof NoAnswer) return { ok: false, latencyMs, detail: e.message };
+    log.warn({ component, err: (e as Error)?.name, code: (e as { code?: unknown })?.code }, "health probe failed");
+    return { ok: false, latencyMs, detail: "unreachable (the server log has the error)" };
   }
 }
 
 export async function healthReport() {
   const [database, redis, workers] = await Promise.all([
-    timed(async () => {
+    timed("database", async () => {
       const h = await dbHandle();
       await h.prisma.$queryRawUnsafe("SELECT 1");
       return h.kind;
     }),
-    timed(async () => {
+    timed("redis", async () => {
       const pong = await sharedRedis().ping();
-      if (pong !== "PONG") throw new Error(`unexpected reply ${pong}`);
+      if (pong !== "PONG") throw new Error("unexpected reply");
       return undefined;
     }),
-    timed(async () => `${(await getQueue("health").getWorkers()).length} connected`),
+    timed("workers", async () => `${(await getQueue("health").getWorkers()).length} connected`),
   ]);
   const ok = database.ok && redis.ok;
   return { status: ok ? "ok" : "degraded", database, redis, workers, time: new Date().toISOString() };

@@ -4,15 +4,17 @@ import { devSignInEnabled, oidcConfigured, readEnv } from "@/lib/config";
 import { db } from "@/server/db";
 import { currentUser } from "@/server/auth/current";
 import { SignInCard } from "@/components/auth/SignInCard";
+import { safeCallbackPath } from "@/lib/auth/redirect";
 
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
   const params = await searchParams;
-  const callbackUrl = params.callbackUrl?.startsWith("/") ? params.callbackUrl : "/projects";
-  if (await currentUser()) redirect(callbackUrl);
+  // Only a path of this site: `//evil.example` would send a signed-in user elsewhere.
   const env = readEnv();
+  const callbackUrl = safeCallbackPath(params.callbackUrl, undefined, env.NEXTAUTH_URL);
+  if (await currentUser()) redirect(callbackUrl);
   const dev = devSignInEnabled(env);
   const knownUsers = dev
     ? (await (await db()).user.findMany({ orderBy: { createdAt: "asc" }, take: 8, select: { email: true, name: true } }))

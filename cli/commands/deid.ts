@@ -4,10 +4,9 @@ import { parseArgs } from "node:util";
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { buildConfig, processFile, type BatchSpec, type FileResult } from "@/lib/dicom/batch";
-import { startPool } from "@/lib/dicom/pool";
+import type { BatchSpec, FileResult } from "@/lib/dicom/batch";
 import { DEFAULT_SETTINGS, MemoryPseudonymStore, parseLookupCsv, type PseudonymStore } from "@/lib/dicom/pseudonyms";
-import { childLog } from "@/lib/log";
+import type { childLog } from "@/lib/log";
 
 export const summary = "De-identify a tree of DICOM files (PS3.15 profile or CTP script) into OUT/<pseudonym>/<study>/<series>/<sop>.dcm";
 
@@ -17,6 +16,11 @@ const HELP = `Usage: atrium deid --in DIR --out DIR [options]
   --script FILE                   a CTP DicomAnonymizer script (XML or properties) instead of a profile
   --lookup FILE                   CSV "PatientID,pseudonym" (or a CTP .properties table with --script)
   --lookup-only                   quarantine patients that are not in the lookup table
+  --floor basic[+retain…]         the de-identification floor every output is checked against
+                                  (default: basic plus the --profile's options; basic with --script).
+                                  An output that keeps a value the floor removes is quarantined.
+  --floor-keep NAME[,NAME…]       elements the floor lets through as they are (e.g. PatientAge)
+  --floor-keep-private            the floor lets private elements through
   --pixel-script FILE             pixel blanking rules (CTP DicomPixelAnonymizer format)
   --burned-in flag|quarantine|ignore  what to do with likely burned-in annotation (default flag)
   --project ID                    project id; with DATABASE_URL (PostgreSQL) set, pseudonyms, UID
@@ -40,7 +44,8 @@ function walk(dir: string, out: string[], exclude: string): void {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const log = childLog("deid-cli");
+  // The engine and the logger load here, not at the top: `atrium --help` loads every command's module.
+  const log = (await import("@/lib/log")).childLog("deid-cli");
   let v;
   try {
     v = parseArgs({
@@ -53,6 +58,9 @@ export async function run(args: string[]): Promise<number> {
         lookup: { type: "string" },
         "lookup-only": { type: "boolean" },
         "pixel-script": { type: "string" },
+        floor: { type: "string" },
+        "floor-keep": { type: "string" },
+        "floor-keep-private": { type: "boolean" },
         "burned-in": { type: "string" },
         project: { type: "string" },
         pattern: { type: "string" },
@@ -95,6 +103,9 @@ export async function run(args: string[]): Promise<number> {
     pattern: v.pattern,
     salt: randomBytes(32).toString("hex"),
     burnedIn: (v["burned-in"] as BatchSpec["burnedIn"]) ?? "flag",
+    floor: v.floor,
+    floorKeep: v["floor-keep"]?.split(",").map((s) => s.trim()).filter(Boolean),
+    floorKeepPrivate: v["floor-keep-private"],
   };
   let lookup: Map<string, string> | undefined;
   try {
@@ -110,19 +121,31 @@ export async function run(args: string[]): Promise<number> {
   let storeKind: "database" | "memory" = "memory";
   const dbUrl = process.env.DATABASE_URL;
   if (v.project && dbUrl && /^postgres(ql)?:/i.test(dbUrl)) {
+    if (!process.env.ATRIUM_SECRET_KEY && !process.env.NEXTAUTH_SECRET) {
+      console.error(
+        "atrium deid: the pseudonym database keeps patients under a keyed hash whose secret is sealed with ATRIUM_SECRET_KEY; set ATRIUM_SECRET_KEY (the same as the portal's and workers') and run again. Nothing was processed.",
+      );
+      return 2;
+    }
     try {
       const { openAndMigrate } = await import("@/server/launch/database");
-      const { PrismaPseudonymStore } = await import("@/lib/dicom/pseudonyms-prisma");
+      const { PrismaPseudonymStore } = await import("@/server/dicom/pseudonyms-prisma");
       const { handle } = await openAndMigrate();
       closeDb = () => handle.close();
-      const ps = new PrismaPseudonymStore(handle.prisma);
+      const { patientKeySecrets } = await import("@/server/secrets");
+      const ps = new PrismaPseudonymStore(handle.prisma, patientKeySecrets);
       if (v.pattern || v["lookup-only"]) await ps.configure(projectId, { ...(v.pattern ? { pattern: v.pattern } : {}), ...(v["lookup-only"] ? { mode: "lookup" as const } : {}) });
       if (lookup) await ps.importLookup(projectId, lookup);
       spec.salt = await ps.uidSalt(projectId);
+      await ps.patientKey(projectId);
       store = ps;
       storeKind = "database";
     } catch (e) {
       await closeDb?.().catch(() => undefined);
+      if ((e as Error).name === "SecretBoxError") {
+        console.error(`atrium deid: ${(e as Error).message} Nothing was processed.`);
+        return 3;
+      }
       console.error(`atrium deid: cannot open the pseudonym database (${(e as { code?: string }).code ?? (e as Error).name}); nothing was processed`);
       return 3;
     }
@@ -156,6 +179,7 @@ async function runBatch(
   json: boolean,
   log: ReturnType<typeof childLog>,
 ): Promise<number> {
+  const [{ buildConfig, processFile }, { startPool }] = await Promise.all([import("@/lib/dicom/batch"), import("@/lib/dicom/pool")]);
   let cfg;
   try {
     cfg = buildConfig(spec, store);

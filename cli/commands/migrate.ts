@@ -1,5 +1,4 @@
 import { parseArgs } from "node:util";
-import { openAndMigrate } from "@/server/launch/database";
 
 export const summary = "Apply pending database migrations (PostgreSQL from DATABASE_URL, or the embedded PGlite).";
 
@@ -9,6 +8,7 @@ export async function run(args: string[]) {
     console.log("Usage: atrium migrate\n\nApplies prisma/migrations to DATABASE_URL, or to the embedded database under ATRIUM_DATA_DIR.");
     return 0;
   }
+  const { openAndMigrate } = await import("@/server/launch/database");
   const { handle, result } = await openAndMigrate();
   console.log(
     result.applied.length

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { sendDicom, type FileOutcome } from "@/lib/dicom-net/scu";
+import type { FileOutcome } from "@/lib/dicom-net/scu";
 
 export const summary = "Send DICOM files or folders to a C-STORE SCP (Atrium, a PACS, DCMTK storescp).";
 
@@ -73,6 +73,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const host = to![1]!.replace(/^\[(.*)\]$/, "$1");
+  const { sendDicom } = await import("@/lib/dicom-net/scu");
   let result;
   try {
     result = await sendDicom(positionals, {

@@ -1,9 +1,5 @@
 import { parseArgs } from "node:util";
-import { openDb } from "@/server/db";
-import { intakeSummary, type IntakeSummary } from "@/server/intake/summary";
-import { readEnv } from "@/lib/config";
-import { callOperator } from "@/server/local/operator";
-import { projectIdSchema } from "@/lib/projects";
+import type { IntakeSummary } from "@/server/intake/summary";
 
 export const summary = "Print a project's intake counts (received, de-identified, quarantined with reasons, stable, archived).";
 
@@ -19,6 +15,13 @@ export async function run(args: string[]) {
     console.log(usage);
     return 0;
   }
+  // Loaded here, not at the top: `atrium --help` loads every command's module (see cli/main.ts);
+  // the database client loads only when no running Atrium answers.
+  const [{ projectIdSchema }, { readEnv }, { callOperator }] = await Promise.all([
+    import("@/lib/projects"),
+    import("@/lib/config"),
+    import("@/server/local/operator"),
+  ]);
   const projectId = projectIdSchema.safeParse(values.project ?? "");
   if (!projectId.success) {
     console.error(`atrium status: ${values.project ? projectId.error.issues[0]!.message : "--project ID is required."}\n\n${usage}`);
@@ -38,16 +41,35 @@ export async function run(args: string[]) {
       return print({ id: projectId.data, name: res.body.name! }, { ...s, lastReceivedAt: s.lastReceivedAt ? new Date(s.lastReceivedAt) : null }, values.json);
     }
   }
-  const handle = await openDb();
+  if (!env.DATABASE_URL) {
+    // No running Atrium answered: open the embedded database itself.
+    const [{ openDb }, { intakeSummary }] = await Promise.all([import("@/server/db"), import("@/server/intake/summary")]);
+    const handle = await openDb();
+    try {
+      const project = await handle.prisma.project.findUnique({ where: { id: projectId.data } });
+      if (!project) {
+        console.error(`atrium status: no project "${projectId.data}". List them in the portal, or check the id's case.`);
+        return 2;
+      }
+      return print(project, await intakeSummary(handle.prisma, project.id), values.json);
+    } finally {
+      await handle.close();
+    }
+  }
+  // PostgreSQL through plain pg, not the Prisma client: loading Prisma is most of this command's start-up time.
+  const [{ default: pg }, { intakeSummaryFrom }] = await Promise.all([import("pg"), import("@/server/intake/summary")]);
+  const client = new pg.Client({ connectionString: env.DATABASE_URL, application_name: "atrium status" });
   try {
-    const project = await handle.prisma.project.findUnique({ where: { id: projectId.data } });
+    await client.connect();
+    const query = async <T,>(sql: string, params: unknown[]) => (await client.query(sql, params)).rows as T[];
+    const [project] = await query<{ id: string; name: string }>(`SELECT id, name FROM "Project" WHERE id = $1`, [projectId.data]);
     if (!project) {
       console.error(`atrium status: no project "${projectId.data}". List them in the portal, or check the id's case.`);
       return 2;
     }
-    return print(project, await intakeSummary(handle.prisma, project.id), values.json);
+    return print(project, await intakeSummaryFrom(query, project.id), values.json);
   } finally {
-    await handle.close();
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -59,7 +81,7 @@ function print(project: { id: string; name: string }, s: IntakeSummary, json: bo
   const i = s.instances;
   const st = s.studies;
   console.log(`${project.id} — ${project.name}`);
-  console.log(`instances: ${i.total} received · ${i.deidentified} de-identified · ${i.duplicate} duplicate · ${i.skipped} skipped · ${i.quarantined} quarantined · ${i.received} in progress`);
+  console.log(`instances: ${i.total} received · ${i.deidentified} de-identified · ${i.duplicate} duplicate · ${i.skipped} skipped · ${i.quarantined} quarantined · ${i.review} held for pixel review · ${i.received} in progress`);
   console.log(`studies:   ${st.total} · ${st.receiving} receiving · ${st.stable} stable · ${st.archiving} archiving · ${st.archived} archived · ${st.failed} failed`);
   if (s.quarantineReasons.length) {
     console.log("quarantine reasons:");

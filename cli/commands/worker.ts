@@ -1,9 +1,4 @@
 import { parseArgs } from "node:util";
-import { dataDir, readEnv } from "@/lib/config";
-import { startDicomListener } from "@/server/intake/dicom-listener";
-import { openAndMigrate } from "@/server/launch/database";
-import { onShutdown } from "@/server/launch/shutdown";
-import { startWorkers } from "@/workers";
 
 export const summary = "Start only the workers (scale out: run as many as you like against one PostgreSQL and Redis).";
 
@@ -13,6 +8,7 @@ export async function run(args: string[]) {
     console.log("Usage: atrium worker [--no-queues]\n\n--no-queues  only the DICOM listener (a dedicated receiver); no jobs are processed\n\nStarts the BullMQ workers and the DICOM listener (ATRIUM_DICOM_PORT, default 11112; 0: off;\ngive each worker on one machine its own port, or 0). Needs DATABASE_URL (PostgreSQL) and REDIS_URL.\nSIGTERM lets running jobs finish, then exits.");
     return 0;
   }
+  const { dataDir, readEnv } = await import("@/lib/config");
   const env = readEnv();
   if (!env.DATABASE_URL) {
     console.error(
@@ -20,6 +16,19 @@ export async function run(args: string[]) {
     );
     return 2;
   }
+  if (!env.ATRIUM_SECRET_KEY && !env.NEXTAUTH_SECRET) {
+    console.error(
+      "atrium worker: set ATRIUM_SECRET_KEY (or NEXTAUTH_SECRET), the same as the portal's: de-identification keys patients with per-project secrets sealed with it, and webhook and archive credentials are sealed with it.",
+    );
+    return 2;
+  }
+  // Loaded here, not at the top: `atrium --help` loads every command's module (see cli/main.ts).
+  const [{ startDicomListener }, { openAndMigrate }, { onShutdown }, { startWorkers }] = await Promise.all([
+    import("@/server/intake/dicom-listener"),
+    import("@/server/launch/database"),
+    import("@/server/launch/shutdown"),
+    import("@/workers"),
+  ]);
   const { handle } = await openAndMigrate();
   const workers = values["no-queues"] ? null : await startWorkers();
   const dicom = env.ATRIUM_DICOM_PORT

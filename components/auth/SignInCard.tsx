@@ -7,7 +7,10 @@ import { IconAlertTriangle, IconKey, IconLogin2, IconTool } from "@tabler/icons-
 const errorMessages: Record<string, string> = {
   OAuthSignin: "Could not reach the sign-in service. Try again, or tell your administrator if it keeps failing.",
   OAuthCallback: "The sign-in service answered with an error. Try again.",
-  OAuthAccountNotLinked: "This e-mail is already linked to another sign-in method. Use that one.",
+  OAuthAccountNotLinked:
+    "Another account already uses this e-mail address, so this sign-in was not linked to it. Sign in the way you did before, or ask a site administrator to sort it out.",
+  EmailNotVerified: "Your sign-in service did not confirm that this e-mail address is yours. Verify it there (or ask its administrator), then sign in again.",
+  EmailMissing: "Your sign-in service did not send an e-mail address. Ask its administrator to release the e-mail claim to Atrium.",
   Callback: "Sign-in could not be completed. Try again.",
   AccessDenied: "The sign-in service denied access.",
   Configuration: "Sign-in is misconfigured on the server. Tell your administrator.",
@@ -67,7 +70,7 @@ export function SignInCard({ oidc, devSignIn, knownUsers, callbackUrl, error }: 
           </Stack>
         </Card>
         <Text c="dimmed" size="xs" ta="center">
-          Access to projects is granted by their owners. <Anchor href="/api/health" size="xs">System status</Anchor>
+          Access to projects is granted by their owners. <Anchor href="/status" size="xs">System status</Anchor>
         </Text>
       </Stack>
     </Center>

@@ -2,7 +2,7 @@
 // The quarantine list with its filters and actions, shared by a project's Quarantine tab and the
 // site admins' view of instances no project accepted. The caller supplies the data and actions.
 import { useState } from "react";
-import { ActionIcon, Badge, Button, Card, Drawer, Group, Menu, Modal, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ActionIcon, Badge, Button, Card, Checkbox, Drawer, Group, Menu, Modal, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { IconArrowForwardUp, IconEye, IconFilterOff, IconRefresh, IconRoute, IconTrash } from "@tabler/icons-react";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 
@@ -20,6 +20,25 @@ export interface QuarantineItem {
   reason: string | null;
   reasonCode: string | null;
   sizeBytes: number;
+  sopClass?: string | null;
+  modality?: string | null;
+  transferSyntax?: string | null;
+  batch?: string;
+  /** Short tags of the study and series (hashes of their UIDs): rows of one series share them. */
+  study?: string | null;
+  series?: string | null;
+  seriesNumber?: number | null;
+  instanceNumber?: number | null;
+}
+
+/** Ticking rows for bulk actions (the caller keeps the selection, lib/portal/selection). */
+export interface QuarantineSelect {
+  isSelected: (id: string) => boolean;
+  toggle: (id: string) => void;
+  pageState: "all" | "some" | "none";
+  togglePage: (on: boolean) => void;
+  /** The bar above the table: what is selected and the bulk actions. */
+  bar: React.ReactNode;
 }
 
 export type HeaderResult = { rows: { tag: string; keyword: string; vr: string; value: string }[]; syntax: string } | { error: string };
@@ -53,7 +72,23 @@ function nextDay(s: string): Date | undefined {
   return d ? new Date(d.getTime() + 86_400_000) : undefined;
 }
 
-export function QuarantineFilters({ value, onChange, codes }: { value: QuarantineFilterState; onChange: (v: QuarantineFilterState) => void; codes: { code: string; count: number }[] }) {
+const SORTS = [
+  { value: "newest", label: "Newest first" },
+  { value: "oldest", label: "Oldest first" },
+  { value: "largest", label: "Largest first" },
+];
+
+export function QuarantineFilters({
+  value,
+  onChange,
+  codes,
+  sort,
+}: {
+  value: QuarantineFilterState;
+  onChange: (v: QuarantineFilterState) => void;
+  codes: { code: string; count: number }[];
+  sort?: { value: string; onChange: (v: "newest" | "oldest" | "largest") => void };
+}) {
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   return (
@@ -78,6 +113,7 @@ export function QuarantineFilters({ value, onChange, codes }: { value: Quarantin
       />
       <TextInput label="Received from" type="date" w={160} value={from} onChange={(e) => { setFrom(e.currentTarget.value); onChange({ ...value, from: dayStart(e.currentTarget.value) }); }} />
       <TextInput label="Received until" type="date" w={160} value={to} onChange={(e) => { setTo(e.currentTarget.value); onChange({ ...value, to: nextDay(e.currentTarget.value) }); }} />
+      {sort && <Select label="Order" w={150} value={sort.value} data={SORTS} allowDeselect={false} onChange={(v) => v && sort.onChange(v as "newest" | "oldest" | "largest")} />}
       <Button variant="subtle" color="gray" leftSection={<IconFilterOff size={16} />} onClick={() => { setFrom(""); setTo(""); onChange({}); }}>
         Clear filters
       </Button>
@@ -102,15 +138,20 @@ export function QuarantineTable({
   actions,
   filters,
   emptyText,
+  page,
+  select,
 }: {
   title: string;
   items: QuarantineItem[];
   total: number;
+  /** Server-side pages: the page shown (0-based) and how to move (absent: no such page). */
+  page?: { index: number; next?: () => void; prev?: () => void };
   loading: boolean;
   error: { message: string } | null;
   actions: QuarantineActions | null;
   filters: React.ReactNode;
   emptyText: string;
+  select?: QuarantineSelect;
 }) {
   const [confirmDelete, setConfirmDelete] = useState<QuarantineItem | null>(null);
   const [header, setHeader] = useState<{ item: QuarantineItem; result: HeaderResult | null } | null>(null);
@@ -128,15 +169,39 @@ export function QuarantineTable({
     <Card withBorder radius="md" padding="lg">
       <Group justify="space-between" mb="sm">
         <Title order={5}>{title}</Title>
-        <Text size="sm" c="dimmed">{total.toLocaleString()} instance{total === 1 ? "" : "s"}</Text>
+        <Group gap="xs">
+          <Text size="sm" c="dimmed" data-testid="quarantine-count">
+            {items.length < total ? `${((page?.index ?? 0) * 100 + 1).toLocaleString("en")}–${((page?.index ?? 0) * 100 + items.length).toLocaleString("en")} of ${total.toLocaleString("en")} instances` : `${total.toLocaleString("en")} instance${total === 1 ? "" : "s"}`}
+          </Text>
+          {page && (page.prev || page.next) && (
+            <>
+              <Button size="xs" variant="default" disabled={!page.prev} onClick={page.prev}>Previous</Button>
+              <Button size="xs" variant="default" disabled={!page.next} onClick={page.next}>Next</Button>
+            </>
+          )}
+        </Group>
       </Group>
       <Stack gap="md">
         {filters}
         <ErrorAlert error={error} title="Could not load the quarantine" />
+        {select?.bar}
         <Table verticalSpacing="xs" highlightOnHover data-testid="quarantine-table">
           <Table.Thead>
             <Table.Tr>
+              {select && (
+                <Table.Th w={36}>
+                  <Checkbox
+                    aria-label="Select every row of this page"
+                    checked={select.pageState === "all"}
+                    indeterminate={select.pageState === "some"}
+                    disabled={items.length === 0}
+                    onChange={(e) => select.togglePage(e.currentTarget.checked)}
+                    data-testid="select-page"
+                  />
+                </Table.Th>
+              )}
               <Table.Th w={170}>Received</Table.Th>
+              <Table.Th w={200}>What</Table.Th>
               <Table.Th w={110}>Way in</Table.Th>
               <Table.Th>Reason</Table.Th>
               {actions && <Table.Th w={150} />}
@@ -145,12 +210,25 @@ export function QuarantineTable({
           <Table.Tbody>
             {!loading && items.length === 0 && (
               <Table.Tr>
-                <Table.Td colSpan={4}><Text size="sm" c="dimmed">{emptyText}</Text></Table.Td>
+                <Table.Td colSpan={6}><Text size="sm" c="dimmed">{emptyText}</Text></Table.Td>
               </Table.Tr>
             )}
             {items.map((q) => (
-              <Table.Tr key={q.id}>
+              <Table.Tr key={q.id} data-testid="quarantine-row" bg={select?.isSelected(q.id) ? "var(--mantine-color-blue-light)" : undefined}>
+                {select && (
+                  <Table.Td>
+                    <Checkbox aria-label="Select this instance" checked={select.isSelected(q.id)} onChange={() => select.toggle(q.id)} />
+                  </Table.Td>
+                )}
                 <Table.Td><Text size="sm">{new Date(q.receivedAt).toLocaleString()}</Text></Table.Td>
+                <Table.Td>
+                  <Text size="sm" fw={500}>{[q.modality, q.sopClass].filter(Boolean).join(" · ") || "Unknown kind"}</Text>
+                  {(q.study || q.series) && (
+                    <Text size="xs" c="dark.3" ff="monospace" data-testid="quarantine-study">
+                      {q.study ? `study ${q.study}` : ""}{q.series ? ` · series ${q.seriesNumber ?? "?"} (${q.series})` : ""}{q.instanceNumber != null ? ` · #${q.instanceNumber}` : ""}
+                    </Text>
+                  )}
+                </Table.Td>
                 <Table.Td>
                   <Text size="sm">{CHANNELS.find((c) => c.value === q.channel)?.label ?? q.channel}</Text>
                   {q.calledAe && <Text size="xs" c="dimmed" ff="monospace">{q.callingAe ?? "?"} → {q.calledAe}</Text>}
@@ -158,6 +236,7 @@ export function QuarantineTable({
                 <Table.Td>
                   <Badge color="red" variant="light" size="sm" mb={4}>{REASON_LABELS[q.reasonCode ?? "unknown"] ?? q.reasonCode}</Badge>
                   <Text size="sm">{q.reason ?? "(no reason recorded)"}</Text>
+                  <Text size="xs" c="dark.3">{[q.transferSyntax, `${(q.sizeBytes / 1024).toFixed(0)} KB`, q.batch ? `batch …${q.batch}` : null].filter(Boolean).join(" · ")}</Text>
                 </Table.Td>
                 {actions && (
                   <Table.Td>
@@ -213,7 +292,7 @@ export function QuarantineTable({
       </Modal>
 
       <Drawer opened={Boolean(header)} onClose={() => setHeader(null)} position="right" size="xl" title={<Text fw={600}>Original header</Text>}>
-        <Text size="sm" c="dimmed" mb="sm">These values identify the patient. Your view is recorded in the audit log.</Text>
+        <Text size="sm" c="dimmed" mb="sm">These values identify the patient. Your view is recorded in the project&apos;s audit log and in the site audit log that site administrators review.</Text>
         {header && !header.result && <Text size="sm">Loading…</Text>}
         {header?.result && "error" in header.result && <ErrorAlert error={{ message: header.result.error }} title="Cannot show the header" />}
         {header?.result && "rows" in header.result && (

@@ -2,12 +2,17 @@
 import { useEffect, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
-  Alert, Anchor, Badge, Button, Card, Group, PasswordInput, Progress, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, Title, Tooltip,
+  Alert, Anchor, Badge, Button, Card, Checkbox, Group, Select, PasswordInput, Progress, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, Title, Tooltip,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconAlertTriangle, IconCircleCheck, IconPlugConnected, IconRefresh, IconDeviceFloppy } from "@tabler/icons-react";
-import { useTRPC } from "@/components/trpc";
+import { IconAlertTriangle, IconCircleCheck, IconInfoCircle, IconPlugConnected, IconRefresh, IconDeviceFloppy } from "@tabler/icons-react";
+import { useTRPC, useTRPCClient } from "@/components/trpc";
+import { BulkRunModal, SelectionBar, type BulkAction } from "@/components/ui/BulkRun";
+import {
+  emptySelection, isSelected, pageState, selectedCount, selectionProblem, selectMatching, toggle, togglePage, toSelection, type RowSelection,
+} from "@/lib/portal/selection";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { ForwardPanel } from "./ForwardPanel";
 
 type Kind = "local" | "xnat";
 type State = "queued" | "sending" | "verifying" | "archived" | "failed";
@@ -92,7 +97,14 @@ function TargetSettings({ projectId, isOwner }: { projectId: string; isOwner: bo
             {kind === "xnat" && (
               <>
                 <Group grow align="flex-start">
-                  <TextInput label="XNAT URL" placeholder="https://xnat.example.org" value={xnatUrl} onChange={(e) => setUrl(e.currentTarget.value)} error={fieldError("xnatUrl")} />
+                  <TextInput
+                    label="XNAT URL"
+                    placeholder="https://xnat.example.org"
+                    description="XNAT's root, without user, password, query or fragment. Addresses on this machine or a private network need the site admin's allow-list."
+                    value={xnatUrl}
+                    onChange={(e) => setUrl(e.currentTarget.value)}
+                    error={fieldError("xnatUrl")}
+                  />
                   <TextInput label="Project ID on that XNAT" placeholder="STUDY1" value={xnatProject} onChange={(e) => setProject(e.currentTarget.value)} error={fieldError("xnatProject")} />
                 </Group>
                 <Group grow align="flex-start">
@@ -137,10 +149,21 @@ function TargetSettings({ projectId, isOwner }: { projectId: string; isOwner: bo
   );
 }
 
+const NOUN: [string, string] = ["failed study", "failed studies"];
+type Sort = "newest" | "oldest" | "updated";
+
 function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
   const trpc = useTRPC();
+  const client = useTRPCClient();
   const queryClient = useQueryClient();
-  const status = useQuery(trpc.archive.status.queryOptions({ projectId }, { refetchInterval: 3_000 }));
+  const [state, setStateFilter] = useState<State | undefined>(undefined);
+  const [sort, setSort] = useState<Sort>("newest");
+  const [cursors, setCursors] = useState<string[]>([]);
+  // Failed studies ticked for "retry": by id across pages, or every failed study.
+  const [sel, setSel] = useState<RowSelection<{ state?: State }>>(emptySelection());
+  const [bulk, setBulk] = useState<BulkAction | null>(null);
+  const cursor = cursors[cursors.length - 1];
+  const status = useQuery(trpc.archive.status.queryOptions({ projectId, sort, ...(state ? { state } : {}), ...(cursor ? { cursor } : {}) }, { refetchInterval: bulk ? false : 3_000 }));
   const retry = useMutation(
     trpc.archive.retry.mutationOptions({
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.archive.status.queryKey({ projectId }) }),
@@ -148,8 +171,33 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
     }),
   );
   const s = status.data;
+  const failedIds = (s?.studies ?? []).filter((r) => r.state === "failed").map((r) => r.studyId);
+  const count = selectedCount(sel);
+  const problem = selectionProblem(sel);
+  const failedTotal = s?.counts.failed ?? 0;
+  const many = `${count.toLocaleString("en")} ${count === 1 ? NOUN[0] : NOUN[1]}`;
+  const retryAction = (): BulkAction => {
+    const selection = toSelection(sel);
+    return {
+      title: `Retry ${many}?`,
+      confirmLabel: `Retry ${many}`,
+      expected: count,
+      pastTense: "queued again",
+      noun: NOUN,
+      call: () => client.archive.retryMany.mutate({ projectId, selection }),
+      what: `${many} ${count === 1 ? "is" : "are"} queued for archiving again now (${sel.kind === "matching" ? "every study that had failed when the list was loaded" : "the studies you ticked"}), with a new round of attempts to ${s?.target.kind === "xnat" ? `XNAT ${s.target.url}` : "the local archive"}. Studies that are no longer failed are left as they are. Each retry is recorded in the audit log.`,
+    };
+  };
   return (
     <Card withBorder radius="md" padding="lg">
+      <BulkRunModal
+        action={bulk}
+        onClose={() => setBulk(null)}
+        onFinished={async (p) => {
+          if (p.state === "finished") setSel(emptySelection());
+          await queryClient.invalidateQueries({ queryKey: trpc.archive.status.queryKey() });
+        }}
+      />
       <Group justify="space-between" mb="sm">
         <Title order={5}>Archive status</Title>
         {s && (
@@ -163,16 +211,74 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
       {s && (
         <SimpleGrid cols={{ base: 2, sm: 5 }} mb="md">
           {STATES.map((st) => (
-            <Card key={st} withBorder radius="md" padding="sm" data-testid={`count-${st}`}>
+            <Card
+              key={st}
+              withBorder
+              radius="md"
+              padding="sm"
+              data-testid={`count-${st}`}
+              component="button"
+              aria-pressed={state === st}
+              style={{ cursor: "pointer", textAlign: "left", outline: state === st ? "2px solid var(--mantine-color-blue-6)" : undefined }}
+              onClick={() => { setStateFilter(state === st ? undefined : st); setCursors([]); setSel(emptySelection()); }}
+            >
               <Text size="xs" tt="uppercase" fw={600} c="dimmed">{st}</Text>
               <Text size="xl" fw={700} c={s.counts[st] && st !== "queued" ? stateColor[st] : undefined}>{s.counts[st].toLocaleString()}</Text>
             </Card>
           ))}
         </SimpleGrid>
       )}
+      {isOwner && s && (
+        <SelectionBar
+          count={count}
+          pageCount={failedIds.length}
+          matchingTotal={failedTotal}
+          allMatching={sel.kind === "matching"}
+          onSelectMatching={() => setSel(selectMatching(state ? { state } : {}, new Date(s.asOf), failedTotal))}
+          matchingLabel={`Select all ${failedTotal.toLocaleString("en")} failed studies`}
+          onClear={() => setSel(emptySelection())}
+          noun={NOUN}
+          problem={problem}
+        >
+          <Button size="xs" leftSection={<IconRefresh size={14} />} disabled={Boolean(problem)} onClick={() => setBulk(retryAction())}>Retry</Button>
+        </SelectionBar>
+      )}
+      {s && (
+        <Group justify="space-between" mb="xs" mt="xs">
+          <Text size="sm" c="dimmed" data-testid="archive-count">
+            {s.studies.length < s.total ? `${(cursors.length * 100 + 1).toLocaleString("en")}–${(cursors.length * 100 + s.studies.length).toLocaleString("en")} of ${s.total.toLocaleString("en")} studies` : `${s.total.toLocaleString("en")} stud${s.total === 1 ? "y" : "ies"}`}
+            {state ? ` · ${state} only (click the count again to show all)` : ""}
+          </Text>
+          <Group gap="xs">
+            <Select
+              size="xs"
+              w={170}
+              aria-label="Order"
+              value={sort}
+              allowDeselect={false}
+              data={[{ value: "newest", label: "Newest first" }, { value: "oldest", label: "Oldest first" }, { value: "updated", label: "Latest change first" }]}
+              onChange={(v) => { if (v) { setSort(v as Sort); setCursors([]); } }}
+            />
+            <Button size="xs" variant="default" disabled={!cursors.length} onClick={() => setCursors(cursors.slice(0, -1))}>Previous</Button>
+            <Button size="xs" variant="default" disabled={!s.nextCursor} onClick={() => setCursors([...cursors, s.nextCursor!])}>Next</Button>
+          </Group>
+        </Group>
+      )}
       <Table verticalSpacing="xs">
         <Table.Thead>
           <Table.Tr>
+            {isOwner && (
+              <Table.Th w={36}>
+                <Checkbox
+                  aria-label="Select every failed study of this page"
+                  checked={pageState(sel, failedIds) === "all" && failedIds.length > 0}
+                  indeterminate={pageState(sel, failedIds) === "some"}
+                  disabled={failedIds.length === 0}
+                  onChange={(e) => setSel(togglePage(sel, failedIds, e.currentTarget.checked))}
+                  data-testid="select-page"
+                />
+              </Table.Th>
+            )}
             <Table.Th>Subject</Table.Th>
             <Table.Th w={90}>Instances</Table.Th>
             <Table.Th w={110}>State</Table.Th>
@@ -183,14 +289,20 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
         </Table.Thead>
         <Table.Tbody>
           {s?.studies.length === 0 && (
-            <Table.Tr><Table.Td colSpan={isOwner ? 6 : 5}><Text size="sm" c="dimmed">No study has been handed to the archive yet: studies are archived once they are stable.</Text></Table.Td></Table.Tr>
+            <Table.Tr><Table.Td colSpan={isOwner ? 7 : 5}><Text size="sm" c="dimmed">No study has been handed to the archive yet: studies are archived once they are stable.</Text></Table.Td></Table.Tr>
           )}
           {s?.studies.map((r) => {
             const pct = r.totalBytes ? Math.round((r.doneBytes / r.totalBytes) * 100) : 0;
             return (
               <Table.Tr key={r.studyId} data-testid={`archive-row-${r.state}`}>
+                {isOwner && (
+                  <Table.Td>
+                    {r.state === "failed" && <Checkbox aria-label="Select this failed study" checked={isSelected(sel, r.studyId)} onChange={() => setSel(toggle(sel, r.studyId))} />}
+                  </Table.Td>
+                )}
                 <Table.Td>
                   <Text size="sm" ff="monospace">{r.subjectLabel}</Text>
+                  {r.experiment && <Text size="xs">{[r.experiment.studyDate, r.experiment.modalities.join("/"), r.experiment.description].filter(Boolean).join(" · ")}</Text>}
                   <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</Text>
                 </Table.Td>
                 <Table.Td><Text size="sm">{r.state === "archived" ? r.archivedInstances : r.instances}</Text></Table.Td>
@@ -209,6 +321,12 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
                         {r.location && /^https?:/.test(r.location) ? <Anchor href={r.location} target="_blank" size="xs" ff="monospace">{r.location}</Anchor> : "in the local archive"}
                       </Text>
                       <Text size="xs" c="dimmed">{r.archivedAt ? `archived ${relative(r.archivedAt)}` : ""}{r.receivingAgain ? " · new instances arrived: will be archived again" : ""}</Text>
+                      {r.verificationNote && (
+                        <Group gap={4} wrap="nowrap" align="flex-start" mt={2} data-testid="archive-note">
+                          <IconInfoCircle size={14} color="var(--mantine-color-teal-7)" style={{ flexShrink: 0, marginTop: 1 }} aria-hidden />
+                          <Text size="xs" c="teal.9">{r.verificationNote}</Text>
+                        </Group>
+                      )}
                     </Stack>
                   )}
                   {r.state === "failed" && (
@@ -244,6 +362,7 @@ export function ArchivePanel({ projectId, isOwner }: { projectId: string; isOwne
     <Stack gap="lg">
       <TargetSettings projectId={projectId} isOwner={isOwner} />
       <ArchiveStatus projectId={projectId} isOwner={isOwner} />
+      <ForwardPanel projectId={projectId} isOwner={isOwner} />
     </Stack>
   );
 }

@@ -1,7 +1,7 @@
 "use client";
 import { useState } from "react";
 import { useRouter } from "next/navigation";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Button, Card, Group, Radio, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useTRPC } from "@/components/trpc";
@@ -25,6 +25,8 @@ export function CreateProjectForm() {
       },
     }),
   );
+  const creation = useQuery(trpc.project.creation.queryOptions());
+  const refused = creation.data && !creation.data.allowed ? creation.data.reason : null;
   const fieldError = (field: string) => create.error?.data?.fieldErrors?.find((f) => f.path === field)?.message;
   const conflict = create.error?.data?.code === "CONFLICT" ? create.error.message : undefined;
   const otherError = create.error && !create.error.data?.fieldErrors?.length && !conflict ? create.error : null;
@@ -39,6 +41,7 @@ export function CreateProjectForm() {
         <Title order={2}>New project</Title>
         <Text c="dimmed" size="sm">You become its owner. The id cannot be changed later.</Text>
       </div>
+      <ErrorAlert error={refused ? { message: refused } : null} title="You cannot create projects on this site" />
       <Card withBorder padding="xl" radius="md">
         <form
           onSubmit={(e) => {
@@ -87,7 +90,7 @@ export function CreateProjectForm() {
             </Radio.Group>
             <Group justify="flex-end" mt="md">
               <Button variant="default" component={Link} href="/projects">Cancel</Button>
-              <Button type="submit" loading={create.isPending}>Create project</Button>
+              <Button type="submit" loading={create.isPending} disabled={Boolean(refused)}>Create project</Button>
             </Group>
           </Stack>
         </form>

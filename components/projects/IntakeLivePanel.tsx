@@ -1,7 +1,10 @@
 "use client";
 // The intake page's live figures: arrival rate, active senders per way in, studies on their way to
 // the archive, the latest studies (pseudonyms only) and the latest quarantine reasons.
-import { Badge, Card, Group, Progress, SimpleGrid, Table, Text, Title } from "@mantine/core";
+import Link from "next/link";
+import { Alert, Anchor, Badge, Card, Group, Progress, SimpleGrid, Table, Text, Title } from "@mantine/core";
+import { IconHourglass } from "@tabler/icons-react";
+import { deidWaitingForSenders } from "@/lib/intake/live";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/routers";
 
@@ -25,8 +28,9 @@ function Figure({ label, value, hint, color, testId }: { label: string; value: s
   );
 }
 
-export function IntakeLivePanel({ live, studies, showErrors }: { live: Summary["live"]; studies: Summary["studies"]; showErrors: boolean }) {
+export function IntakeLivePanel({ projectId, live, studies, instances, showErrors }: { projectId: string; live: Summary["live"]; studies: Summary["studies"]; instances: Summary["instances"]; showErrors: boolean }) {
   const senders = live.activeBatches.reduce((n, b) => n + b.batches, 0);
+  const waiting = deidWaitingForSenders({ instances, live });
   return (
     <Card withBorder radius="md" padding="lg" data-testid="intake-live">
       <Group justify="space-between" mb="sm">
@@ -45,6 +49,13 @@ export function IntakeLivePanel({ live, studies, showErrors }: { live: Summary["
         <Figure testId="live-stable" label="Stable" value={(studies.stable + studies.archiving).toLocaleString()} color="teal" hint={studies.archiving ? `${studies.archiving} being archived` : undefined} />
         <Figure testId="live-archived" label="Archived" value={studies.archived.toLocaleString()} color="green" hint={studies.failed ? `${studies.failed} failed to archive` : undefined} />
       </SimpleGrid>
+      {waiting && (
+        <Alert color="blue" variant="light" mt="md" icon={<IconHourglass size={18} />} title="De-identification waits for the senders" data-testid="deid-waits">
+          {waiting.waiting.toLocaleString()} instance{waiting.waiting === 1 ? " is" : "s are"} stored and wait{waiting.waiting === 1 ? "s" : ""} for de-identification while{" "}
+          {waiting.senders === 1 ? "a sender is" : `${waiting.senders} senders are`} still sending: during a burst, receiving comes first, so senders are never kept
+          waiting. De-identification catches up when the burst ends (or after at most a short pause); nothing is lost meanwhile.
+        </Alert>
+      )}
       <Title order={6} mt="lg" mb={4}>Recent studies</Title>
       {live.recentStudies.length === 0 ? (
         <Text size="sm" c="dimmed">No studies yet.</Text>
@@ -62,7 +73,9 @@ export function IntakeLivePanel({ live, studies, showErrors }: { live: Summary["
           <Table.Tbody>
             {live.recentStudies.map((st) => (
               <Table.Tr key={st.id}>
-                <Table.Td ff="monospace">{st.subjectLabel}</Table.Td>
+                <Table.Td ff="monospace">
+                  <Anchor component={Link} href={`/projects/${encodeURIComponent(projectId)}?tab=browse&subject=${encodeURIComponent(st.subjectLabel)}`} size="sm" ff="monospace">{st.subjectLabel}</Anchor>
+                </Table.Td>
                 <Table.Td ta="right">{st.instanceCount.toLocaleString()}</Table.Td>
                 <Table.Td><Badge variant="light" color={STATUS_COLOR[st.status]}>{st.status}</Badge></Table.Td>
                 <Table.Td><Progress value={st.progress} color={STATUS_COLOR[st.status]} aria-label={`Progress ${st.progress}%`} /></Table.Td>
@@ -81,7 +94,9 @@ export function IntakeLivePanel({ live, studies, showErrors }: { live: Summary["
                 <Table.Tr key={e.id}>
                   <Table.Td w={110}><Text size="xs" c="dimmed">{ago(e.at)}</Text></Table.Td>
                   <Table.Td w={150}><Text size="xs">{CHANNEL[e.channel] ?? e.channel}</Text></Table.Td>
-                  <Table.Td><Text size="sm" c="red">{e.reason}</Text></Table.Td>
+                  <Table.Td>
+                    <Anchor component={Link} href={`/projects/${encodeURIComponent(projectId)}?tab=quarantine`} size="sm" c="red.8">{e.reason}</Anchor>
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

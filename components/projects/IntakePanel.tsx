@@ -1,7 +1,7 @@
 "use client";
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ActionIcon, Badge, Button, Card, Code, Group, NumberInput, SimpleGrid, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ActionIcon, Badge, Button, Card, Code, Group, List, Modal, NumberInput, SimpleGrid, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { IntakeLivePanel } from "./IntakeLivePanel";
 import { notifications } from "@mantine/notifications";
 import { IconPlugConnected, IconTrash } from "@tabler/icons-react";
@@ -11,12 +11,36 @@ import { ApiTokensPanel } from "./ApiTokensPanel";
 import { WebhooksPanel } from "./WebhooksPanel";
 import { RoutingRulesPanel } from "./RoutingRulesPanel";
 import { DeidSettingsPanel } from "./DeidSettingsPanel";
+import { PixelReviewQueue } from "@/components/pixels/PixelReviewQueue";
+import { PixelRulesPanel } from "@/components/pixels/PixelRulesPanel";
 
 function Stat({ label, value, color }: { label: string; value: number; color?: string }) {
   return (
     <Card withBorder radius="md" padding="md">
       <Text size="xs" tt="uppercase" fw={600} c="dimmed">{label}</Text>
       <Text size="xl" fw={700} c={color}>{value.toLocaleString()}</Text>
+    </Card>
+  );
+}
+
+/** Which de-identification the project's data went through, for everyone who reads it (owners edit it below). */
+function DeidSummary({ deidProfile, hasDeidScript, profileOptions }: { deidProfile: string; hasDeidScript: boolean; profileOptions: { id: string; meaning: string }[] }) {
+  const chosen = deidProfile.split("+").slice(1).map((p) => p.trim().toLowerCase());
+  const options = profileOptions.filter((o) => chosen.includes(o.id.toLowerCase()));
+  return (
+    <Card withBorder radius="md" padding="lg" data-testid="deid-summary">
+      <Title order={5} mb={4}>De-identification</Title>
+      {hasDeidScript ? (
+        <Text size="sm">Data received by this project goes through a CTP anonymizer script the owners set, instead of a standard profile. The owners can show you what it keeps.</Text>
+      ) : (
+        <Stack gap={4}>
+          <Text size="sm">
+            Data received by this project goes through the DICOM PS3.15 Basic Application Level Confidentiality Profile (<Code>{deidProfile}</Code>)
+            {options.length ? ", with these options:" : ", with no options: identifying elements are removed or replaced, UIDs remapped and dates shifted per patient."}
+          </Text>
+          {options.length > 0 && <List size="sm" spacing={2}>{options.map((o) => <List.Item key={o.id}>{o.meaning}</List.Item>)}</List>}
+        </Stack>
+      )}
     </Card>
   );
 }
@@ -30,20 +54,26 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
     <Stack gap="lg">
       <ErrorAlert error={summary.error ?? settings.error} title="Could not load intake" onRetry={() => void summary.refetch()} />
       {s && (
-        <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }}>
+        <SimpleGrid cols={{ base: 2, sm: 3, lg: s.instances.review > 0 ? 7 : 6 }}>
           <Stat label="Received" value={s.instances.total} />
           <Stat label="De-identified" value={s.instances.deidentified} color="teal" />
           <Stat label="In progress" value={s.instances.received} color="blue" />
           <Stat label="Duplicates" value={s.instances.duplicate} />
           <Stat label="Quarantined" value={s.instances.quarantined} color={s.instances.quarantined ? "red" : undefined} />
+          {s.instances.review > 0 && <Stat label="Needs pixel review" value={s.instances.review} color="orange" />}
           <Stat label="Studies archived" value={s.studies.archived} color="green" />
         </SimpleGrid>
       )}
-      {s && <IntakeLivePanel live={s.live} studies={s.studies} showErrors={canSeeQuarantine} />}
+      {canSeeQuarantine && <PixelReviewQueue projectId={projectId} isOwner={isOwner} />}
+      {s && <IntakeLivePanel projectId={projectId} live={s.live} studies={s.studies} instances={s.instances} showErrors={canSeeQuarantine} />}
+      {settings.data && <WhereToSend address={settings.data.dicomAddress} aeTitles={settings.data.aeRoutes.map((r) => r.aeTitle)} siteAeTitle={settings.data.siteAeTitle} />}
       {settings.data && <AeRoutes projectId={projectId} isOwner={isOwner} routes={settings.data.aeRoutes} />}
       {isOwner && <ApiTokensPanel projectId={projectId} />}
       {isOwner && <WebhooksPanel projectId={projectId} />}
       {settings.data && canSeeQuarantine && <RoutingRulesPanel projectId={projectId} isOwner={isOwner} siteAeTitle={settings.data.siteAeTitle} />}
+      {settings.data && !isOwner && (
+        <DeidSummary deidProfile={settings.data.deidProfile} hasDeidScript={settings.data.hasDeidScript} profileOptions={settings.data.profileOptions} />
+      )}
       {settings.data && isOwner && (
         <DeidSettingsPanel
           key={`${settings.data.deidProfile}|${settings.data.deidScript?.length ?? 0}`}
@@ -51,8 +81,10 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
           deidProfile={settings.data.deidProfile}
           deidScript={settings.data.deidScript}
           profileOptions={settings.data.profileOptions}
+          pendingApproval={settings.data.pendingApproval}
         />
       )}
+      {canSeeQuarantine && <PixelRulesPanel projectId={projectId} isOwner={isOwner} />}
       {settings.data && isOwner && <IntakeSettings projectId={projectId} stableAfterSeconds={settings.data.stableAfterSeconds} />}
       {canSeeQuarantine && s && s.quarantineReasons.length > 0 && (
         <Card withBorder radius="md" padding="lg">
@@ -73,6 +105,33 @@ export function IntakePanel({ projectId, isOwner, canSeeQuarantine }: { projectI
   );
 }
 
+/** "Where do I send DICOM?": the real host, port and called AE titles, with lines to copy. */
+function WhereToSend({ address, aeTitles, siteAeTitle }: { address: { host: string; port: number }; aeTitles: string[]; siteAeTitle: string }) {
+  const titles = aeTitles.length ? aeTitles : [siteAeTitle];
+  return (
+    <Card withBorder radius="md" padding="lg" data-testid="where-to-send">
+      <Title order={5} mb="xs">Where do I send DICOM?</Title>
+      {address.port === 0 ? (
+        <Text size="sm">The DICOM listener is off on this site (ATRIUM_DICOM_PORT=0). Use Upload, STOW-RS or a webhook instead.</Text>
+      ) : (
+        <Stack gap="xs">
+          <Text size="sm">
+            Host <Code>{address.host}</Code>, port <Code>{address.port}</Code>, called AE title{titles.length > 1 ? "s" : ""} {titles.map((t) => <Code key={t} mr={4}>{t}</Code>)}
+            {aeTitles.length === 0 && <Text span size="sm" c="dimmed"> (the site AE title: instances reach this project only through its routing rules)</Text>}
+          </Text>
+          {titles.map((t) => (
+            <Stack key={t} gap={4}>
+              <Code block>{`storescu -aec ${t} ${address.host} ${address.port} FILES…\ndcmsend -aec ${t} ${address.host} ${address.port} FILES…`}</Code>
+              <Code block>{`// Orthanc configuration: "DicomModalities"\n"${t.toLowerCase()}" : [ "${t}", "${address.host}", ${address.port} ]`}</Code>
+            </Stack>
+          ))}
+          <Text size="xs" c="dimmed">In a PACS, add a DICOM node with AE title, host and port as above. During a burst, de-identification runs after the instances are stored: senders are not kept waiting.</Text>
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
 type Route = { aeTitle: string; allowedCallingAes: string[]; allowedAddresses: string[] };
 
 function AeRoutes({ projectId, isOwner, routes }: { projectId: string; isOwner: boolean; routes: Route[] }) {
@@ -80,6 +139,7 @@ function AeRoutes({ projectId, isOwner, routes }: { projectId: string; isOwner: 
   const queryClient = useQueryClient();
   const [aeTitle, setAeTitle] = useState("");
   const [callers, setCallers] = useState<string[]>([]);
+  const [removing, setRemoving] = useState<Route | null>(null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.intake.settings.queryKey({ projectId }) });
   const add = useMutation(
     trpc.intake.addAeRoute.mutationOptions({
@@ -93,7 +153,11 @@ function AeRoutes({ projectId, isOwner, routes }: { projectId: string; isOwner: 
   );
   const remove = useMutation(
     trpc.intake.removeAeRoute.mutationOptions({
-      onSuccess: refresh,
+      onSuccess: async (_r, v) => {
+        setRemoving(null);
+        notifications.show({ color: "teal", title: "AE title removed", message: `${v.aeTitle} no longer accepts instances for this project.` });
+        await refresh();
+      },
       onError: (e) => notifications.show({ color: "red", title: "Not removed", message: e.message }),
     }),
   );
@@ -126,7 +190,7 @@ function AeRoutes({ projectId, isOwner, routes }: { projectId: string; isOwner: 
               {isOwner && (
                 <Table.Td>
                   <Tooltip label="Remove route">
-                    <ActionIcon variant="subtle" color="red" aria-label={`Remove ${r.aeTitle}`} onClick={() => remove.mutate({ projectId, aeTitle: r.aeTitle })}>
+                    <ActionIcon variant="subtle" color="red" aria-label={`Remove ${r.aeTitle}`} onClick={() => setRemoving(r)}>
                       <IconTrash size={16} />
                     </ActionIcon>
                   </Tooltip>
@@ -139,12 +203,38 @@ function AeRoutes({ projectId, isOwner, routes }: { projectId: string; isOwner: 
       {isOwner && (
         <form onSubmit={(e) => { e.preventDefault(); add.mutate({ projectId, aeTitle, allowedCallingAes: callers }); }}>
           <Group mt="md" align="flex-start">
-            <TextInput label="Called AE title" placeholder="BRAIN_MRI" value={aeTitle} onChange={(e) => setAeTitle(e.currentTarget.value)} error={add.error?.message} w={220} />
+            <TextInput
+              label="Called AE title"
+              description="Up to 16 characters, no spaces or backslash"
+              placeholder="BRAIN_MRI"
+              value={aeTitle}
+              onChange={(e) => setAeTitle(e.currentTarget.value)}
+              error={add.error?.message.replace(/^aeTitle: /, "")}
+              w={260}
+            />
             <TagsInput label="Allowed calling AE titles" description="Empty: any caller" value={callers} onChange={setCallers} flex={1} />
-            <Button type="submit" mt={24} loading={add.isPending} leftSection={<IconPlugConnected size={16} />}>Add route</Button>
+            <Button type="submit" mt={46} loading={add.isPending} leftSection={<IconPlugConnected size={16} />}>Add route</Button>
           </Group>
         </form>
       )}
+      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title={<Text fw={600}>Remove the AE title {removing?.aeTitle}?</Text>} centered>
+        <Stack gap="sm" data-testid="remove-ae-confirm">
+          <Text size="sm">What stops when you remove it:</Text>
+          <List size="sm" spacing={4}>
+            <List.Item>
+              Scanners and PACS sending to <Code>{removing?.aeTitle}</Code>
+              {removing?.allowedCallingAes.length ? <> (allowed callers: {removing.allowedCallingAes.join(", ")})</> : null} are refused from now on:
+              their association is rejected with &quot;called AE title not recognized&quot;, so they keep the images and may retry or report errors.
+            </List.Item>
+            <List.Item>An association already open may deliver for a few more seconds.</List.Item>
+          </List>
+          <Text size="sm">Instances already received stay in the project. You can add the AE title again later.</Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setRemoving(null)}>Keep it</Button>
+            <Button color="red" loading={remove.isPending} onClick={() => removing && remove.mutate({ projectId, aeTitle: removing.aeTitle })}>Remove AE title</Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Card>
   );
 }

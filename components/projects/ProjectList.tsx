@@ -10,6 +10,27 @@ import { useTRPC } from "@/components/trpc";
 import { AccessibilityBadge, RoleBadge } from "./labels";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 
+/** "New project", or, when the site lets only site administrators create projects, the reason instead. */
+function NewProjectButton() {
+  const trpc = useTRPC();
+  const creation = useQuery(trpc.project.creation.queryOptions());
+  if (creation.data && !creation.data.allowed) {
+    return (
+      <Stack gap={4} align="flex-end" maw={380}>
+        <Button leftSection={<IconFolderPlus size={18} />} disabled data-testid="new-project-disabled">
+          New project
+        </Button>
+        <Text size="xs" c="dimmed" ta="right" data-testid="new-project-reason">{creation.data.reason}</Text>
+      </Stack>
+    );
+  }
+  return (
+    <Button component={Link} href="/projects/new" leftSection={<IconFolderPlus size={18} />}>
+      New project
+    </Button>
+  );
+}
+
 export function ProjectList() {
   const trpc = useTRPC();
   const router = useRouter();
@@ -17,6 +38,7 @@ export function ProjectList() {
   const [scope, setScope] = useState<"all" | "mine">("all");
   const [debounced] = useDebouncedValue(search, 250);
   const list = useQuery(trpc.project.list.queryOptions({ search: debounced || undefined }));
+  const mayCreate = useQuery(trpc.project.creation.queryOptions()).data?.allowed !== false;
   const rows = useMemo(() => (list.data ?? []).filter((p) => scope === "all" || p.myRole), [list.data, scope]);
 
   return (
@@ -26,9 +48,7 @@ export function ProjectList() {
           <Title order={2}>Projects</Title>
           <Text c="dimmed" size="sm">Your projects, and the public and protected projects of your department.</Text>
         </div>
-        <Button component={Link} href="/projects/new" leftSection={<IconFolderPlus size={18} />}>
-          New project
-        </Button>
+        <NewProjectButton />
       </Group>
       <Group>
         <TextInput
@@ -57,7 +77,7 @@ export function ProjectList() {
             <Stack align="center" gap="xs">
               <ThemeIcon size={48} radius="xl" variant="light"><IconFolders size={26} /></ThemeIcon>
               <Text fw={500}>{debounced ? "No project matches your search." : scope === "mine" ? "You are not a member of any project yet." : "No projects yet."}</Text>
-              <Text size="sm" c="dimmed">Create one, or ask a project owner to invite you.</Text>
+              <Text size="sm" c="dimmed">{mayCreate ? "Create one, or ask a project owner to invite you." : "Ask a project owner to invite you, or a site administrator to create a project for you."}</Text>
             </Stack>
           </Center>
         ) : (

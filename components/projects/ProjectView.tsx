@@ -1,9 +1,9 @@
 "use client";
-import { useState } from "react";
 import Link from "next/link";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useQuery } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation, IconUpload } from "@tabler/icons-react";
+import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation, IconUpload, IconTopologyStar3, IconRoute, IconChecklist } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
@@ -15,10 +15,20 @@ import { ArchivePanel } from "./ArchivePanel";
 import { BrowsePanel } from "./BrowsePanel";
 import { QuarantinePanel } from "./QuarantinePanel";
 import { UploadPanel } from "./UploadPanel";
+import { RunsPanel } from "@/components/runs/RunsPanel";
+import { WorkflowPanel } from "@/components/governor/WorkflowPanel";
+import { PipelinesPanel } from "@/components/pipelines/PipelinesPanel";
+import { ProjectTasksPanel } from "@/components/tasks/ProjectTasksPanel";
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
-  const [tab, setTab] = useState(initialTab);
+  // The tab is in the URL (?tab=…): Back returns to the previous tab, reload keeps it.
+  const router = useRouter();
+  const pathname = usePathname();
+  const params = useSearchParams();
+  // "runs" was the tab of reported runs before they joined the Pipelines tab: old links still land there.
+  const askedTab = params.get("tab") ?? initialTab;
+  const tab = askedTab === "runs" ? "pipelines" : askedTab;
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, { retry: false }));
 
   if (project.isPending) return <Stack><Skeleton h={36} w={300} /><Skeleton h={200} /></Stack>;
@@ -37,8 +47,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   const canUpload = p.access === "member" || isOwner;
   const selectTab = (v: string | null) => {
     const next = v ?? "overview";
-    setTab(next);
-    window.history.replaceState(null, "", `?tab=${next}`);
+    if (next !== tab) router.push(`${pathname}?tab=${next}`, { scroll: false });
   };
 
   return (
@@ -64,7 +73,10 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
           {canReadData && <Tabs.Tab value="intake" leftSection={<IconInbox size={16} />}>Intake</Tabs.Tab>}
           {canUpload && <Tabs.Tab value="upload" leftSection={<IconUpload size={16} />}>Upload</Tabs.Tab>}
           {canSeeQuarantine && <Tabs.Tab value="quarantine" leftSection={<IconShieldExclamation size={16} />}>Quarantine</Tabs.Tab>}
+          {canUpload && <Tabs.Tab value="tasks" leftSection={<IconChecklist size={16} />}>Tasks</Tabs.Tab>}
           {canReadData && <Tabs.Tab value="archive" leftSection={<IconArchive size={16} />}>Archive</Tabs.Tab>}
+          {canReadData && <Tabs.Tab value="workflow" leftSection={<IconRoute size={16} />}>Workflow</Tabs.Tab>}
+          {canReadData && <Tabs.Tab value="pipelines" leftSection={<IconTopologyStar3 size={16} />}>Pipelines</Tabs.Tab>}
           <Tabs.Tab value="members" leftSection={<IconUsers size={16} />}>Members ({p.memberCount})</Tabs.Tab>
           {isOwner && <Tabs.Tab value="audit" leftSection={<IconHistory size={16} />}>Audit log</Tabs.Tab>}
         </Tabs.List>
@@ -76,7 +88,17 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
           </Tabs.Panel>
         )}
         {canReadData && <Tabs.Panel value="archive" pt="lg"><ArchivePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
+        {canReadData && <Tabs.Panel value="workflow" pt="lg"><WorkflowPanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
+        {canReadData && (
+          <Tabs.Panel value="pipelines" pt="lg">
+            <Stack gap="xl">
+              <PipelinesPanel projectId={p.id} canRun={canUpload} />
+              <RunsPanel projectId={p.id} />
+            </Stack>
+          </Tabs.Panel>
+        )}
         {canSeeQuarantine && <Tabs.Panel value="quarantine" pt="lg"><QuarantinePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
+        {canUpload && <Tabs.Panel value="tasks" pt="lg"><ProjectTasksPanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
         {canUpload && <Tabs.Panel value="upload" pt="lg"><UploadPanel projectId={p.id} /></Tabs.Panel>}
         <Tabs.Panel value="members" pt="lg"><MembersPanel projectId={p.id} canRead={canReadData} isOwner={isOwner} /></Tabs.Panel>
         {isOwner && <Tabs.Panel value="audit" pt="lg"><AuditPanel projectId={p.id} /></Tabs.Panel>}

@@ -5,10 +5,10 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
-  ActionIcon, Alert, Anchor, Badge, Button, Card, Code, Collapse, FileInput, Group, Stack, Switch, Table, Text, TextInput, Title, Tooltip,
+  ActionIcon, Alert, Anchor, Badge, Button, Card, Code, Collapse, FileInput, Group, Modal, Stack, Switch, Table, Text, TextInput, Title, Tooltip,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconArrowDown, IconArrowUp, IconFileSearch, IconPencil, IconPlus, IconTrash, IconFlask } from "@tabler/icons-react";
+import { IconArrowDown, IconArrowUp, IconFileSearch, IconPencil, IconPlus, IconRoute, IconTrash, IconFlask } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 
@@ -31,6 +31,13 @@ function SyntaxHelp() {
         <Code>&gt;</Code> <Code>&gt;=</Code> (as numbers when both sides are numbers), <Code>~</Code> / <Code>!~</Code> a regular expression{" "}
         <Code>/…/i</Code>, or <Code>contains</Code> <Code>startsWith</Code> <Code>endsWith</Code> a <Code>&quot;string&quot;</Code>; combine with{" "}
         <Code>&amp;&amp;</Code> <Code>||</Code> <Code>!</Code> and parentheses. A missing attribute is the empty string.
+      </Text>
+      <Text size="sm" data-testid="rules-regex-help">
+        Regular expressions run on RE2, which takes time proportional to the value whatever the pattern. Its syntax is
+        JavaScript&apos;s without backreferences (<Code>\1</Code>, <Code>\k&lt;name&gt;</Code>) and without lookahead or lookbehind
+        (<Code>(?=…)</Code> <Code>(?!…)</Code> <Code>(?&lt;=…)</Code> <Code>(?&lt;!…)</Code>); repetition counts are at most 1000,{" "}
+        <Code>\d</Code> <Code>\w</Code> <Code>\s</Code> are ASCII-only, and <Code>\u00e9</Code> is written <Code>\x{"{e9}"}</Code>.
+        A rule whose pattern RE2 cannot compile is refused with the reason.
       </Text>
       <Table fz="sm" withRowBorders={false}>
         <Table.Tbody>
@@ -123,6 +130,25 @@ function RuleTester({ projectId, expression, setExpression }: { projectId: strin
   );
 }
 
+/** Whether site admins enabled this project for the site AE title: only then do its rules route site traffic here. */
+function SiteRoutingStatus({ projectId, siteAeTitle }: { projectId: string; siteAeTitle: string }) {
+  const trpc = useTRPC();
+  const status = useQuery(trpc.rules.siteRouting.queryOptions({ projectId }, { refetchInterval: 30_000 }));
+  if (!status.data) return <ErrorAlert error={status.error} title="Could not load the site routing status" />;
+  const s = status.data;
+  return s.enabled ? (
+    <Alert color="teal" variant="light" mb="sm" icon={<IconRoute size={18} />} title="Enabled for site routing" data-testid="site-routing-status">
+      Instances sent to the site AE title <Code>{s.siteAeTitle}</Code> come here when one of these rules matches. Site administrators set the
+      order in which projects are tried: this project is number {s.position} of {s.of}; projects before it take what their rules match first.
+    </Alert>
+  ) : (
+    <Alert color="gray" variant="light" mb="sm" icon={<IconRoute size={18} />} title="Not enabled for site routing" data-testid="site-routing-status">
+      These rules are not consulted for what is sent to the site AE title <Code>{siteAeTitle}</Code>: site administrators decide which projects
+      take part in site routing, and in what order. Ask one to enable this project if scanners should reach it through the site AE title.
+    </Alert>
+  );
+}
+
 export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { projectId: string; isOwner: boolean; siteAeTitle: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -139,13 +165,35 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
     setDescription("");
   };
   const onError = (title: string) => (e: { message: string }) => notifications.show({ color: "red", title, message: e.message });
-  const create = useMutation(trpc.rules.create.mutationOptions({ onSuccess: async () => { resetForm(); await refresh(); } }));
+  // The first enabled rule changes what the project accepts: the server refuses it (PRECONDITION_FAILED)
+  // until the owner confirmed here, with what it will do.
+  const [firstRule, setFirstRule] = useState<
+    | { kind: "create"; message: string; vars: { projectId: string; expression: string; description: string } }
+    | { kind: "enable"; message: string; vars: { projectId: string; ruleId: string; enabled: true } }
+    | null
+  >(null);
+  const needsConfirmation = (e: unknown) => (e as { data?: { code?: string } | null }).data?.code === "PRECONDITION_FAILED";
+  const create = useMutation(
+    trpc.rules.create.mutationOptions({
+      onSuccess: async () => { resetForm(); setFirstRule(null); await refresh(); },
+      onError: (e, v) => { if (needsConfirmation(e)) setFirstRule({ kind: "create", message: e.message, vars: { projectId: v.projectId, expression: v.expression, description: v.description ?? "" } }); },
+    }),
+  );
   const update = useMutation(trpc.rules.update.mutationOptions({ onSuccess: async () => { resetForm(); await refresh(); } }));
-  const toggle = useMutation(trpc.rules.update.mutationOptions({ onSuccess: refresh, onError: onError("Not changed") }));
+  const toggle = useMutation(
+    trpc.rules.update.mutationOptions({
+      onSuccess: async () => { setFirstRule(null); await refresh(); },
+      onError: (e, v) => {
+        if (needsConfirmation(e)) setFirstRule({ kind: "enable", message: e.message, vars: { projectId: v.projectId, ruleId: v.ruleId, enabled: true } });
+        else onError("Not changed")(e);
+      },
+    }),
+  );
   const reorder = useMutation(trpc.rules.reorder.mutationOptions({ onSuccess: refresh, onError: onError("Not reordered") }));
   const remove = useMutation(trpc.rules.remove.mutationOptions({ onSuccess: refresh, onError: onError("Not deleted") }));
   const list = rules.data ?? [];
-  const formError = (editing ? update.error : create.error)?.message.replace(/^expression: /, "");
+  const formErrorOf = editing ? update.error : create.error && !needsConfirmation(create.error) ? create.error : null;
+  const formError = formErrorOf?.message.replace(/^expression: /, "");
   // The caret points into the expression that was refused, not into what has been typed since.
   const submittedExpression = (editing ? update.variables : create.variables)?.expression;
   const move = (i: number, by: number) => {
@@ -165,8 +213,9 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
         {enabledCount
           ? "Only instances that match an enabled rule are accepted; the others wait in quarantine. "
           : "No enabled rules: everything sent to this project is accepted. "}
-        Instances sent to the site AE title <Code>{siteAeTitle}</Code> come to this project when one of its rules matches (projects are tried in id order, rules top to bottom).
+        These rules also apply to what arrives through this project&apos;s own AE titles, tokens, webhooks and uploads.
       </Text>
+      <SiteRoutingStatus projectId={projectId} siteAeTitle={siteAeTitle} />
       <Collapse expanded={help}><Card withBorder radius="sm" mb="sm" padding="sm"><SyntaxHelp /></Card></Collapse>
       <ErrorAlert error={rules.error} title="Could not load the rules" />
       <Table verticalSpacing="xs">
@@ -252,6 +301,31 @@ export function RoutingRulesPanel({ projectId, isOwner, siteAeTitle }: { project
           <RuleTester projectId={projectId} expression={testExpression} setExpression={setTestExpression} />
         </Stack>
       )}
+      <Modal opened={firstRule !== null} onClose={() => setFirstRule(null)} title={<Text fw={600}>Accept only matching instances?</Text>} centered size="lg">
+        <Stack gap="sm" data-testid="first-rule-confirm">
+          <Text size="sm">{firstRule?.message}</Text>
+          <Text size="sm">
+            Now: every instance sent to this project is accepted. After:{" "}
+            {firstRule?.kind === "create" ? <Code>{firstRule.vars.expression}</Code> : "this rule"} decides; instances it does not match wait in the
+            Quarantine tab with the reason &quot;No routing rule matched&quot;.
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setFirstRule(null)}>Cancel</Button>
+            {firstRule?.kind === "create" && (
+              <Button variant="default" onClick={() => create.mutate({ ...firstRule.vars, enabled: false })}>Add it disabled</Button>
+            )}
+            <Button
+              loading={create.isPending || toggle.isPending}
+              onClick={() => {
+                if (firstRule?.kind === "create") create.mutate({ ...firstRule.vars, acceptOnlyMatching: true });
+                else if (firstRule?.kind === "enable") toggle.mutate({ ...firstRule.vars, acceptOnlyMatching: true });
+              }}
+            >
+              Accept only matching instances
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Card>
   );
 }

@@ -230,7 +230,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
     liveMap,
     all.filter((i) => i.state === "failed").map((i) => i.error ?? "failed"),
   );
-  const stored = tally.processing + tally.deidentified + tally.duplicate + tally.quarantined;
+  const stored = tally.processing + tally.deidentified + tally.duplicate + tally.quarantined + tally.review;
 
   // Rows: problems and what is moving first, then the latest; capped.
   const rank = (i: Item) => (i.state === "failed" ? 0 : i.state === "uploading" ? 1 : i.results.some((r) => r.outcome !== "accepted") ? 2 : i.state === "cancelled" ? 3 : 4);
@@ -247,8 +247,8 @@ export function UploadPanel({ projectId }: { projectId: string }) {
     if (r.outcome === "skipped") return <Badge variant="light" color="yellow">skipped</Badge>;
     if (r.outcome === "failed") return <Badge variant="light" color="red">failed</Badge>;
     const status = (r.instanceId && liveMap.get(r.instanceId)?.status) || (r.outcome === "quarantined" ? "quarantined" : "received");
-    const color = { received: "blue", deidentified: "teal", duplicate: "gray", quarantined: "red", skipped: "yellow" }[status];
-    return <Badge variant="light" color={color}>{status === "received" ? "de-identifying" : status === "deidentified" ? "de-identified" : status}</Badge>;
+    const color = { received: "blue", deidentified: "teal", duplicate: "gray", quarantined: "red", skipped: "yellow", review: "orange" }[status];
+    return <Badge variant="light" color={color}>{status === "received" ? "de-identifying" : status === "deidentified" ? "de-identified" : status === "review" ? "needs review" : status}</Badge>;
   };
   const rowReason = (i: Item) => {
     if (i.error && i.state !== "cancelled") return i.error;
@@ -260,6 +260,7 @@ export function UploadPanel({ projectId }: { projectId: string }) {
         [t.duplicate, "duplicate"],
         [t.skipped, "skipped"],
         [t.quarantined, "quarantined"],
+        [t.review, "need pixel review"],
         [t.failed, "failed"],
       ] as const;
       return parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(" · ") || "no files in the archive";
@@ -331,13 +332,14 @@ export function UploadPanel({ projectId }: { projectId: string }) {
             </Text>
           </Group>
           <ErrorAlert error={live.error} title="Could not follow de-identification" onRetry={() => void live.refetch()} />
-          <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }}>
+          <SimpleGrid cols={{ base: 2, sm: 4, lg: 7 }}>
             <SummaryStat id="stored" label="Received" value={stored} />
             <SummaryStat id="deidentified" label="De-identified" value={tally.deidentified} color="teal" />
             <SummaryStat id="processing" label="In progress" value={tally.processing} color="blue" />
             <SummaryStat id="duplicate" label="Duplicates" value={tally.duplicate} />
             <SummaryStat id="skipped" label="Skipped" value={tally.skipped} color={tally.skipped ? "yellow.8" : undefined} />
             <SummaryStat id="quarantined" label="Quarantined" value={tally.quarantined} color={tally.quarantined ? "red" : undefined} />
+            <SummaryStat id="review" label="Needs pixel review" value={tally.review} color={tally.review ? "orange" : undefined} />
           </SimpleGrid>
           {tally.failed > 0 && <Text size="sm" c="red" mt="sm">{tally.failed} file{tally.failed === 1 ? "" : "s"} not received: retry them, or see the reasons below.</Text>}
           {tally.reasons.length > 0 && (

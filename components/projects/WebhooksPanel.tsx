@@ -193,6 +193,7 @@ export function WebhooksPanel({ projectId }: { projectId: string }) {
               placeholder={nodeKind === "orthanc" ? "http://orthanc:8042" : "http://orthanc:8042/dicom-web"}
               value={nodeUrl}
               onChange={(e) => setNodeUrl(e.currentTarget.value)}
+              description="No user, password, query or fragment. Addresses on this machine or a private network need the site admin's allow-list."
               error={fieldError("nodeUrl")}
             />
             <Select

@@ -1,5 +1,6 @@
 import { Badge, Tooltip } from "@mantine/core";
 import { IconLock, IconEyeCheck, IconWorld } from "@tabler/icons-react";
+import { ROLE_INFO } from "@/lib/projects/roles";
 
 export const accessibilityInfo = {
   private: { label: "Private", color: "gray", icon: IconLock, help: "Only members see this project." },
@@ -8,9 +9,9 @@ export const accessibilityInfo = {
 } as const;
 
 export const roleInfo = {
-  owner: { label: "Owner", color: "indigo", help: "Manages the project and its members." },
-  member: { label: "Member", color: "blue", help: "Reads and writes data." },
-  collaborator: { label: "Collaborator", color: "cyan", help: "Reads data." },
+  owner: { label: ROLE_INFO.owner.label, color: "indigo", help: ROLE_INFO.owner.summary, may: ROLE_INFO.owner.may },
+  member: { label: ROLE_INFO.member.label, color: "blue", help: ROLE_INFO.member.summary, may: ROLE_INFO.member.may },
+  collaborator: { label: ROLE_INFO.collaborator.label, color: "cyan", help: ROLE_INFO.collaborator.summary, may: ROLE_INFO.collaborator.may },
 } as const;
 
 export function AccessibilityBadge({ value }: { value: keyof typeof accessibilityInfo }) {

@@ -4,10 +4,13 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { AppShell, Avatar, Badge, Container, Group, Image, Menu, Text, UnstyledButton, Button } from "@mantine/core";
-import { IconChevronDown, IconFolders, IconLogout, IconShieldCheck, IconShieldExclamation } from "@tabler/icons-react";
+import { IconChevronDown, IconFolderCog, IconFolders, IconHistory, IconActivity, IconLogout, IconRoute, IconShieldCheck, IconShieldExclamation, IconChecklist } from "@tabler/icons-react";
 import type { SessionUser } from "@/server/auth/session";
 
-const nav = [{ href: "/projects", label: "Projects", icon: IconFolders }];
+const nav = [
+  { href: "/projects", label: "Projects", icon: IconFolders },
+  { href: "/tasks", label: "My tasks", icon: IconChecklist },
+];
 
 export function AppFrame({ user, children }: { user: SessionUser; children: ReactNode }) {
   const pathname = usePathname();
@@ -54,7 +57,7 @@ function UserMenu({ user }: { user: SessionUser }) {
   return (
     <Menu position="bottom-end" width={240} withArrow>
       <Menu.Target>
-        <UnstyledButton aria-label="User menu" data-testid="user-menu">
+        <UnstyledButton data-testid="user-menu">
           <Group gap={8}>
             <Avatar name={label} color="initials" size="sm" />
             <Text size="sm" fw={500} visibleFrom="sm">{label}</Text>
@@ -75,6 +78,17 @@ function UserMenu({ user }: { user: SessionUser }) {
           <Menu.Item component={Link} href="/admin/quarantine" leftSection={<IconShieldExclamation size={16} />}>
             Unrouted quarantine
           </Menu.Item>
+        )}
+        {user.siteAdmin && (
+          <>
+            <Menu.Item component={Link} href="/admin/deid-floor" leftSection={<IconShieldCheck size={16} />}>
+              De-identification floor
+            </Menu.Item>
+            <Menu.Item component={Link} href="/admin/routing" leftSection={<IconRoute size={16} />}>Site routing</Menu.Item>
+            <Menu.Item component={Link} href="/admin/projects" leftSection={<IconFolderCog size={16} />}>Project creation</Menu.Item>
+            <Menu.Item component={Link} href="/admin/audit" leftSection={<IconHistory size={16} />}>Site audit log</Menu.Item>
+            <Menu.Item component={Link} href="/admin/operations" leftSection={<IconActivity size={16} />}>Operations</Menu.Item>
+          </>
         )}
         <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => void signOut({ callbackUrl: "/signin" })}>
           Sign out

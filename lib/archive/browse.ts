@@ -18,6 +18,37 @@ export const browseExperimentsInput = z.object({
   pageSize,
 });
 export const browseScansInput = z.object({ projectId: projectIdSchema, experimentId: z.string().trim().min(1).max(64), search, page, pageSize });
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "Give dates as YYYY-MM-DD.")
+  .optional();
+
+/**
+ * Searching experiments across subjects: a modality (exact, e.g. MR), words of the study or a
+ * series description, a study date range (the shifted dates the archive holds, YYYY-MM-DD).
+ */
+export const browseSearchInput = z
+  .object({
+    projectId: projectIdSchema,
+    modality: z.string().trim().toUpperCase().max(16, "A modality is at most 16 characters, e.g. MR.").optional(),
+    text: z.string().trim().max(100, "Search text is at most 100 characters.").optional(),
+    from: day,
+    to: day,
+    page,
+    pageSize,
+  })
+  .refine((v) => Boolean(v.modality || v.text || v.from || v.to), { message: "Give a modality, words of a description or a date range to search for." })
+  .refine((v) => !v.from || !v.to || v.from <= v.to, { message: "The start date is after the end date: swap them." });
+export type BrowseSearch = z.infer<typeof browseSearchInput>;
+
+/** YYYY-MM-DD as the archive's DA (YYYYMMDD). */
+export function toDicomDate(d: string): string {
+  return d.replaceAll("-", "");
+}
+
+/** The larger view of a scan: its instances, and the stored header of the one at `index` (0-based). */
+export const browseScanViewInput = z.object({ projectId: projectIdSchema, scanId: z.string().trim().min(1).max(64), index: z.number().int().min(0).max(100_000).default(0) });
+
 export const setCollaboratorDownloadInput = z.object({ projectId: projectIdSchema, allowed: z.boolean() });
 
 /** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */

@@ -59,8 +59,10 @@ export const downloadSelectionSchema = z
   .object({
     scans: z.array(idSchema).max(MAX_SELECTION, `At most ${MAX_SELECTION} scans at once; download in parts.`).default([]),
     experiments: z.array(idSchema).max(MAX_SELECTION, `At most ${MAX_SELECTION} experiments at once; download in parts.`).default([]),
+    /** Whole subjects, by label (their pseudonyms): every experiment of theirs in the local archive. */
+    subjects: z.array(z.string().trim().min(1).max(200)).max(MAX_SELECTION, `At most ${MAX_SELECTION} subjects at once; download in parts.`).default([]),
   })
-  .refine((s) => s.scans.length + s.experiments.length > 0, { message: "The selection is empty: give at least one scan or experiment id." });
+  .refine((s) => s.scans.length + s.experiments.length + s.subjects.length > 0, { message: "The selection is empty: give at least one scan, experiment or subject." });
 export type DownloadSelection = z.infer<typeof downloadSelectionSchema>;
 
 // ─── Layout ───────────────────────────────────────────────────────────────────────────────────

@@ -13,6 +13,8 @@ export interface ArchiveInstanceFile {
   /** De-identified UIDs. */
   seriesInstanceUid: string;
   sopInstanceUid: string;
+  /** Transfer syntax of the file as sent, when known (a target may store it decompressed). */
+  transferSyntaxUid?: string | null;
 }
 
 export interface ArchiveStudy {
@@ -45,6 +47,8 @@ export interface ArchiveVerification {
   found: ArchiveCounts;
   /** What differs, for the status page (no PHI). */
   detail?: string;
+  /** What is worth knowing though nothing is wrong (e.g. XNAT decompressed on import; sizes are advisory). */
+  note?: string;
 }
 
 export interface ArchiveDriver {
@@ -60,6 +64,13 @@ export interface ArchiveDriver {
 export function experimentLabel(subjectLabel: string, studyInstanceUid: string): string {
   const digest = createHash("sha256").update(studyInstanceUid).digest("hex").slice(0, 8).toUpperCase();
   return `${subjectLabel.replace(/[^A-Za-z0-9_-]/g, "_")}_${digest}`;
+}
+
+const NATIVE_SYNTAXES = new Set(["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"]);
+
+/** true for a transfer syntax with compressed (encapsulated) pixel data; false when native or unknown. */
+export function isCompressedSyntax(uid: string | null | undefined): boolean {
+  return !!uid && !NATIVE_SYNTAXES.has(uid);
 }
 
 /** Counts a study's expected content: one scan per series. */

@@ -1,13 +1,15 @@
 // Inputs of the archive procedures (one schema each, shared by the portal's forms and the API).
 import { z } from "zod";
 import { projectIdSchema } from "@/lib/projects";
+import { ownerUrlSchema } from "@/lib/outbound/url";
+import { selectionSchema } from "@/lib/portal/paging";
 
-const xnatUrl = z
-  .url({ protocol: /^https?$/, error: "Enter the XNAT's http(s) root URL, e.g. https://xnat.example.org." })
-  .max(500)
-  .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), { error: "Put no user or password in the URL: use the user and password fields." })
-  .refine((u) => !URL.canParse(u) || !new URL(u).search, { error: "Give the XNAT's root URL without a query string." })
-  .transform((u) => u.replace(/\/+$/, ""));
+// Saved as origin + path: no credentials, query or fragment, no literal address the outbound
+// policy refuses (lib/outbound/url.ts).
+const xnatUrl = ownerUrlSchema({
+  invalid: "Enter the XNAT's http(s) root URL, e.g. https://xnat.example.org.",
+  credentials: "Put no user or password in the URL: use the user and password fields.",
+});
 
 const xnatProject = z
   .string()
@@ -34,10 +36,26 @@ export type SetArchiveTargetInput = z.infer<typeof setArchiveTargetInput>;
 /** Test the saved target (no fields), or the values of the form before saving them. */
 export const testArchiveConnectionInput = z.object({ projectId: projectIdSchema, xnat: xnatTargetFields.optional() });
 
-export const archiveStatusInput = z.object({
-  projectId: projectIdSchema,
+export const archiveStateFilter = z.object({
   state: z.enum(["queued", "sending", "verifying", "archived", "failed"]).optional(),
-  limit: z.number().int().min(1).max(500).default(100),
 });
+
+/** Order of the archive list: newest or oldest hand-over first, or the latest change first. */
+export const archiveSorts = ["newest", "oldest", "updated"] as const;
+
+export const archiveStatusInput = archiveStateFilter.extend({
+  projectId: projectIdSchema,
+  limit: z.number().int().min(1).max(500).default(100),
+  /** The studyId of the last row of the previous page. */
+  cursor: z.string().min(1).max(64).optional(),
+  sort: z.enum(archiveSorts).default("newest"),
+});
+
+/** One call of "retry these failed archives": at most BULK_CHUNK studies; the portal repeats it. */
+export const retryArchivesInput = z.object({
+  projectId: projectIdSchema,
+  selection: selectionSchema(archiveStateFilter),
+});
+export type RetryArchivesInput = z.infer<typeof retryArchivesInput>;
 
 export const retryArchiveInput = z.object({ projectId: projectIdSchema, studyId: z.string().min(1).max(64) });

@@ -2,6 +2,7 @@
 // job may still act on a study, what a failure says to a data manager, and how a de-identified
 // instance's stored path names its series and SOP instance.
 import path from "node:path";
+import { XnatError } from "@/lib/xnat/errors";
 
 export const ARCHIVE_STATES = ["queued", "sending", "verifying", "archived", "failed"] as const;
 export type ArchiveStateName = (typeof ARCHIVE_STATES)[number];
@@ -66,7 +67,8 @@ const MAX_ERROR = 1_000;
 
 /** The reason shown for a failed attempt: the error's own message (drivers write actionable ones), shortened. */
 export function failureReason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+  // An XNAT error's own message quotes what the server answered; people see only the status and advice.
+  const msg = err instanceof XnatError ? err.publicMessage : err instanceof Error ? err.message : String(err);
   const text = msg.replace(/\s+/g, " ").replace(/\.\.(?=\s|$)/g, ".").trim() || "The archive attempt failed without a message.";
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR - 1)}…` : text;
 }

@@ -1,10 +1,10 @@
 // The XNAT archive driver: sends a study through XNAT's import service (DICOM-zip, project,
 // subject and session always given, prevent_anon=true) straight into the archive, merging into the
 // experiment when it exists (overwrite=append: files already there are kept, not doubled), then
-// verifies scans, files and bytes from XNAT's listings. Framework-free: credentials come in
+// verifies per series the SOP instances (entries are named <SOP Instance UID>.dcm, which XNAT keeps) and counts from the listings; sizes are advisory (XNAT rewrites files). Framework-free: credentials come in
 // already opened; nothing here logs.
 import { XnatClient, XnatError, type XnatClientOptions, type XnatCredentials } from "@/lib/xnat";
-import { expectedCounts, type ArchiveDriver, type ArchiveProgress, type ArchiveStudy, type ArchiveVerification } from "./driver";
+import { expectedCounts, isCompressedSyntax, type ArchiveDriver, type ArchiveProgress, type ArchiveStudy, type ArchiveVerification } from "./driver";
 
 export interface XnatArchiveTarget {
   /** XNAT root URL, e.g. https://xnat.example.org */
@@ -66,6 +66,7 @@ export class XnatArchiveDriver implements ArchiveDriver {
       if (err instanceof XnatError && (err.kind === "network" || err.kind === "timeout")) {
         throw new Error(`XNAT at ${this.base} could not be reached (${err.kind}). Check the URL in the Archive settings and that the XNAT is up; the study is retried automatically.`);
       }
+      if (err instanceof XnatError && err.kind === "refused") throw new Error(`${err.hint} (XNAT at ${this.base}; change the URL in the Archive settings.)`);
       throw err;
     }
   }
@@ -79,7 +80,9 @@ export class XnatArchiveDriver implements ArchiveDriver {
         project: this.target.project,
         subject: study.subjectLabel,
         session: study.experimentLabel,
-        files: study.instances.map((i) => ({ path: i.path, size: i.sizeBytes })),
+        // Named by SOP Instance UID: XNAT keeps entry names, so a merge never puts a different
+        // instance under an existing name, and verification can compare instances by identity.
+        files: study.instances.map((i) => ({ path: i.path, size: i.sizeBytes, name: `${i.sopInstanceUid}.dcm` })),
         // Merge: a re-archive (new instances, or a retry after a partial upload) completes the
         // experiment; files XNAT already holds are kept, never doubled.
         overwrite: "append",
@@ -96,7 +99,7 @@ export class XnatArchiveDriver implements ArchiveDriver {
       return { location: `${this.base}/data/experiments/${encodeURIComponent(e.experiment)}` };
     } catch (err) {
       if (err instanceof XnatError && err.kind === "forbidden") {
-        throw new Error(`${err.message} Make ${who(this.target.credentials)} a Member or Owner of project ${this.target.project} on that XNAT.`);
+        throw new Error(`${err.publicMessage} Make ${who(this.target.credentials)} a Member or Owner of project ${this.target.project} on that XNAT.`);
       }
       throw err;
     }
@@ -104,11 +107,14 @@ export class XnatArchiveDriver implements ArchiveDriver {
 
   async verify(study: ArchiveStudy): Promise<ArchiveVerification> {
     const expected = expectedCounts(study);
-    const perSeries = new Map<string, { uid: string; files: number; bytes: number }>();
+    const perSeries = new Map<string, { uid: string; files: number; bytes: number; sopInstanceUids: string[]; compressed?: boolean }>();
     for (const i of study.instances) {
-      const s = perSeries.get(i.seriesInstanceUid) ?? { uid: i.seriesInstanceUid, files: 0, bytes: 0 };
+      const s = perSeries.get(i.seriesInstanceUid) ?? { uid: i.seriesInstanceUid, files: 0, bytes: 0, sopInstanceUids: [] };
       s.files++;
       s.bytes += i.sizeBytes;
+      s.sopInstanceUids.push(i.sopInstanceUid);
+      // Known syntaxes only: a series counts as compressed when any of its files was sent compressed.
+      if (i.transferSyntaxUid !== undefined) s.compressed = (s.compressed ?? false) || isCompressedSyntax(i.transferSyntaxUid);
       perSeries.set(i.seriesInstanceUid, s);
     }
     const xnat = await this.connect();
@@ -126,6 +132,10 @@ export class XnatArchiveDriver implements ArchiveDriver {
         ok,
         expected,
         found,
+        // Verified though sizes differ: say on what (the instances) and why sizes do not count.
+        note: ok && report.notes.length
+          ? `Verified by SOP Instance UID: ${expected.files === 1 ? "the 1 instance" : `all ${expected.files} instances`} (${expected.scans} series) ${expected.files === 1 ? "is" : "are"} on XNAT; ${report.notes.join("; ")}.`
+          : undefined,
         detail: ok ? undefined : `Experiment ${study.experimentLabel} in XNAT project ${this.target.project} differs from what was sent: ${report.problems.join("; ")}.`,
       };
     } catch (err) {
@@ -147,6 +157,12 @@ export interface ConnectionReport {
   message: string;
 }
 
+/** An error for the owner: never anything the server sent (XnatError.publicMessage). */
+function safeMessage(err: unknown): string {
+  if (err instanceof XnatError) return err.publicMessage;
+  return err instanceof Error ? err.message : "The connection test failed.";
+}
+
 /** Connects, reads the version, the login and the account's role in the project: the "Test connection" button. */
 export async function testXnatConnection(target: XnatArchiveTarget, options: XnatClientOptions = {}): Promise<ConnectionReport> {
   const base = target.url.replace(/\/+$/, "");
@@ -157,10 +173,14 @@ export async function testXnatConnection(target: XnatArchiveTarget, options: Xna
     if (err instanceof XnatError && err.kind === "auth") return { ok: false, message: `XNAT refused the login of ${who(target.credentials)}: check the user and password, or issue a new alias token (they expire).` };
     if (err instanceof XnatError && (err.kind === "network" || err.kind === "timeout")) return { ok: false, message: `Nothing answered at ${base} (${err.kind}): check the URL (scheme, host, port) and that this server can reach it.` };
     if (err instanceof XnatError && err.kind === "not-found") return { ok: false, message: `${base} answered, but not like an XNAT (no /data/JSESSION): give XNAT's root URL, e.g. https://xnat.example.org.` };
-    return { ok: false, message: err instanceof Error ? err.message : "The connection test failed." };
+    if (err instanceof XnatError && err.kind === "refused") return { ok: false, message: err.hint };
+    return { ok: false, message: safeMessage(err) };
   }
   try {
-    const [info, login] = [await xnat.buildInfo(), await xnat.whoami()];
+    // What the server says is shown only when it looks like a version and a login (never free text).
+    const [rawInfo, rawLogin] = [await xnat.buildInfo(), await xnat.whoami()];
+    const info = { version: /^[\w.+-]{1,40}$/.test(rawInfo.version) ? rawInfo.version : "(unknown version)" };
+    const login = /^[\w.@+-]{1,100}$/.test(rawLogin) ? rawLogin : "(an unnamed account)";
     const role = await xnat.myRole(target.project);
     if (!role) {
       const visible = await xnat.getProject(target.project);
@@ -179,7 +199,7 @@ export async function testXnatConnection(target: XnatArchiveTarget, options: Xna
     }
     return { ok: true, version: info.version, login, role, message: `Connected to XNAT ${info.version} as ${login}, ${role} of ${target.project}: studies can be archived there.` };
   } catch (err) {
-    return { ok: false, message: err instanceof Error ? err.message : "The connection test failed." };
+    return { ok: false, message: safeMessage(err) };
   } finally {
     await xnat.close().catch(() => undefined);
   }

@@ -130,7 +130,7 @@ export type ScpMetric =
       outcome: "stored" | "failed";
       status: number;
       /** Why it failed, when it did. */
-      failure?: "hook-threw" | "hook-status" | "write-failed" | "invalid-request";
+      failure?: "hook-threw" | "hook-status" | "write-failed" | "invalid-request" | "too-large";
       sizeBytes: number;
       /** From the first dataset fragment to the file being durable, and the hook's own time. */
       receiveMs: number;
@@ -160,8 +160,21 @@ export interface StartScpOptions {
   onStored(stored: StoredInstance): Promise<number>;
   onAssociation?(event: AssociationEvent): void;
   onMetric?(metric: ScpMetric): void;
-  /** Concurrent associations before new ones are refused (transient, local-limit-exceeded). Default 64. */
+  /**
+   * Concurrent associations before new ones are refused (transient, local-limit-exceeded). Default 64.
+   * At the limit, the association silent longest (at least evictIdleAfterMs) is aborted to make room.
+   */
   maxAssociations?: number;
+  /** Concurrent associations from one remote address (default 16); open connections from one address: twice that. */
+  maxAssociationsPerAddress?: number;
+  /** At maxAssociations, an association silent for at least this long gives way to a new one (default 10 s; 0: never). */
+  evictIdleAfterMs?: number;
+  /**
+   * Largest instance accepted, in bytes (the data set as received plus the meta header). A larger one
+   * is read to its end and dropped, its partial file deleted, and answered 0xA700 with a comment.
+   * Default: no limit.
+   */
+  maxInstanceBytes?: number;
   /** Accept SOP classes outside the DICOM UID root (vendor private storage). Default true. */
   acceptPrivateSopClasses?: boolean;
   /** Abort an association silent for this long (dcmjs-dimse PDU timeout). Default 60 s. */
@@ -438,10 +451,17 @@ interface ServerContext {
   isClosing(): boolean;
   inflight: Set<Promise<unknown>>;
   maxPduLength: number;
+  maxInstanceBytes: number;
+  maxAssociationsPerAddress: number;
+  /** Accepted associations per remote address. */
+  associationsByAddress: Map<string, number>;
+  connections: Set<AtriumScp>;
 }
 
 interface StoreState {
   file: StagingFile;
+  /** Bytes of the data set received so far (held to maxInstanceBytes). */
+  received: number;
   sopClassUid: string;
   sopInstanceUid: string;
   transferSyntaxUid: string;
@@ -451,7 +471,11 @@ interface StoreState {
 }
 
 /** The data set following the last command: streamed into a staging file, or read and dropped. */
-type DatasetInProgress = { kind: "store"; pcId: number; state: StoreState } | { kind: "discard"; pcId: number; command: Command };
+type DatasetInProgress =
+  | { kind: "store"; pcId: number; state: StoreState }
+  | { kind: "discard"; pcId: number; command: Command }
+  /** Over maxInstanceBytes: its file is deleted, the rest is read and dropped, then answered 0xA700. */
+  | { kind: "oversized"; pcId: number; state: StoreState };
 
 const MAX_COMMAND_BYTES = 64 * 1024;
 
@@ -483,6 +507,10 @@ class AtriumScp extends dimse.Scp {
   private commandPcId = 0;
   private paused = false;
   private onClosedCallbacks: Array<() => void> = [];
+  /** When the peer last sent anything (ms since epoch): idle associations give way at the limit. */
+  lastActivity = Date.now();
+  /** Counted in ServerContext.associationsByAddress. */
+  private countedAddress: string | null = null;
 
   constructor(socket: net.Socket, dimseOptions: ConstructorParameters<typeof dimse.Scp>[1], ctx: ServerContext) {
     super(socket, dimseOptions);
@@ -527,6 +555,7 @@ class AtriumScp extends dimse.Scp {
     );
     socket.on("data", (chunk: Buffer) => {
       if (this.closed) return;
+      this.lastActivity = Date.now();
       try {
         framer.push(chunk);
       } catch (err) {
@@ -535,6 +564,14 @@ class AtriumScp extends dimse.Scp {
       }
     });
   }
+
+  /** Accepted, not mid-operation (no data set or command arriving, no store being recorded): may give way at the limit. */
+  isIdle(): boolean {
+    return this.accepted && !this.closed && this.dataset === null && this.pdv === null && this.commandFragments.length === 0 && this.storing === 0;
+  }
+
+  /** Stores being recorded (hook running) on this association. */
+  private storing = 0;
 
   /** Resolves when the connection has closed. */
   whenClosed(): Promise<void> {
@@ -580,7 +617,9 @@ class AtriumScp extends dimse.Scp {
 
   private async negotiate(association: Association): Promise<void> {
     if (this.ctx.isClosing()) return this.reject("temporary-congestion");
-    if (this.ctx.stats.activeAssociations >= (this.ctx.options.maxAssociations ?? 64)) return this.reject("local-limit-exceeded");
+    const address = this.info.remoteAddress;
+    if ((this.ctx.associationsByAddress.get(address) ?? 0) >= this.ctx.maxAssociationsPerAddress) return this.reject("local-limit-exceeded");
+    if (this.ctx.stats.activeAssociations >= (this.ctx.options.maxAssociations ?? 64) && !this.evictIdleAssociation()) return this.reject("local-limit-exceeded");
     let decision: AssociationDecision;
     try {
       decision = await this.ctx.options.acceptAssociation({ ...this.info });
@@ -591,6 +630,7 @@ class AtriumScp extends dimse.Scp {
     if (this.closed) return;
     if (!decision.accept) return this.reject(decision.reason);
     if (this.ctx.isClosing()) return this.reject("temporary-congestion");
+    if ((this.ctx.associationsByAddress.get(address) ?? 0) >= this.ctx.maxAssociationsPerAddress) return this.reject("local-limit-exceeded");
 
     // One operation at a time: dcmjs-dimse's receive state machine cannot interleave DIMSE messages.
     association.setNegotiateAsyncOps(false);
@@ -619,6 +659,8 @@ class AtriumScp extends dimse.Scp {
     // The A-ASSOCIATE-AC carries our own receive limit (dcmjs-dimse would echo the requestor's).
     association.setMaxPduLength(this.ctx.maxPduLength);
     this.accepted = true;
+    this.countedAddress = address;
+    this.ctx.associationsByAddress.set(address, (this.ctx.associationsByAddress.get(address) ?? 0) + 1);
     this.ctx.stats.activeAssociations++;
     this.ctx.stats.associationsAccepted++;
     this.sendAssociationAccept();
@@ -628,6 +670,25 @@ class AtriumScp extends dimse.Scp {
     );
     this.ctx.options.onAssociation?.({ type: "accepted", associationId: this.associationId, acceptedContexts, rejectedContexts, ...this.info });
     this.ctx.options.onMetric?.({ kind: "association", outcome: "accepted" });
+  }
+
+  /**
+   * At the association limit: aborts the association silent longest, if it has been silent for at
+   * least evictIdleAfterMs and is not mid-operation, so idle associations cannot lock senders out.
+   */
+  private evictIdleAssociation(): boolean {
+    const after = this.ctx.options.evictIdleAfterMs ?? 10_000;
+    if (after <= 0) return false;
+    const now = Date.now();
+    let victim: AtriumScp | null = null;
+    for (const c of this.ctx.connections) {
+      if (c === this || !c.isIdle() || now - c.lastActivity < after) continue;
+      if (!victim || c.lastActivity < victim.lastActivity) victim = c;
+    }
+    if (!victim) return false;
+    log.warn({ associationId: victim.associationId, idleMs: now - victim.lastActivity }, "association limit reached: aborting the longest idle association to admit a new one");
+    victim.abortNow();
+    return true;
   }
 
   override associationReleaseRequested(): void {
@@ -650,6 +711,11 @@ class AtriumScp extends dimse.Scp {
     this.dataset = null;
     if (this.accepted) {
       this.ctx.stats.activeAssociations--;
+      if (this.countedAddress !== null) {
+        const n = (this.ctx.associationsByAddress.get(this.countedAddress) ?? 1) - 1;
+        if (n > 0) this.ctx.associationsByAddress.set(this.countedAddress, n);
+        else this.ctx.associationsByAddress.delete(this.countedAddress);
+      }
       const how = this.endHow ?? "connection-closed";
       const durationMs = Date.now() - this.openedAt;
       log.info(
@@ -712,7 +778,17 @@ class AtriumScp extends dimse.Scp {
       return;
     }
     const d = this.dataset!;
-    if (d.kind === "store") d.state.file.write(data);
+    if (d.kind === "store") {
+      const state = d.state;
+      state.received += data.length;
+      if (state.received > this.ctx.maxInstanceBytes) {
+        // Over the limit: delete what was written, read the rest and drop it, answer at the end.
+        this.dataset = { kind: "oversized", pcId: d.pcId, state };
+        state.file.destroy();
+        return;
+      }
+      state.file.write(data);
+    }
   }
 
   private onPdvEnd(): void {
@@ -732,15 +808,39 @@ class AtriumScp extends dimse.Scp {
       this.respond(d.pcId, { commandField: responseCommandField(d.command.commandField), messageIdBeingRespondedTo: d.command.messageId, status: DIMSE_STATUS.UnrecognizedOperation, sopClassUid: d.command.sopClassUid });
       return;
     }
+    if (d.kind === "oversized") {
+      this.refuseOversized(d.state);
+      return;
+    }
     const { state } = d;
     state.file.end();
+    this.storing++;
     state.file.once("finish", () => {
-      const p = this.handleStore(state).catch((err: Error) => {
-        log.error({ associationId: this.associationId, error: err.name }, "c-store handling failed; aborting the association");
-        this.abortNow();
-      });
+      const p = this.handleStore(state)
+        .catch((err: Error) => {
+          log.error({ associationId: this.associationId, error: err.name }, "c-store handling failed; aborting the association");
+          this.abortNow();
+        })
+        .finally(() => this.storing--);
       this.ctx.inflight.add(p);
       void p.finally(() => this.ctx.inflight.delete(p));
+    });
+  }
+
+  /** Answers a data set that went over maxInstanceBytes (its file is already deleted): 0xA700, nothing kept. */
+  private refuseOversized(state: StoreState): void {
+    const limit = this.ctx.maxInstanceBytes;
+    this.instancesFailed++;
+    this.ctx.stats.instancesFailed++;
+    this.ctx.options.onMetric?.({ kind: "instance", outcome: "failed", status: DIMSE_STATUS.OutOfResources, failure: "too-large", sizeBytes: state.received, receiveMs: Date.now() - state.file.startedAt, hookMs: 0 });
+    log.warn({ associationId: this.associationId, receivedBytes: state.received, limitBytes: limit }, "c-store refused: instance larger than the limit");
+    this.respond(state.pcId, {
+      commandField: COMMAND_FIELD.CStoreRsp,
+      messageIdBeingRespondedTo: state.messageId,
+      status: DIMSE_STATUS.OutOfResources,
+      sopClassUid: state.sopClassUid,
+      sopInstanceUid: state.sopInstanceUid,
+      errorComment: `Instance larger than the limit of ${limit} bytes; not kept`,
     });
   }
 
@@ -808,7 +908,7 @@ class AtriumScp extends dimse.Scp {
       };
       file.on("drain", resume).on("finish", resume).on("close", resume);
     });
-    const state: StoreState = { file, sopClassUid, sopInstanceUid, transferSyntaxUid, valid, messageId: command.messageId, pcId };
+    const state: StoreState = { file, received: 0, sopClassUid, sopInstanceUid, transferSyntaxUid, valid, messageId: command.messageId, pcId };
     this.dataset = { kind: "store", pcId, state };
   }
 
@@ -937,13 +1037,22 @@ export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
     isClosing: () => closing,
     inflight: new Set(),
     maxPduLength,
+    maxInstanceBytes: options.maxInstanceBytes ?? Number.POSITIVE_INFINITY,
+    maxAssociationsPerAddress: options.maxAssociationsPerAddress ?? 16,
+    associationsByAddress: new Map(),
+    connections: new Set(),
   };
   const dimseOptions = {
     connectTimeout: 10 * 60_000, // idle socket timeout; the PDU timeout below is the effective one
     associationTimeout: options.associationRequestTimeoutMs ?? 30_000,
     pduTimeout: options.idleTimeoutMs ?? 60_000,
   };
-  const connections = new Set<AtriumScp>();
+  const connections = ctx.connections;
+  // Open connections per remote address (before and after association): at most twice the
+  // per-address association limit, so one host cannot hold every socket with silent connections.
+  const connectionsByAddress = new Map<string, number>();
+  const maxConnectionsPerAddress = 2 * ctx.maxAssociationsPerAddress;
+  let refusedConnections = 0;
 
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
@@ -951,9 +1060,22 @@ export async function startScp(options: StartScpOptions): Promise<ScpHandle> {
       socket.destroy();
       return;
     }
+    const address = cleanRemoteAddress(socket.remoteAddress);
+    const open = connectionsByAddress.get(address) ?? 0;
+    if (open >= maxConnectionsPerAddress) {
+      if (refusedConnections++ % 100 === 0) log.warn({ open, refused: refusedConnections }, "too many open connections from one address; closing new ones");
+      socket.destroy();
+      return;
+    }
+    connectionsByAddress.set(address, open + 1);
     const scp = new AtriumScp(socket, dimseOptions, ctx);
     connections.add(scp);
-    void scp.whenClosed().then(() => connections.delete(scp));
+    void scp.whenClosed().then(() => {
+      connections.delete(scp);
+      const n = (connectionsByAddress.get(address) ?? 1) - 1;
+      if (n > 0) connectionsByAddress.set(address, n);
+      else connectionsByAddress.delete(address);
+    });
   });
   server.on("error", (err) => log.error({ error: err.message }, "dicom server error"));
 

@@ -3,16 +3,16 @@
 // Client is not used directly because it always proposes Implicit+Explicit LE in one context per SOP
 // class and, when the peer picks the other one, parses and re-encodes the dataset with dcmjs (slow,
 // and it fails on real files, see dicom-network.md). Here the association is built per file set:
-// one context per (SOP class, transfer syntax) with that syntax only, plus an Explicit VR Little
-// Endian context per SOP class as a fallback for uncompressed files (re-encoded only if the peer
+// one context per (SOP class, transfer syntax) with that syntax only, plus Explicit and Implicit VR Little
+// Endian contexts per SOP class as fallbacks for uncompressed files (re-encoded only if the peer
 // refuses their own syntax). The library's Network class does the PDU/DIMSE work.
 import net from "node:net";
-import { readFileSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { dimse, Network, type NetworkInstance } from "./dimse";
 import type * as DimseTypes from "dcmjs-dimse";
 import { NotDicomError, readPart10Info } from "./part10";
+import { encodeStoreRequest, parseResponseCommand, pdataChunks, PduFramer, type ResponseCommand } from "./pdata";
 import { isValidUid, MEDIA_STORAGE_DIRECTORY_SOP_CLASS, TS, UNCOMPRESSED_TRANSFER_SYNTAXES } from "./uids";
 
 const { PresentationContextResult } = dimse.constants;
@@ -87,71 +87,60 @@ async function listFiles(p: string, out: string[]): Promise<void> {
 export async function scanDicomFiles(paths: string[]): Promise<{ files: DicomFileToSend[]; skipped: FileOutcome[] }> {
   const all: string[] = [];
   for (const p of paths) await listFiles(path.resolve(p), all);
+  // Headers are read 16 files at a time; the order of the result is the order of the paths.
+  const results: ({ file: DicomFileToSend } | { skip: FileOutcome })[] = new Array(all.length);
+  let nextIndex = 0;
+  const scanOne = async (file: string): Promise<{ file: DicomFileToSend } | { skip: FileOutcome }> => {
+    let sizeBytes = 0;
+    const skip = (reason: string) => ({ skip: { path: file, outcome: "skipped" as const, reason, sizeBytes } });
+    try {
+      sizeBytes = (await stat(file)).size;
+      const info = await readPart10Info(file);
+      if (info.sopClassUid === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) return skip("DICOMDIR (media storage directory), not an instance to store");
+      if (!info.datasetSopClassUid) return skip("the dataset has no SOP Class UID (0008,0016)");
+      if (!info.datasetSopInstanceUid) return skip("the dataset has no SOP Instance UID (0008,0018)");
+      if (!isValidUid(info.sopClassUid)) return skip(info.sopClassUid ? "malformed SOP Class UID" : "no SOP Class UID");
+      if (!isValidUid(info.sopInstanceUid)) return skip(info.sopInstanceUid ? "malformed SOP Instance UID" : "no SOP Instance UID");
+      if (!isValidUid(info.transferSyntaxUid)) return skip("malformed Transfer Syntax UID");
+      if ((sizeBytes - info.datasetOffset) % 2 === 1 && info.transferSyntaxUid !== TS.DeflatedExplicitVRLittleEndian)
+        return skip("dataset has an odd length (an element of odd length: re-encode the file, e.g. with dcmconv)");
+      return {
+        file: { path: file, sizeBytes, datasetOffset: info.datasetOffset, transferSyntaxUid: info.transferSyntaxUid, sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid },
+      };
+    } catch (err) {
+      if (err instanceof NotDicomError) return skip(err.message);
+      return skip(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(16, all.length) }, async () => {
+      while (nextIndex < all.length) {
+        const i = nextIndex++;
+        results[i] = await scanOne(all[i]!);
+      }
+    }),
+  );
   const files: DicomFileToSend[] = [];
   const skipped: FileOutcome[] = [];
-  for (const file of all) {
-    const sizeBytes = (await stat(file)).size;
-    const skip = (reason: string) => skipped.push({ path: file, outcome: "skipped", reason, sizeBytes });
-    try {
-      const info = await readPart10Info(file);
-      if (info.sopClassUid === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) skip("DICOMDIR (media storage directory), not an instance to store");
-      else if (!info.datasetSopClassUid) skip("the dataset has no SOP Class UID (0008,0016)")
-      else if (!info.datasetSopInstanceUid) skip("the dataset has no SOP Instance UID (0008,0018)")
-      else if (!isValidUid(info.sopClassUid)) skip(info.sopClassUid ? "malformed SOP Class UID" : "no SOP Class UID");
-      else if (!isValidUid(info.sopInstanceUid)) skip(info.sopInstanceUid ? "malformed SOP Instance UID" : "no SOP Instance UID");
-      else if (!isValidUid(info.transferSyntaxUid)) skip("malformed Transfer Syntax UID");
-      else if ((sizeBytes - info.datasetOffset) % 2 === 1 && info.transferSyntaxUid !== TS.DeflatedExplicitVRLittleEndian)
-        skip("dataset has an odd length (an element of odd length: re-encode the file, e.g. with dcmconv)");
-      else
-        files.push({
-          path: file,
-          sizeBytes,
-          datasetOffset: info.datasetOffset,
-          transferSyntaxUid: info.transferSyntaxUid,
-          sopClassUid: info.sopClassUid,
-          sopInstanceUid: info.sopInstanceUid,
-        });
-    } catch (err) {
-      if (err instanceof NotDicomError) skip(err.message);
-      else skip(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+  for (const r of results) {
+    if ("file" in r) files.push(r.file);
+    else skipped.push(r.skip);
   }
   return { files, skipped };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Datasets handed to dcmjs-dimse: the raw bytes, read when the request is sent.
+// Re-encoding (fallback only)
 
-class RawFileDataset extends dimse.Dataset {
-  constructor(private readonly file: DicomFileToSend) {
-    super({ SOPClassUID: file.sopClassUid, SOPInstanceUID: file.sopInstanceUid }, file.transferSyntaxUid);
-  }
-  override getDenaturalizedDataset(): Buffer {
-    const bytes = readFileSync(this.file.path).subarray(this.file.datasetOffset);
-    // PS3.5 §A.5: a deflated stream of odd length is padded with one null byte (some writers forget).
-    return bytes.length % 2 === 1 ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes;
-  }
-}
-
-class PreparedDataset extends dimse.Dataset {
-  constructor(
-    file: DicomFileToSend,
-    private readonly bytes: Buffer,
-    ts: string,
-  ) {
-    super({ SOPClassUID: file.sopClassUid, SOPInstanceUID: file.sopInstanceUid }, ts);
-  }
-  override getDenaturalizedDataset(): Buffer {
-    return this.bytes;
-  }
-}
-
-/** Re-encodes an uncompressed file as Explicit VR Little Endian with dcmjs (only used as a fallback). */
-function convertToExplicitLittle(file: DicomFileToSend): Buffer {
+/** Re-encodes an uncompressed (or deflated) file as Explicit or Implicit VR Little Endian with dcmjs (only used as a fallback). */
+function convertToLittleEndian(file: DicomFileToSend, ts: string): Buffer {
   const ds = dimse.Dataset.fromFile(file.path) as DimseTypes.Dataset;
-  ds.setTransferSyntaxUid(TS.ExplicitVRLittleEndian);
+  ds.setTransferSyntaxUid(ts);
   return ds.getDenaturalizedDataset();
 }
+
+/** The syntaxes an uncompressed file may be re-encoded to when the peer refuses its own, in order of preference. */
+const FALLBACK_SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] as const;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -159,8 +148,8 @@ const pairKey = (sop: string, ts: string) => `${sop}|${ts}`;
 
 function contextsFor(file: DicomFileToSend): string[] {
   const keys = [pairKey(file.sopClassUid, file.transferSyntaxUid)];
-  if (file.transferSyntaxUid !== TS.ExplicitVRLittleEndian && UNCOMPRESSED_TRANSFER_SYNTAXES.has(file.transferSyntaxUid)) {
-    keys.push(pairKey(file.sopClassUid, TS.ExplicitVRLittleEndian));
+  if (UNCOMPRESSED_TRANSFER_SYNTAXES.has(file.transferSyntaxUid)) {
+    for (const ts of FALLBACK_SYNTAXES) if (ts !== file.transferSyntaxUid) keys.push(pairKey(file.sopClassUid, ts));
   }
   return keys;
 }
@@ -217,7 +206,37 @@ function statusText(status: number): string {
   return hex;
 }
 
-/** Sends one batch over one association; resolves with one outcome per file. */
+/** A connection error as a data manager can act on it (no PHI: addresses and codes only). */
+function connectionAdvice(error: string, where: string): string {
+  const code = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EPIPE/.exec(error)?.[0];
+  if (code === "ECONNREFUSED") return `nothing listens at ${where} (ECONNREFUSED): check the host and port, and that the receiver is running`;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `the host of ${where} does not resolve (${code}): check the host name`;
+  if (code === "EHOSTUNREACH" || code === "ETIMEDOUT") return `${where} cannot be reached (${code}): check the host, port and firewalls`;
+  if (code === "ECONNRESET" || code === "EPIPE") return `${where} dropped the connection (${code}); what it acknowledged is kept, the rest is sent again`;
+  return error.replace(/^.*?-> /, "");
+}
+
+/** A file's dataset bytes as they go on the wire (the file's own, or re-encoded for a fallback syntax). */
+async function datasetBytes(f: DicomFileToSend, fallback: string | undefined): Promise<Buffer> {
+  if (fallback) return convertToLittleEndian(f, fallback);
+  const bytes = (await readFile(f.path)).subarray(f.datasetOffset);
+  // PS3.5 §A.5: a deflated stream of odd length is padded with one null byte (some writers forget).
+  return bytes.length % 2 === 1 ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes;
+}
+
+interface PlannedStore {
+  file: DicomFileToSend;
+  pcId: number;
+  /** Re-encoded to this syntax because the peer refused the file's own. */
+  fallback?: string;
+}
+
+/**
+ * Sends one batch over one association; resolves with one outcome per file. dcmjs-dimse negotiates
+ * and releases the association; the C-STORE requests and their responses are written and read here
+ * (lib/dicom-net/pdata): one request at a time (no asynchronous operations, as storescu), the next
+ * file read from disk while the peer answers the current one.
+ */
 async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOptions): Promise<FileOutcome[]> {
   const outcomes = new Map<DicomFileToSend, FileOutcome>();
   const settle = (f: DicomFileToSend, o: Omit<FileOutcome, "path" | "sizeBytes">) => {
@@ -246,49 +265,133 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
     const socket = net.connect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
     const timeout = opts.timeoutMs ?? 10 * 60_000;
-    const network = new Network(socket, { connectTimeout: timeout, associationTimeout: timeout, pduTimeout: timeout }) as unknown as NetworkInstance;
+    const network = new Network(socket, { connectTimeout: timeout, associationTimeout: timeout, pduTimeout: timeout }) as unknown as NetworkInstance & { lastPduTime?: number };
     let lastError: string | undefined;
+    let closed = false;
+
+    // The response being waited for (one request outstanding at a time).
+    let waiting: { messageId: number; resolve(r: ResponseCommand | null): void } | undefined;
+    const command: Buffer[] = [];
+    let inCommand = false;
+    let lastFragment = false;
+    const onResponse = () => {
+      const buf = Buffer.concat(command);
+      command.length = 0;
+      let r: ResponseCommand;
+      try {
+        r = parseResponseCommand(buf);
+      } catch (err) {
+        lastError = `the peer sent a malformed response (${(err as Error).message})`;
+        network.sendAbort();
+        socket.destroy();
+        return;
+      }
+      if (waiting && r.messageIdBeingRespondedTo === waiting.messageId) {
+        const w = waiting;
+        waiting = undefined;
+        w.resolve(r);
+      }
+    };
+    // dcmjs-dimse reads the socket through one 'data' listener; association, release and abort PDUs
+    // still go to it whole, P-DATA (the responses) is read here.
+    const libraryListeners = socket.listeners("data") as Array<(chunk: Buffer) => void>;
+    socket.removeAllListeners("data");
+    const framer = new PduFramer(
+      {
+        onControlPdu: (pdu) => {
+          for (const l of libraryListeners) l.call(socket, pdu);
+        },
+        onPdvStart: (_pcId, isCommand, isLast) => {
+          inCommand = isCommand;
+          lastFragment = isLast;
+        },
+        onPdvData: (data) => {
+          if (inCommand) command.push(Buffer.from(data));
+        },
+        // A command is complete at its last fragment; data set fragments (none answer a C-STORE) are ignored.
+        onPdvEnd: () => {
+          if (inCommand && lastFragment) onResponse();
+        },
+      },
+      Number.MAX_SAFE_INTEGER,
+    );
+    socket.on("data", (chunk: Buffer) => {
+      network.lastPduTime = Date.now();
+      try {
+        framer.push(chunk);
+      } catch (err) {
+        lastError = `protocol error: ${(err as Error).message}`;
+        socket.destroy();
+      }
+    });
+
+    const sendAll = async (planned: PlannedStore[]) => {
+      const maxPdu = association.getMaxPduLength();
+      let next = planned.length ? datasetBytes(planned[0]!.file, planned[0]!.fallback) : undefined;
+      for (let i = 0; i < planned.length && !closed; i++) {
+        const p = planned[i]!;
+        let bytes: Buffer;
+        try {
+          bytes = await next!;
+        } catch (err) {
+          next = i + 1 < planned.length ? datasetBytes(planned[i + 1]!.file, planned[i + 1]!.fallback) : undefined;
+          settle(p.file, {
+            outcome: "failed",
+            reason: p.fallback ? `peer refused ${p.file.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` : `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          });
+          continue;
+        }
+        next = i + 1 < planned.length ? datasetBytes(planned[i + 1]!.file, planned[i + 1]!.fallback) : undefined;
+        next?.catch(() => undefined); // handled when awaited
+        const messageId = (i % 0xffff) + 1;
+        const response = new Promise<ResponseCommand | null>((r) => (waiting = { messageId, resolve: r }));
+        const cmd = encodeStoreRequest({ messageId, sopClassUid: p.file.sopClassUid, sopInstanceUid: p.file.sopInstanceUid });
+        socket.cork();
+        for (const b of pdataChunks(p.pcId, cmd, true, maxPdu)) socket.write(b);
+        for (const b of pdataChunks(p.pcId, bytes, false, maxPdu)) socket.write(b);
+        socket.uncork();
+        const r = await response;
+        if (!r) break;
+        const kind = statusKind(r.status);
+        settle(p.file, { outcome: kind, status: r.status, converted: Boolean(p.fallback), reason: kind === "sent" ? undefined : statusText(r.status) + (r.errorComment ? ` (${r.errorComment})` : "") });
+      }
+      if (!closed) network.sendAssociationReleaseRequest();
+    };
 
     network.on("connect", () => network.sendAssociationRequest(association));
     network.on("associationAccepted", () => {
-      const accepted = (sop: string, ts: string) =>
-        association
-          .getPresentationContexts()
-          .some(({ context }) => context.getAbstractSyntaxUid() === sop && context.getResult() === PresentationContextResult.Accept && context.getAcceptedTransferSyntaxUid() === ts);
-      const sopAccepted = (sop: string) =>
-        association.getPresentationContexts().some(({ context }) => context.getAbstractSyntaxUid() === sop && context.getResult() === PresentationContextResult.Accept);
-      const requests: DimseTypes.requests.CStoreRequest[] = [];
+      const contexts = association.getPresentationContexts().map(({ context }) => context);
+      const acceptedId = (sop: string, ts: string) =>
+        contexts.find((c) => c.getAbstractSyntaxUid() === sop && c.getResult() === PresentationContextResult.Accept && c.getAcceptedTransferSyntaxUid() === ts)?.getPresentationContextId();
+      const sopAccepted = (sop: string) => contexts.some((c) => c.getAbstractSyntaxUid() === sop && c.getResult() === PresentationContextResult.Accept);
+      // A SOP class none of whose contexts was accepted because of its transfer syntax (not the class itself).
+      const syntaxRefused = (sop: string) => contexts.some((c) => c.getAbstractSyntaxUid() === sop && c.getResult() === PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      const planned: PlannedStore[] = [];
       for (const f of files) {
-        let dataset: DimseTypes.Dataset;
-        let converted = false;
-        if (accepted(f.sopClassUid, f.transferSyntaxUid)) dataset = new RawFileDataset(f);
-        else if (!sopAccepted(f.sopClassUid)) {
-          settle(f, { outcome: "failed", reason: `peer refused SOP class ${f.sopClassUid}` });
-          continue;
-        } else if (UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid) && accepted(f.sopClassUid, TS.ExplicitVRLittleEndian)) {
-          try {
-            dataset = new PreparedDataset(f, convertToExplicitLittle(f), TS.ExplicitVRLittleEndian);
-            converted = true;
-          } catch (err) {
-            settle(f, { outcome: "failed", reason: `peer refused ${f.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` });
-            continue;
-          }
-        } else {
-          settle(f, { outcome: "failed", reason: `peer refused transfer syntax ${f.transferSyntaxUid} (compressed data is not transcoded)` });
+        const own = acceptedId(f.sopClassUid, f.transferSyntaxUid);
+        if (own !== undefined) {
+          planned.push({ file: f, pcId: own });
           continue;
         }
-        const request = new dimse.requests.CStoreRequest(dataset);
-        request.on("response", (response: DimseTypes.responses.CStoreResponse) => {
-          const status = response.getStatus();
-          const kind = statusKind(status);
-          settle(f, { outcome: kind, status, converted, reason: kind === "sent" ? undefined : statusText(status) });
-        });
-        requests.push(request);
+        if (!sopAccepted(f.sopClassUid) && !syntaxRefused(f.sopClassUid)) {
+          settle(f, { outcome: "failed", reason: `peer refused SOP class ${f.sopClassUid}` });
+          continue;
+        }
+        const fallback = UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid) ? FALLBACK_SYNTAXES.find((ts) => acceptedId(f.sopClassUid, ts) !== undefined) : undefined;
+        if (fallback) planned.push({ file: f, pcId: acceptedId(f.sopClassUid, fallback)!, fallback });
+        else
+          settle(f, {
+            outcome: "failed",
+            reason: UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid)
+              ? `peer refused transfer syntax ${f.transferSyntaxUid} and both Explicit and Implicit VR Little Endian for SOP class ${f.sopClassUid}: configure the receiver to accept one of them`
+              : `peer refused transfer syntax ${f.transferSyntaxUid} (compressed data is not transcoded: configure the receiver to accept this syntax, e.g. storescp +xa)`,
+          });
       }
-      if (requests.length === 0) network.sendAssociationReleaseRequest();
-      else network.sendRequests(requests);
+      sendAll(planned).catch((err: Error) => {
+        lastError = err.message;
+        socket.destroy();
+      });
     });
-    network.on("done", () => network.sendAssociationReleaseRequest());
     network.on("associationReleaseResponse", () => socket.end());
     network.on("associationRejected", (r: { result: number; source: number; reason: number }) => {
       failRest(describeRejection(r));
@@ -303,7 +406,10 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
       socket.destroy();
     });
     network.on("close", () => {
-      failRest(lastError ? `connection failed: ${lastError.replace(/^.*?-> /, "")}` : "connection closed before a response");
+      closed = true;
+      waiting?.resolve(null);
+      waiting = undefined;
+      failRest(lastError ? `connection failed: ${connectionAdvice(lastError, `${opts.host}:${opts.port}`)}` : "connection closed before a response");
       resolve();
     });
   });

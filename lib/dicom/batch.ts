@@ -6,7 +6,9 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { deidentify, type DeidConfig } from "./deid";
 import { compileProfile, parseProfileSpec, type ProfileOption } from "./profile";
-import { parseCtpScript, parseLookupProperties } from "./ctp/script";
+import { CtpScriptError, parseCtpScript, parseLookupProperties, resolveElementName } from "./ctp/script";
+import { ctpScriptPatternProblems } from "./ctp/patterns";
+import { floorTag } from "./floor";
 import { parsePixelScript } from "./pixel";
 import { BufferSource, openSource } from "./source";
 import { writeEncodedFile } from "./write";
@@ -21,6 +23,11 @@ export interface BatchSpec {
   pattern?: string;
   salt: string;
   burnedIn?: "flag" | "quarantine" | "ignore";
+  /** The de-identification floor: "basic[+retainOption…]" (default: basic plus the profile's options). */
+  floor?: string;
+  /** Elements the operator allows to be kept beyond the floor (keywords or gggg,eeee). */
+  floorKeep?: string[];
+  floorKeepPrivate?: boolean;
 }
 
 export interface FileResult {
@@ -51,10 +58,26 @@ export function loadProfileOptions(spec: string | undefined): ProfileOption[] {
 export function buildConfig(spec: BatchSpec, store: PseudonymStore): DeidConfig {
   const cfg: DeidConfig = { projectId: spec.projectId, store, burnedIn: spec.burnedIn ?? "flag" };
   if (spec.scriptFile) {
-    cfg.script = parseCtpScript(readFileSync(spec.scriptFile, "utf8"));
+    try {
+      cfg.script = parseCtpScript(readFileSync(spec.scriptFile, "utf8"));
+    } catch (e) {
+      if (e instanceof CtpScriptError) throw new Error(`the CTP script ${path.basename(spec.scriptFile)} cannot be used: ${e.message}. Nothing was processed.`);
+      throw e;
+    }
+    const problems = ctpScriptPatternProblems(cfg.script);
+    if (problems.length) throw new Error(`the CTP script ${path.basename(spec.scriptFile)} cannot be used: ${problems.join("; ")}. Nothing was processed.`);
     if (spec.lookupFile && /\.properties$/i.test(spec.lookupFile)) cfg.script.lookup = parseLookupProperties(readFileSync(spec.lookupFile, "utf8"));
     else if (spec.lookupFile) for (const [k, v] of parseLookupCsv(readFileSync(spec.lookupFile, "utf8"))) cfg.script.lookup.set(`ptid/${k}`, v);
   } else cfg.profile = compileProfile(loadProfileOptions(spec.profile));
+  if (spec.floor || spec.floorKeep?.length || spec.floorKeepPrivate) {
+    const options = spec.floor ? parseProfileSpec(spec.floor) : (cfg.profile?.options ?? []);
+    const keepTags = (spec.floorKeep ?? []).map((n) => {
+      const r = resolveElementName(n);
+      if (r.tag === undefined) throw new Error(`--floor-keep: unknown element "${n}" (a keyword such as PatientName, or gggg,eeee)`);
+      return floorTag(r.tag);
+    });
+    cfg.floor = { options, keepTags, keepPrivate: !!spec.floorKeepPrivate };
+  }
   if (spec.pixelScriptFile) cfg.pixelScript = parsePixelScript(readFileSync(spec.pixelScriptFile, "utf8"));
   return cfg;
 }

@@ -23,6 +23,7 @@ import { NeedleSet, verifyOutput } from "./verify";
 import { encodeFile, textBytes, type EncodedFile } from "./write";
 import type { CtpScript } from "./ctp/script";
 import { applyPixelRules, type PixelScript } from "./pixel";
+import { checkFloor, collectFloorNeedles, type FloorPolicy } from "./floor";
 
 // ---- outcomes ------------------------------------------------------------------------------
 
@@ -81,11 +82,24 @@ export interface DeidConfig {
   /** "flag" (default): burned-in annotation candidates are de-identified and flagged for
    * review; "quarantine": held back; "ignore": no flag. */
   burnedIn?: "flag" | "quarantine" | "ignore";
+  /** A pixel rule matched but the pixel data cannot be blanked here (compressed): "quarantine"
+   * (default), or "flag" (de-identified unblanked, flagged `pixel_blanking_unsupported:` so that
+   * the caller holds it for review). */
+  pixelBlankingUnsupported?: "quarantine" | "flag";
+  /** PS3.15 Clean Pixel Data Option: every image that no pixel rule matched is flagged
+   * `clean_pixel_data:` for review (not only the burned-in annotation candidates). */
+  cleanPixelData?: boolean;
   safePrivate?: SafePrivateRule[];
   limits?: ParseLimits;
   /** Patient with neither Patient ID nor Patient's Name: "study" (default) gives each study its
    * own subject; "quarantine" holds the file back. */
   missingPatient?: "study" | "quarantine";
+  /**
+   * The site de-identification floor every output must pass (./floor.ts), whatever the profile
+   * or script says. Absent: PS3.15 Basic loosened only by the retain options of `profile` (the
+   * caller chose them); a CTP script gets plain Basic. The server always passes the site's.
+   */
+  floor?: FloorPolicy;
 }
 
 const DUMMY_TEXT = "ANONYMIZED";
@@ -168,22 +182,36 @@ export async function deidentify(source: ByteSource | Buffer, config: DeidConfig
     // Burned-in annotation candidates, judged on the input.
     const burned = burnedInReason(ds, sopClass);
 
+    // The floor's needles, from the input as received (the transform edits the dataset in place).
+    const floor = collectFloorNeedles(ds, config.floor ?? { options: config.script ? [] : (config.profile?.options ?? []) });
+
+    // Pixel blanking: signatures are matched on the input header (CTP runs its
+    // DicomPixelAnonymizer before the anonymizer); the blanked copy replaces the pixel data.
+    let blanked = 0;
+    let ruleMatched = false;
+    let unblankable: string | undefined;
+    if (config.pixelScript) {
+      const r = applyPixelRules(file, config.pixelScript);
+      ruleMatched = (r.matched ?? -1) >= 0;
+      if (r.kind === "quarantine") {
+        if (config.pixelBlankingUnsupported !== "flag") return quarantine("pixel_blanking_unsupported", r.reason, "(7FE0,0010)");
+        unblankable = r.reason;
+      } else blanked = r.regions;
+    }
+
     const transform: Transform = config.script ? (await import("./ctp/engine")).ctpTransform : profileTransform;
     const res = await transform(file, config);
     if (isOutcome(res)) return res;
     const st = res.state;
 
-    // Pixel blanking.
-    let blanked = 0;
-    if (config.pixelScript) {
-      const r = applyPixelRules(file, config.pixelScript);
-      if (r.kind === "quarantine") return quarantine("pixel_blanking_unsupported", r.reason, "(7FE0,0010)");
-      blanked = r.regions;
-      if (blanked > 0) st.methodCodes.push(CLEAN_PIXEL_CODE);
-    }
-    if (burned && config.burnedIn !== "ignore" && blanked === 0) {
+    if (blanked > 0) st.methodCodes.push(CLEAN_PIXEL_CODE);
+    if (unblankable) st.flags.push(`pixel_blanking_unsupported:${unblankable}`);
+    else if (burned && config.burnedIn !== "ignore" && !ruleMatched) {
+      // A matching rule (with regions, or none: "this scanner model burns in nothing") settles it.
       if (config.burnedIn === "quarantine") return quarantine("burned_in_annotation", `Possible burned-in annotation (${burned}); no blanking rule matched`);
       st.flags.push(`burned_in_annotation:${burned}`);
+    } else if ((config.cleanPixelData || config.profile?.options.includes("cleanPixelData")) && !burned && !ruleMatched && findElement(ds, TAG.PixelData)) {
+      st.flags.push("clean_pixel_data:Clean Pixel Data option: every image is reviewed unless a pixel rule covers it");
     }
 
     finishMethod(ds, st);
@@ -193,7 +221,19 @@ export async function deidentify(source: ByteSource | Buffer, config: DeidConfig
     };
     const encoded = encodeFile(ds, file.syntax, ids, file.pixelSource);
 
-    // Verification.
+    // The floor, checked on the output whatever the transform meant to do. Only an output that
+    // passes is released (and so only such an output carries Patient Identity Removed = YES).
+    const floorHit = checkFloor(encoded, floor);
+    if (floorHit) {
+      return quarantine(
+        "verification_failed",
+        `Site de-identification floor: the value of ${floorHit.needleFrom} in the input is still in the output at ${floorHit.foundAt}. ` +
+          "The profile or script keeps what the site floor removes; change it, or have a site admin approve the exception. Output not released",
+        floorHit.foundAt,
+      );
+    }
+
+    // Verification of what the transform itself removed.
     st.needles.dropContainedIn(st.generated);
     st.needles.dropContainedIn(st.kept);
     const hit = verifyOutput(encoded, st.needles.list());

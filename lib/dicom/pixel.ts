@@ -6,6 +6,7 @@
 import { lookupKeyword, parseTagString, TAG } from "./dictionary";
 import { findElement, numberValue, stringValue, type Dataset, type Element, type ParsedFile } from "./parse";
 import { decodeRleFrame, encodeRleFrame, RleError } from "./rle";
+import { compilePattern } from "../regex";
 
 export const RLE_LOSSLESS = "1.2.840.10008.1.2.5";
 
@@ -94,7 +95,7 @@ export function evalFilter(expr: string, ds: Dataset, le = true): boolean {
     const tag = t[1].startsWith("[") ? parseTagString(t[1]) : lookupKeyword(t[1])?.tag;
     const el = tag === undefined ? undefined : findElement(ds, tag);
     const v = !el ? "" : el.vr === "US" || el.vr === "UL" ? String(numberValue(ds, el.tag, le) ?? "") : (stringValue(ds, el.tag) ?? "");
-    const arg = t[3];
+    const arg = t[3].replace(/\\(.)/g, "$1");
     const digits = (x: string) => Number(x.replace(/[^0-9.]/g, ""));
     switch (t[2]) {
       case "equals":
@@ -102,7 +103,7 @@ export function evalFilter(expr: string, ds: Dataset, le = true): boolean {
       case "equalsIgnoreCase":
         return v.toLowerCase() === arg.toLowerCase();
       case "matches":
-        return new RegExp(`^(?:${arg})$`).test(v);
+        return compilePattern(arg).testWhole(v); // RE2: linear time (issue #17 §2)
       case "contains":
         return v.includes(arg);
       case "containsIgnoreCase":
@@ -123,17 +124,27 @@ export function evalFilter(expr: string, ds: Dataset, le = true): boolean {
         return false;
     }
   };
-  return orExpr();
+  const v = orExpr();
+  ws();
+  if (i < s.length) throw new Error(`pixel script: unexpected "${s.slice(i, i + 12)}" at character ${i + 1} of the signature expression`);
+  return v;
 }
 
 export const MAX_BLANK_BYTES = 256 * 1024 * 1024;
 
 /** Applies the first matching signature's regions to the (top-level) pixel data. */
-export function applyPixelRules(file: ParsedFile, script: PixelScript): { kind: "ok"; regions: number } | { kind: "quarantine"; reason: string } {
+export function applyPixelRules(file: ParsedFile, script: PixelScript): { kind: "ok"; regions: number; matched?: number } | { kind: "quarantine"; reason: string; matched?: number } {
   const ds = file.dataset;
   const pix = findElement(ds, TAG.PixelData);
   if (!pix) return { kind: "ok", regions: 0 };
-  const sig = script.signatures.find((s) => evalFilter(s.expr, ds, file.syntax.littleEndian));
+  const matched = script.signatures.findIndex((s) => evalFilter(s.expr, ds, file.syntax.littleEndian));
+  const r = blankMatched(file, pix, script, matched);
+  return { ...r, matched };
+}
+
+function blankMatched(file: ParsedFile, pix: Element, script: PixelScript, matched: number): { kind: "ok"; regions: number } | { kind: "quarantine"; reason: string } {
+  const ds = file.dataset;
+  const sig = matched >= 0 ? script.signatures[matched] : undefined;
   if (!sig || !sig.regions.length) return { kind: "ok", regions: 0 };
   if ((pix.encapsulated || file.syntax.encapsulated) && file.syntax.transferSyntaxUID === RLE_LOSSLESS) {
     return blankRle(file, pix, sig.regions, script.fill ?? 0);

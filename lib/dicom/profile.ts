@@ -1,6 +1,8 @@
 // The PS3.15 Annex E Basic Application Level Confidentiality Profile and its options, generated
 // at runtime from Table E.1-1 (lib/dicom/ps315-table-e1-1.json, DICOM 2024b, innolitics extract).
-import { readFileSync } from "node:fs";
+// Imported (not read from disk) so that every bundle carries it: the Next.js server bundle
+// rewrites `new URL(…, import.meta.url)` into an asset URL that node:fs refuses.
+import TABLE_E1_1 from "./ps315-table-e1-1.json";
 
 export type Action = "X" | "Z" | "D" | "K" | "C" | "U";
 
@@ -15,6 +17,7 @@ export const PROFILE_OPTIONS = [
   "cleanDescriptors",
   "cleanStructuredContent",
   "cleanGraphics",
+  "cleanPixelData",
 ] as const;
 export type ProfileOption = (typeof PROFILE_OPTIONS)[number];
 
@@ -34,6 +37,9 @@ export const OPTION_INFO: Record<ProfileOption, { column: string; code: string; 
   cleanDescriptors: { column: "cleanDescOpt", code: "113105", meaning: "Clean Descriptors Option" },
   cleanStructuredContent: { column: "cleanStructContOpt", code: "113104", meaning: "Clean Structured Content Option" },
   cleanGraphics: { column: "cleanGraphOpt", code: "113103", meaning: "Clean Graphics Option" },
+  // No column in Table E.1-1: it acts on pixels. Atrium holds every image no pixel rule covers
+  // for a pixel review (lib/dicom/deid.ts `cleanPixelData`, server/pixels/).
+  cleanPixelData: { column: "", code: "113101", meaning: "Clean Pixel Data Option" },
 };
 export const BASIC_CODE = { code: "113100", meaning: "Basic Application Confidentiality Profile" };
 export const CLEAN_PIXEL_CODE = { code: "113101", meaning: "Clean Pixel Data Option" };
@@ -72,13 +78,8 @@ export interface CompiledProfile {
   edition: string;
 }
 
-let rowsCache: Row[] | undefined;
 export function tableRows(): Row[] {
-  if (!rowsCache) {
-    const url = new URL("./ps315-table-e1-1.json", import.meta.url);
-    rowsCache = JSON.parse(readFileSync(url, "utf8")) as Row[];
-  }
-  return rowsCache;
+  return TABLE_E1_1 as unknown as Row[];
 }
 
 /**
@@ -110,6 +111,7 @@ export function compileProfile(options: ProfileOption[] = []): CompiledProfile {
     // conflict in the 2024b table: the only overlaps are C+C and K+K).
     let opt: string | undefined;
     for (const o of opts) {
+      if (!OPTION_INFO[o].column) continue;
       const v = row[OPTION_INFO[o].column];
       if (!v) continue;
       if (!opt || v === "K") opt = v;

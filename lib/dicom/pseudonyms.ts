@@ -47,9 +47,25 @@ export function formatPseudonym(pattern: string, seq: number): string {
   return pattern.replace(m[0], String(seq).padStart(width, "0"));
 }
 
-/** Patients are identified in the store by a hash, so raw Patient IDs are not stored. */
+/**
+ * The unkeyed digest of a patient key: SHA-256 of (projectId, key). Never stored on its own any
+ * more (a table of these lets anyone test candidate Patient IDs): the database keeps
+ * keyedPatientHash of it. The in-memory store (CLI, tests) uses it as a map key.
+ */
 export function patientKeyHash(projectId: string, patientKey: string): string {
   return createHash("sha256").update(projectId).update("\0").update(patientKey.trim()).digest("hex");
+}
+
+/**
+ * What the database stores for a patient: HMAC-SHA256 keyed with the project's secret over the
+ * unkeyed digest (hex). Keyed over the digest, not over the Patient ID itself, so that rows written
+ * before keying (which hold only the digest; the Patient ID cannot be recovered from it) are
+ * re-keyed to exactly the value a new lookup of the same patient computes: existing subjects keep
+ * their pseudonyms. Testing a candidate Patient ID now needs the secret, which is stored sealed
+ * with ATRIUM_SECRET_KEY outside the database's reach.
+ */
+export function keyedPatientHash(secret: Buffer, unkeyedDigestHex: string): string {
+  return createHmac("sha256", secret).update(unkeyedDigestHex).digest("hex");
 }
 
 /**

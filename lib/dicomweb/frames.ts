@@ -96,14 +96,27 @@ export function nativeFrameBytes(info: PixelInfo): number {
   return info.rows * info.columns * info.samplesPerPixel * (info.bitsAllocated / 8);
 }
 
-/** The frame numbers a request names: "1", "1,3,5" (1-based), each at most numberOfFrames. */
+/** The most frame numbers one frames/{list} request may name (repeats included). */
+export const MAX_FRAME_LIST = 1000;
+
+/**
+ * The frame numbers a request names: "1", "1,3,5" (1-based), each at most numberOfFrames, in the
+ * order asked with repeats removed (a frame is sent once however often it is named). A list of more
+ * than MAX_FRAME_LIST entries is refused (400) before anything is read.
+ */
 export function parseFrameList(raw: string, numberOfFrames: number): number[] {
   const parts = raw.split(/,|%2C/i);
+  if (parts.length > MAX_FRAME_LIST) {
+    throw new FrameError(400, `A frame list names at most ${MAX_FRAME_LIST} frames; this one names ${parts.length}. Ask for the frames in several requests, or retrieve the instance whole.`);
+  }
   const out: number[] = [];
+  const seen = new Set<number>();
   for (const p of parts) {
     if (!/^\d{1,9}$/.test(p) || Number(p) < 1) throw new FrameError(400, "Frame numbers are positive integers separated by commas, e.g. frames/1,2,3.");
     const n = Number(p);
     if (n > numberOfFrames) throw new FrameError(404, `The instance has ${numberOfFrames} frame(s); frame ${n} does not exist.`);
+    if (seen.has(n)) continue;
+    seen.add(n);
     out.push(n);
   }
   return out;

@@ -67,3 +67,11 @@ export function parseResource(segments: string[]): ParsedPath {
   if (e === "thumbnail") return { ok: true, resource: { kind: "thumbnail", ...ids, frames: d } };
   return NOT_FOUND;
 }
+
+/**
+ * Whether a resource returns the stored files' bytes (WADO-RS retrieve, metadata, frames, bulk
+ * data): those follow the project's download rule. QIDO, rendered images and thumbnails do not.
+ */
+export function returnsStoredBytes(r: Resource): boolean {
+  return r.kind === "retrieve" || r.kind === "metadata" || r.kind === "frames" || r.kind === "bulkdata";
+}

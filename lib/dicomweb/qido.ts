@@ -1,6 +1,6 @@
 // QIDO-RS (PS3.18 §10.6) over the local archive's index: the query parameters (matching keys by
 // keyword or tag, includefield, limit, offset, fuzzymatching), parsed and checked into a Query;
-// and the DICOM JSON of each matched study, series or instance. The SQL is in qido-db.ts.
+// and the DICOM JSON of each matched study, series or instance. The SQL is in server/dicomweb/qido-db.ts.
 import { lookupKeyword } from "@/lib/dicom/dictionary";
 import type { DicomJsonDataset } from "./json";
 

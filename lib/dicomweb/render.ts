@@ -1,11 +1,13 @@
-// Rendered frames and thumbnails (PS3.18 §10.4.1.1.3 / §10.4.1.1.6) as PNG: native and RLE
-// Lossless pixel data, MONOCHROME1/2 (Modality LUT rescale, then the file's first window or the
-// request's window=center,width[,function], else the frame's min/max; MONOCHROME1 inverted), RGB
-// and YBR_FULL (converted), PALETTE COLOR (its LUTs). Other compressed syntaxes cannot be decoded
-// here: RenderError 406 says so and what to do instead.
+// Rendered frames and thumbnails (PS3.18 §10.4.1.1.3 / §10.4.1.1.6) as PNG: native, RLE Lossless,
+// JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000 and HTJ2K pixel data (lib/dicom/codecs) and
+// 1-bit (bit-packed) frames such as binary SEG; MONOCHROME1/2 (Modality LUT rescale, then the
+// file's first window or the request's window=center,width[,function], else the frame's min/max;
+// MONOCHROME1 inverted), RGB and YBR_FULL (converted), PALETTE COLOR (its LUTs). What cannot be
+// rendered is a RenderError 406 that says why.
 import { PNG } from "pngjs";
 import { findElement, numberValue, stringValue, type ParsedFile } from "@/lib/dicom/parse";
 import { decodeRleFrame, RleError } from "@/lib/dicom/rle";
+import { CodecError, codecFor, decodeFrame, type DecodedFrame } from "@/lib/dicom/codecs";
 import { frameBytes, FrameError, type PixelInfo } from "./frames";
 
 export class RenderError extends Error {
@@ -28,19 +30,44 @@ const RLE = "1.2.840.10008.1.2.5";
 
 export function renderable(info: PixelInfo): string | null {
   if (!info.rows || !info.columns) return "it has no Rows and Columns";
-  if (info.encapsulated && info.transferSyntaxUid !== RLE) {
+  if (info.encapsulated && info.transferSyntaxUid !== RLE && !codecFor(info.transferSyntaxUid)) {
     return `its frames are compressed in transfer syntax ${info.transferSyntaxUid}, which Atrium does not decode; retrieve the frames (WADO-RS frames with transfer-syntax=*) and decode them in the viewer`;
   }
+  if (info.bitsAllocated === 1 && !info.encapsulated && info.samplesPerPixel === 1) return null;
   if (![8, 16, 32].includes(info.bitsAllocated)) return `it has ${info.bitsAllocated}-bit samples`;
   if (info.samplesPerPixel !== 1 && info.samplesPerPixel !== 3) return `it has ${info.samplesPerPixel} samples per pixel`;
   const pi = info.photometricInterpretation;
   if (info.samplesPerPixel === 1 && !["MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"].includes(pi)) return `its photometric interpretation is ${pi || "missing"}`;
-  if (info.samplesPerPixel === 3 && !["RGB", "YBR_FULL"].includes(pi)) return `its photometric interpretation is ${pi} (Atrium renders RGB and YBR_FULL colour)`;
+  // The JPEG and JPEG 2000 decoders give RGB for YCbCr-coded colour (lib/dicom/codecs).
+  const converted = needsCodec(info) && ["jpeg-baseline", "jpeg2000", "htj2k"].includes(codecFor(info.transferSyntaxUid)!) ? ["YBR_FULL_422", "YBR_ICT", "YBR_RCT"] : [];
+  if (info.samplesPerPixel === 3 && !["RGB", "YBR_FULL", ...converted].includes(pi)) return `its photometric interpretation is ${pi} (Atrium renders RGB and YBR_FULL colour)`;
   return null;
 }
 
+/** Frame `n` of 1-bit (bit-packed, least significant bit first) pixel data as 0/1 samples. */
+function bitFrameSamples(file: ParsedFile, info: PixelInfo, n: number): Float64Array {
+  const pixels = info.rows * info.columns;
+  if (n < 1 || n > info.numberOfFrames) throw new FrameError(404, `The instance has ${info.numberOfFrames} frame(s); frame ${n} does not exist.`);
+  // Frames follow each other bit by bit: frame n need not start on a byte.
+  const firstBit = (n - 1) * pixels;
+  const startByte = Math.floor(firstBit / 8);
+  const byteCount = Math.ceil((firstBit + pixels) / 8) - startByte;
+  const pix = info.pixelData;
+  if (startByte + byteCount > pix.length) throw new FrameError(500, "The stored pixel data is shorter than its Rows, Columns and Number of Frames say.");
+  const at = pix.valueOffset + startByte;
+  const raw = pix.inSource ? file.pixelSource.readAt(at, byteCount) : pix.buf.subarray(at, at + byteCount);
+  const out = new Float64Array(pixels);
+  const shift = firstBit % 8;
+  for (let p = 0; p < pixels; p++) {
+    const bit = shift + p;
+    out[p] = (raw[bit >> 3]! >> (bit & 7)) & 1;
+  }
+  return out;
+}
+
 /** Samples of one frame as numbers, interleaved (pixel by pixel, sample by sample). */
-function frameSamples(file: ParsedFile, info: PixelInfo, n: number): Float64Array {
+function frameSamples(file: ParsedFile, info: PixelInfo, n: number, decoded?: DecodedFrame): Float64Array {
+  if (info.bitsAllocated === 1) return bitFrameSamples(file, info, n);
   const pixels = info.rows * info.columns;
   const spp = info.samplesPerPixel;
   const bytes = info.bitsAllocated / 8;
@@ -54,6 +81,15 @@ function frameSamples(file: ParsedFile, info: PixelInfo, n: number): Float64Arra
     else if (signed && stored === 32) v = v | 0;
     return v;
   };
+  if (decoded) {
+    // Decoded by a codec: little-endian, interleaved.
+    const raw = decoded.bytes;
+    for (let i = 0; i < pixels * spp; i++) {
+      const o = i * bytes;
+      out[i] = toValue(bytes === 1 ? raw[o]! : bytes === 2 ? raw.readUInt16LE(o) : raw.readUInt32LE(o));
+    }
+    return out;
+  }
   if (info.encapsulated) {
     // RLE: segments are byte planes, most significant byte first, sample by sample.
     let planes: Buffer[];
@@ -86,6 +122,10 @@ function frameSamples(file: ParsedFile, info: PixelInfo, n: number): Float64Arra
 }
 
 function firstNumber(file: ParsedFile, tag: number): number | undefined {
+  // An empty DS/IS value (present, zero length or spaces) is no value, not 0: a Rescale Slope of
+  // "" must not flatten the image.
+  const el = findElement(file.dataset, tag);
+  if (el && !el.items && (el.vr === "DS" || el.vr === "IS") && !(stringValue(file.dataset, tag) ?? "").trim()) return undefined;
   const v = numberValue(file.dataset, tag, file.syntax.littleEndian);
   return v === undefined || !Number.isFinite(v) ? undefined : v;
 }
@@ -218,13 +258,38 @@ export function fitInside(w: number, h: number, box: { width: number; height: nu
   return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
 }
 
-/** Frame `frame` (1-based) of the instance as a PNG. */
-export function renderFramePng(file: ParsedFile, info: PixelInfo, frame: number, opts: RenderOptions = {}): Buffer {
-  const why = renderable(info);
+/** Whether frames of this instance go through a codec before they are rendered. */
+export function needsCodec(info: PixelInfo): boolean {
+  return info.encapsulated && info.transferSyntaxUid !== RLE && codecFor(info.transferSyntaxUid) !== null;
+}
+
+/** Decodes frame `frame` when its syntax needs a codec (else undefined: the renderer reads it itself). */
+export async function decodeForRender(file: ParsedFile, info: PixelInfo, frame: number): Promise<DecodedFrame | undefined> {
+  if (!needsCodec(info) || renderable(info)) return undefined;
+  try {
+    return await decodeFrame(info.transferSyntaxUid, frameBytes(file, info, frame), info);
+  } catch (e) {
+    if (e instanceof FrameError) throw new RenderError(e.status, e.message);
+    if (e instanceof CodecError) throw new RenderError(500, `The stored frame cannot be decoded: ${e.message}.`);
+    throw e;
+  }
+}
+
+/** Frame `frame` (1-based) as a PNG, decoding compressed frames first (lib/dicom/codecs). */
+export async function renderFramePngAsync(file: ParsedFile, info: PixelInfo, frame: number, opts: RenderOptions = {}): Promise<Buffer> {
+  return renderFramePng(file, info, frame, opts, await decodeForRender(file, info, frame));
+}
+
+/** Frame `frame` (1-based) of the instance as a PNG; compressed frames need `decoded` (decodeForRender). */
+export function renderFramePng(file: ParsedFile, info0: PixelInfo, frame: number, opts: RenderOptions = {}, decoded?: DecodedFrame): Buffer {
+  const why = renderable(info0);
   if (why) throw new RenderError(406, `Atrium cannot render this instance: ${why}.`);
+  if (needsCodec(info0) && !decoded) throw new RenderError(500, "The frame is compressed and was not decoded first (decodeForRender).");
+  // A decoded colour frame may have changed colour space (JPEG's YCbCr → RGB).
+  const info = decoded?.photometricInterpretation ? { ...info0, photometricInterpretation: decoded.photometricInterpretation, planarConfiguration: 0 } : info0;
   let values: Float64Array;
   try {
-    values = frameSamples(file, info, frame);
+    values = frameSamples(file, info, frame, decoded);
   } catch (e) {
     if (e instanceof FrameError) throw new RenderError(e.status, e.message);
     throw e;

@@ -31,3 +31,14 @@ export function studyProgress(status: StudyStatus, lastInstanceAt: Date, now: Da
       return 100;
   }
 }
+
+/**
+ * Whether de-identification is waiting for senders: instances are stored and wait for it while a
+ * sender is still sending (intake gives senders priority during a burst, lib/intake/priority). The
+ * intake page says so, with how many wait; null when nothing waits or nobody is sending.
+ */
+export function deidWaitingForSenders(s: { instances: { received: number }; live: { activeBatches: { batches: number }[] } }): { waiting: number; senders: number } | null {
+  const senders = s.live.activeBatches.reduce((n, b) => n + b.batches, 0);
+  if (!senders || s.instances.received <= 0) return null;
+  return { waiting: s.instances.received, senders };
+}

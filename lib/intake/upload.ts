@@ -79,7 +79,7 @@ export function isIgnoredLocalFile(relativePath: string): boolean {
   return isIgnoredZipEntry(relativePath);
 }
 
-export const INSTANCE_STATUSES = ["received", "deidentified", "duplicate", "skipped", "quarantined"] as const;
+export const INSTANCE_STATUSES = ["received", "deidentified", "duplicate", "skipped", "quarantined", "review"] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 export interface BatchInstance {
@@ -97,12 +97,14 @@ export interface BatchCounts {
   quarantined: number;
   /** Recorded but skipped by de-identification (e.g. a resend with nothing new). */
   skipped: number;
+  /** De-identified, held for a pixel review (burned-in text possible). */
+  review: number;
   total: number;
   done: boolean;
 }
 
 export function countBatch(instances: readonly Pick<BatchInstance, "status">[]): BatchCounts {
-  const c: BatchCounts = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, total: 0, done: true };
+  const c: BatchCounts = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, review: 0, total: 0, done: true };
   for (const i of instances) {
     c.total++;
     if (i.status === "received") c.processing++;
@@ -127,6 +129,8 @@ export interface UploadTally {
   quarantined: number;
   /** Not stored: not DICOM, incomplete, unreadable in the archive. */
   skipped: number;
+  /** De-identified, held for a pixel review. */
+  review: number;
   /** Not stored: too large, a server problem, the request failed; may be retried. */
   failed: number;
   /** Why files were skipped, quarantined or failed, most frequent first. */
@@ -142,7 +146,7 @@ export function tallyUpload(
   live: ReadonlyMap<string, Pick<BatchInstance, "status" | "reason">>,
   requestFailures: readonly string[] = [],
 ): UploadTally {
-  const t: UploadTally = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, failed: 0, reasons: [] };
+  const t: UploadTally = { processing: 0, deidentified: 0, duplicate: 0, quarantined: 0, skipped: 0, review: 0, failed: 0, reasons: [] };
   const reasons = new Map<string, { outcome: "skipped" | "quarantined" | "failed"; reason: string; count: number }>();
   const note = (outcome: "skipped" | "quarantined" | "failed", reason: string | null) => {
     const r = reason ?? "(no reason given)";
@@ -193,4 +197,80 @@ export function couldBeDicom(head: Uint8Array, complete: boolean): boolean {
   if (head.length < 8) return false;
   const group = head[0]! | (head[1]! << 8);
   return group === 0x0002 || group === 0x0008;
+}
+
+// ─── Bounds on what a zip archive and a batch may stage ──────────────────────────────────────────
+
+/** One entry of a zip's central directory, as the bound check needs it. */
+export interface ZipEntryInfo {
+  name: string;
+  /** Declared size once expanded (yauzl checks that the entry's data is exactly this long). */
+  uncompressedSize: number;
+  encrypted: boolean;
+}
+
+export interface ExpansionLimits {
+  /** Largest single file (ATRIUM_MAX_INSTANCE_MB): larger entries are refused one by one, not staged. */
+  maxEntryBytes: number;
+  /** ATRIUM_UPLOAD_EXPANDED_MB */
+  maxExpandedBytes: number;
+  /** ATRIUM_UPLOAD_BATCH_MB */
+  maxBatchBytes: number;
+  /** ATRIUM_UPLOAD_MAX_RATIO */
+  maxRatio: number;
+}
+
+/** Most entries a zip archive may have. */
+export const MAX_ZIP_ENTRIES = 100_000;
+/** Below this many expanded bytes the compression ratio is not checked (small files compress well). */
+export const RATIO_FLOOR_BYTES = 8 * 1024 * 1024;
+
+export type ExpansionDecision = { ok: true; expandedBytes: number } | { ok: false; message: string };
+
+const mib = (bytes: number) => (bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${Math.ceil(bytes / 1024)} KB`);
+
+/**
+ * Whether a zip archive may be unpacked, decided from its central directory before any entry is
+ * staged (so a refused archive leaves nothing behind): the entries that would be staged (not
+ * ignored, not encrypted, not over the single-file limit) must expand to at most maxExpandedBytes,
+ * at most maxRatio times the archive's size (checked above RATIO_FLOOR_BYTES), and together with
+ * what the batch already staged (`batchBytes`) to at most maxBatchBytes.
+ */
+export function decideZipExpansion(entries: readonly ZipEntryInfo[], archiveBytes: number, batchBytes: number, limits: ExpansionLimits): ExpansionDecision {
+  if (entries.length > MAX_ZIP_ENTRIES) {
+    return { ok: false, message: `This zip archive has ${entries.length} entries; at most ${MAX_ZIP_ENTRIES} are unpacked per request. Split it into smaller archives.` };
+  }
+  let expanded = 0;
+  for (const e of entries) {
+    if (isIgnoredZipEntry(e.name) || e.encrypted || e.uncompressedSize > limits.maxEntryBytes) continue;
+    expanded += e.uncompressedSize;
+  }
+  if (expanded > limits.maxExpandedBytes) {
+    return {
+      ok: false,
+      message: `This zip archive expands to ${mib(expanded)}, more than the ${mib(limits.maxExpandedBytes)} one upload may unpack (ATRIUM_UPLOAD_EXPANDED_MB); nothing of it was kept. Split it into smaller archives, upload the folder instead, or send large studies by C-STORE.`,
+    };
+  }
+  if (expanded > RATIO_FLOOR_BYTES && expanded > limits.maxRatio * Math.max(1, archiveBytes)) {
+    return {
+      ok: false,
+      message: `This zip archive expands ${Math.round(expanded / Math.max(1, archiveBytes))} times its size (${mib(archiveBytes)} to ${mib(expanded)}), more than the ${limits.maxRatio} times allowed (ATRIUM_UPLOAD_MAX_RATIO); nothing of it was kept. DICOM files do not compress that well: check the archive, or upload the folder instead.`,
+    };
+  }
+  if (batchBytes + expanded > limits.maxBatchBytes) {
+    return {
+      ok: false,
+      message: `This upload session has staged ${mib(batchBytes)}; this archive (${mib(expanded)}) would take it past the ${mib(limits.maxBatchBytes)} one session may upload (ATRIUM_UPLOAD_BATCH_MB); nothing of it was kept. Send large studies by C-STORE, or ask your administrator to raise the limit.`,
+    };
+  }
+  return { ok: true, expandedBytes: expanded };
+}
+
+/** A single file of `fileBytes` (0: not known) in a batch that staged `batchBytes`: refused past maxBatchBytes. */
+export function decideBatchRoom(fileBytes: number, batchBytes: number, maxBatchBytes: number): { ok: true } | { ok: false; message: string } {
+  if (batchBytes + fileBytes <= maxBatchBytes) return { ok: true };
+  return {
+    ok: false,
+    message: `This upload session has staged ${mib(batchBytes)}, the most one session may upload is ${mib(maxBatchBytes)} (ATRIUM_UPLOAD_BATCH_MB); this file was not kept. Send large studies by C-STORE, or ask your administrator to raise the limit.`,
+  };
 }

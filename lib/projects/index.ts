@@ -1,6 +1,7 @@
 // Project rules that do not depend on storage: id format, input schemas, membership invariants.
 import { z } from "zod";
 import { accessibilitySchema, projectRoleSchema, type ProjectRole } from "@/lib/access";
+import { auditFilterFields, datesInOrder, DATES_MESSAGE } from "@/lib/audit";
 
 export const PROJECT_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{1,31}$/;
 
@@ -54,11 +55,8 @@ export const changeRoleInput = z.object({
 export const removeMemberInput = z.object({ projectId: projectIdSchema, userId: z.string().min(1) });
 export const cancelInvitationInput = z.object({ projectId: projectIdSchema, invitationId: z.string().min(1) });
 
-export const auditListInput = z.object({
-  projectId: projectIdSchema,
-  cursor: z.string().regex(/^\d+$/).optional(),
-  limit: z.number().int().min(1).max(200).default(50),
-});
+/** A project's audit log, filtered (lib/audit) and paged by cursor. */
+export const auditListInput = z.object({ projectId: projectIdSchema, ...auditFilterFields }).refine(datesInOrder, DATES_MESSAGE);
 
 /** True if, after changing `userId` to `newRole` (or removing them: null), no owner would remain. */
 export function wouldRemoveLastOwner(

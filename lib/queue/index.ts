@@ -13,6 +13,12 @@ export const queuePayloads = {
   "webhook-pull": z.object({ deliveryId: z.string().min(1).max(64) }),
   /** Archive one stable study; `attempt` is the attempt this job makes (job id = study + queue time + attempt, so it is queued once). */
   archive: z.object({ studyId: z.string().min(1).max(64), attempt: z.number().int().min(1).max(1000) }),
+  /** Forward one study to one destination (a StudyForward row); job id = forward + queue time + attempt. */
+  forward: z.object({ forwardId: z.string().min(1).max(64), attempt: z.number().int().min(1).max(1000) }),
+  /** Workflows (issue #16): evaluate one governed experiment (timers, transitions), or run one callback execution. */
+  governor: z.object({ kind: z.enum(["evaluate", "run"]), id: z.string().min(1).max(64), cause: z.string().max(100).optional() }),
+  /** Run one pipeline job (a PipelineJob row) once its upstream jobs succeeded; job id = job + attempt. */
+  compute: z.object({ jobId: z.string().min(1).max(64), attempt: z.number().int().min(1).max(10_000) }),
 } as const;
 
 export type QueueName = keyof typeof queuePayloads;

@@ -31,6 +31,19 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return m ? m[1]! : null;
 }
 
+/**
+ * The password of an HTTP Basic header (`Basic base64(user:password)`), for clients that can only
+ * put credentials in a URL (fastr's PIM reporter: pim_host = https://user:atr_…@portal/pim).
+ */
+export function basicPassword(authorization: string | null | undefined): string | null {
+  if (!authorization) return null;
+  const m = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(authorization);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : null;
+}
+
 const MAX_EXPIRY_DAYS = 3650;
 
 export const createTokenInput = z.object({

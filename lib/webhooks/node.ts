@@ -1,7 +1,11 @@
 // The DICOM node a webhook source names: lists a study's instances and retrieves each one, from
 // Orthanc's REST API or a DICOMweb server (QIDO-RS to list, WADO-RS to retrieve). Errors say what
-// failed in words an owner can act on, without the study's identifiers (they are PHI).
+// failed in words an owner can act on, without the study's identifiers (they are PHI) and without
+// anything the node answered. Requests go through the outbound policy (lib/outbound: the address
+// connected to must be allowed), their URLs are built from the parsed node URL, and list answers
+// are read up to a cap.
 import { Readable } from "node:stream";
+import { BodyTooLargeError, OutboundRefusedError, outboundFetch, readTextCapped, RequestPathError, requestUrl, type OutboundResponse } from "@/lib/outbound";
 import type { WebhookNodeKind } from "./schema";
 import { firstPartBody, multipartBoundary } from "./multipart";
 
@@ -33,6 +37,8 @@ export class NodeError extends Error {
 }
 
 const LIST_TIMEOUT_MS = 60_000;
+/** The most bytes of one list answer (instance list, QIDO page) read into memory. */
+export const MAX_LIST_BYTES = 16 * 1024 * 1024;
 const RETRIEVE_HEADERS_TIMEOUT_MS = 60_000;
 
 function authHeaders(auth: NodeAuth): Record<string, string> {
@@ -48,11 +54,20 @@ function statusError(status: number, what: string): NodeError {
   return new NodeError(`The node answered ${what} with HTTP ${status}.`, false);
 }
 
-async function request(node: DicomNode, path: string, accept: string, what: string, timeoutMs: number): Promise<Response> {
+async function request(
+  node: DicomNode,
+  path: string,
+  accept: string,
+  what: string,
+  timeoutMs: number,
+  query?: Record<string, string | number>,
+): Promise<OutboundResponse> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const res = await fetch(`${node.baseUrl}${path}`, { headers: { accept, ...authHeaders(node.auth) }, signal: controller.signal, redirect: "error" });
+    // From parsed parts: whatever the stored URL holds after its path ("?", "#") is dropped.
+    const url = requestUrl(node.baseUrl, path, query);
+    const res = await outboundFetch(url, { headers: { accept, ...authHeaders(node.auth) }, signal: controller.signal, redirect: "error" });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       throw statusError(res.status, what);
@@ -60,6 +75,8 @@ async function request(node: DicomNode, path: string, accept: string, what: stri
     return res;
   } catch (e) {
     if (e instanceof NodeError) throw e;
+    if (e instanceof OutboundRefusedError) throw new NodeError(`${e.message} (the source's node URL)`, false);
+    if (e instanceof RequestPathError) throw new NodeError("The node named an instance whose path would leave the node URL (a . or .. segment).", false);
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
     throw new NodeError(`Could not reach the node for ${what} (${cause}): check the node URL and that it is up.`, true);
   } finally {
@@ -69,6 +86,23 @@ async function request(node: DicomNode, path: string, accept: string, what: stri
 
 function seg(s: string) {
   return encodeURIComponent(s);
+}
+
+async function readList(res: OutboundResponse, what: string): Promise<string> {
+  try {
+    return await readTextCapped(res as unknown as Response, MAX_LIST_BYTES);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new NodeError(`The node's answer for ${what} is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB, the most Atrium reads: is the node URL right?`, false);
+    throw new NodeError(`The transfer of ${what} broke off (${(e as Error).name}).`, true);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 type DicomJson = Record<string, { Value?: unknown[] }>;
@@ -82,7 +116,7 @@ export async function listStudyInstances(node: DicomNode, studyId: string): Prom
   const what = "the study's instance list";
   if (node.kind === "orthanc") {
     const res = await request(node, `/studies/${seg(studyId)}/instances`, "application/json", what, LIST_TIMEOUT_MS);
-    const list = (await res.json().catch(() => null)) as Array<{ ID?: unknown }> | null;
+    const list = parseJson(await readList(res, what)) as Array<{ ID?: unknown }> | null;
     if (!Array.isArray(list)) throw new NodeError("The node's instance list is not the JSON array Orthanc sends: is the node URL Orthanc's REST root?", false);
     return list.map((i) => {
       if (typeof i.ID !== "string" || !/^[0-9a-f-]{44}$/.test(i.ID)) throw new NodeError("The node's instance list holds an entry without an Orthanc instance ID.", false);
@@ -93,14 +127,12 @@ export async function listStudyInstances(node: DicomNode, studyId: string): Prom
   const pageSize = 1000;
   const seen = new Map<string, RemoteInstance>();
   for (let offset = 0; ; offset += pageSize) {
-    const res = await request(
-      node,
-      `/studies/${seg(studyId)}/instances?includefield=0020000E&limit=${pageSize}&offset=${offset}`,
-      "application/dicom+json",
-      what,
-      LIST_TIMEOUT_MS,
-    );
-    const text = res.status === 204 ? "[]" : await res.text();
+    const res = await request(node, `/studies/${seg(studyId)}/instances`, "application/dicom+json", what, LIST_TIMEOUT_MS, {
+      includefield: "0020000E",
+      limit: pageSize,
+      offset,
+    });
+    const text = res.status === 204 ? "[]" : await readList(res, what);
     let page: DicomJson[];
     try {
       page = JSON.parse(text || "[]") as DicomJson[];

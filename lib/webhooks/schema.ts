@@ -2,6 +2,7 @@
 // what it names) and the inputs of the owners' webhook-source procedures.
 import { z } from "zod";
 import { projectIdSchema } from "@/lib/projects";
+import { ownerUrlSchema } from "@/lib/outbound/url";
 
 export const WEBHOOK_NODE_KINDS = ["orthanc", "dicomweb"] as const;
 export type WebhookNodeKind = (typeof WEBHOOK_NODE_KINDS)[number];
@@ -36,11 +37,12 @@ export function studyRef(kind: WebhookNodeKind, body: WebhookBody): { ok: true; 
     : { ok: false, message: 'This source pulls by DICOMweb: send {"studyInstanceUid": "<Study Instance UID>"}.' };
 }
 
-const nodeUrl = z
-  .url({ protocol: /^https?$/, error: "Enter the node's http(s) URL, e.g. http://orthanc:8042 or https://pacs/dicom-web." })
-  .max(500)
-  .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), { error: "Put no user or password in the URL: use the credential fields." })
-  .transform((u) => u.replace(/\/+$/, ""));
+// Saved as origin + path: no credentials, query or fragment (a URL ending in "?" or "#" would
+// otherwise choose the path), no literal address the outbound policy refuses (lib/outbound/url.ts).
+const nodeUrl = ownerUrlSchema({
+  invalid: "Enter the node's http(s) URL, e.g. http://orthanc:8042 or https://pacs/dicom-web.",
+  credentials: "Put no user or password in the URL: use the credential fields.",
+});
 
 export const webhookSourceRef = z.object({ projectId: projectIdSchema, sourceId: z.string().min(1).max(64) });
 

@@ -29,6 +29,8 @@ import { dicomZipStream, manifestOf, type DicomZipEntry, type DicomZipManifest }
 export interface XnatClientOptions extends TransportOptions {
   /** Per-attempt time limit of uploads (import, file PUT). Default 30 min. */
   uploadTimeoutMs?: number;
+  /** The largest file downloadFile() reads into memory. Default 1 GiB. */
+  maxDownloadBytes?: number;
 }
 
 export type XnatConnectOptions = XnatClientOptions & { url: string } & XnatCredentials;
@@ -69,9 +71,20 @@ export interface ImportResult {
 
 export interface VerifyExpectation {
   files: number;
+  /** Advisory only: XNAT rewrites every DICOM file it imports (dcm4che2), so sizes change. */
   bytes: number;
-  /** Per series (scan UID = SeriesInstanceUID), when known. */
-  scans?: Array<{ uid: string; files: number; bytes: number }>;
+  /**
+   * Per series (scan UID = SeriesInstanceUID), when known. With `sopInstanceUids` (files sent
+   * named `<SOP Instance UID>.dcm`, which XNAT keeps), the set of instances is compared.
+   */
+  scans?: Array<{
+    uid: string;
+    files: number;
+    bytes: number;
+    sopInstanceUids?: string[];
+    /** The series was sent in a compressed transfer syntax (a site's XNAT may store it decompressed). */
+    compressed?: boolean;
+  }>;
   /** exact (default): counts must match; atLeast: XNAT may hold more (merged into an existing experiment). */
   mode?: "exact" | "atLeast";
   /** Resource holding the DICOM files. Default DICOM. */
@@ -83,11 +96,58 @@ export interface VerifyReport {
   experimentId: string;
   files: number;
   bytes: number;
-  scans: Array<{ id: string; uid: string | undefined; files: number; bytes: number }>;
+  scans: Array<{ id: string; uid: string | undefined; files: number; bytes: number; names: string[] }>;
   problems: string[];
+  /** What is worth knowing but not wrong (e.g. XNAT rewrote or decompressed files: sizes differ). */
+  notes: string[];
 }
 
 const LABEL = /^[A-Za-z0-9_-]{1,64}$/;
+
+const n = (v: number) => v.toLocaleString("en-US");
+
+/**
+ * What the sizes on XNAT say, never a verdict: XNAT re-encodes every DICOM file it imports
+ * (dcm4che2: headers rewritten, sizes change a little) and some sites decompress compressed
+ * images (a series sent compressed grows well beyond its size). Per series when the expectation
+ * says which series were compressed; from the totals otherwise.
+ */
+export function sizeNotes(expected: VerifyExpectation, scans: VerifyReport["scans"], bytes: number): string[] {
+  if (bytes === expected.bytes) return [];
+  const wanted = expected.scans ?? [];
+  const grew = (have: { files: number; bytes: number }, want: { files: number; bytes: number }) =>
+    have.files > 0 && want.files > 0 && have.bytes / have.files > (want.bytes / want.files) * 1.2;
+  if (!wanted.some((w) => w.compressed !== undefined)) {
+    return [
+      grew({ files: 1, bytes }, { files: 1, bytes: expected.bytes })
+        ? `XNAT holds ${n(bytes)} bytes for ${n(expected.bytes)} sent: this XNAT decompresses compressed images on import (not an error)`
+        : `XNAT holds ${n(bytes)} bytes for ${n(expected.bytes)} sent: XNAT re-encodes DICOM headers on import (not an error)`,
+    ];
+  }
+  const decompressed = { series: 0, held: 0, sent: 0 };
+  const rest = { held: 0, sent: 0 };
+  for (const want of wanted) {
+    const have = scans.find((s) => s.uid === want.uid);
+    if (!have) continue;
+    if (want.compressed && grew(have, want)) {
+      decompressed.series++;
+      decompressed.held += have.bytes;
+      decompressed.sent += want.bytes;
+    } else {
+      rest.held += have.bytes;
+      rest.sent += want.bytes;
+    }
+  }
+  const notes: string[] = [];
+  if (decompressed.series) {
+    const compressed = wanted.filter((w) => w.compressed).length;
+    notes.push(
+      `this XNAT decompresses images on import: ${decompressed.series} of ${compressed} series sent compressed ${decompressed.series === 1 ? "is" : "are"} stored decompressed (${n(decompressed.held)} bytes for ${n(decompressed.sent)} sent; not an error, but they take more space there)`,
+    );
+  }
+  if (rest.held !== rest.sent) notes.push(`XNAT re-encodes DICOM headers on import: ${n(rest.held)} bytes stored for ${n(rest.sent)} sent (not an error)`);
+  return notes;
+}
 
 function enc(s: string): string {
   return encodeURIComponent(s);
@@ -108,6 +168,18 @@ function num(v: unknown): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+/** XNAT's answer to a file upload onto an existing name without overwrite: 200 with {"duplicates": [...]} . */
+function isDuplicate(res: XnatResponse, name: string): boolean {
+  const t = res.text().trim();
+  if (!t.startsWith("{")) return false;
+  try {
+    const d = (JSON.parse(t) as { duplicates?: unknown }).duplicates;
+    return Array.isArray(d) && d.some((x) => String(x) === name || String(x).endsWith(`/${name}`) || name.endsWith(`/${String(x)}`));
+  } catch {
+    return false;
+  }
+}
+
 export function experimentPath(ref: ExperimentRef): string {
   const p = `/data/projects/${enc(ref.project)}`;
   return ref.subject ? `${p}/subjects/${enc(ref.subject)}/experiments/${enc(ref.experiment)}` : `${p}/experiments/${enc(ref.experiment)}`;
@@ -125,10 +197,12 @@ function prearchiveApiPath(ref: PrearchiveRef): string {
 export class XnatClient {
   readonly transport: XnatTransport;
   private readonly uploadTimeoutMs: number;
+  private readonly maxDownloadBytes: number;
 
   constructor(url: string, credentials: XnatCredentials, options: XnatClientOptions = {}) {
     this.transport = new XnatTransport(url, credentials, options);
     this.uploadTimeoutMs = options.uploadTimeoutMs ?? 30 * 60_000;
+    this.maxDownloadBytes = options.maxDownloadBytes ?? 1024 * 1024 * 1024;
   }
 
   /** Creates a client and logs in (POST /data/JSESSION). Throws XnatError kind "auth" on bad credentials. */
@@ -372,8 +446,10 @@ export class XnatClient {
   }
 
   /**
-   * PUT one file (raw body). Without `overwrite`, XNAT refuses an existing name with 409; after a
-   * retried attempt that 409 is accepted when the stored size equals ours (our first attempt landed).
+   * PUT one file (raw body). XNAT (FileList) answers 200 whether it created or replaced the file;
+   * without `overwrite` an existing name is kept and named in a `{"duplicates": [...]}` body with
+   * status 200. That answer is an XnatError kind "conflict", except after a retried attempt when
+   * the stored size equals ours (our first attempt landed).
    */
   async uploadFile(
     ref: ResourceRef,
@@ -391,16 +467,19 @@ export class XnatClient {
           query: { inbody: "true", overwrite: opts.overwrite ? "true" : undefined, content: opts.content, format: opts.format, tags: opts.tags },
           body: () => new Blob([new Uint8Array(data)]),
           contentType: opts.contentType ?? "application/octet-stream",
-          accept: attempt > 0 ? [200, 201, 409] : [200, 201],
+          accept: [200, 201],
           retry: false,
           timeoutMs: this.uploadTimeoutMs,
         });
-        if (res.status === 409) {
+        if (isDuplicate(res, remotePath)) {
+          if (attempt === 0) {
+            throw new XnatError({ kind: "conflict", method: "PUT", path, status: res.status, attempts: 1, hint: "A file with this name exists and XNAT kept it; pass overwrite: true to replace it." });
+          }
           const existing = (await this.listFiles(ref)).find((f) => f.Name === remotePath || f.URI.endsWith(`/files/${remotePath}`));
           if (existing && Number(existing.Size) === data.byteLength) return { id: remotePath, created: true };
-          throw new XnatError({ kind: "conflict", method: "PUT", path, status: 409, attempts: attempt + 1, hint: "A different file with this name exists; pass overwrite: true to replace it." });
+          throw new XnatError({ kind: "conflict", method: "PUT", path, status: res.status, attempts: attempt + 1, hint: "A different file with this name exists and XNAT kept it; pass overwrite: true to replace it." });
         }
-        return { id: remotePath, created: res.status === 201 };
+        return { id: remotePath, created: true };
       } catch (err) {
         if (!(err instanceof XnatError) || !err.retryable || attempt >= policy.retries) throw err;
         await policy.sleep(backoffDelay(attempt, policy));
@@ -411,7 +490,7 @@ export class XnatClient {
   /** The bytes of one file. */
   async downloadFile(ref: ResourceRef, remotePath: string): Promise<Buffer> {
     const path = `${resourcePath(ref)}/files/${remotePath.split("/").map(enc).join("/")}`;
-    const res = await this.transport.request({ method: "GET", path, accept: [200], timeoutMs: this.uploadTimeoutMs });
+    const res = await this.transport.request({ method: "GET", path, accept: [200], timeoutMs: this.uploadTimeoutMs, maxBytes: this.maxDownloadBytes });
     return res.body;
   }
 
@@ -475,6 +554,10 @@ export class XnatClient {
             quarantine: input.quarantine === undefined ? undefined : String(input.quarantine),
             triggerPipelines: input.triggerPipelines === undefined ? undefined : String(input.triggerPipelines),
             SOURCE: input.source ?? "atrium",
+            // Unnamed entries would get counter names (000001.dcm…), and on a merge XNAT keeps an
+            // older, different instance under the same name: let XNAT name those files itself (its
+            // SOP-hash namer, the same name on every attempt).
+            rename: input.files.some((f) => !f.name) ? "true" : undefined,
           },
           body: () => dicomZipStream(input.files, { compressionLevel: input.compressionLevel, onProgress: input.onProgress }),
           contentType: "application/zip",
@@ -579,7 +662,7 @@ export class XnatClient {
   async verifyExperiment(ref: ExperimentRef, expected: VerifyExpectation): Promise<VerifyReport> {
     const exp = await this.getExperiment(ref);
     if (!exp) {
-      return { ok: false, experimentId: "", files: 0, bytes: 0, scans: [], problems: [`experiment ${ref.experiment} not found in ${ref.project}`] };
+      return { ok: false, experimentId: "", files: 0, bytes: 0, scans: [], problems: [`experiment ${ref.experiment} not found in ${ref.project}`], notes: [] };
     }
     const resource = expected.resource ?? "DICOM";
     const scans: VerifyReport["scans"] = [];
@@ -587,7 +670,7 @@ export class XnatClient {
       const files = (await this.listScanFiles({ project: exp.project, experiment: exp.id, scan: s.id })).filter(
         (f) => f.collection === resource,
       );
-      scans.push({ id: s.id, uid: s.uid, files: files.length, bytes: files.reduce((n, f) => n + Number(f.Size), 0) });
+      scans.push({ id: s.id, uid: s.uid, files: files.length, bytes: files.reduce((n, f) => n + Number(f.Size), 0), names: files.map((f) => f.Name) });
     }
     const files = scans.reduce((n, s) => n + s.files, 0);
     const bytes = scans.reduce((n, s) => n + s.bytes, 0);
@@ -596,8 +679,8 @@ export class XnatClient {
     const cmp = (what: string, have: number, want: number) => {
       if (exact ? have !== want : have < want) problems.push(`${what}: XNAT has ${have}, expected ${exact ? "" : "at least "}${want}`);
     };
+    const notes: string[] = [];
     cmp("files", files, expected.files);
-    cmp("bytes", bytes, expected.bytes);
     for (const want of expected.scans ?? []) {
       const have = scans.find((s) => s.uid === want.uid);
       if (!have) {
@@ -605,9 +688,20 @@ export class XnatClient {
         continue;
       }
       cmp(`scan ${have.id} files`, have.files, want.files);
-      cmp(`scan ${have.id} bytes`, have.bytes, want.bytes);
+      if (want.sopInstanceUids) {
+        // Instances by identity: XNAT keeps the entry names it was sent (<SOP Instance UID>.dcm).
+        const held = new Set(have.names.map((n) => n.replace(/\.dcm$/i, "")));
+        const missing = want.sopInstanceUids.filter((u) => !held.has(u));
+        if (missing.length) problems.push(`scan ${have.id}: ${missing.length} of ${want.sopInstanceUids.length} instances missing on XNAT`);
+        if (exact) {
+          const wanted = new Set(want.sopInstanceUids);
+          const extra = [...held].filter((u) => !wanted.has(u)).length;
+          if (extra) problems.push(`scan ${have.id}: ${extra} files on XNAT that were not sent`);
+        }
+      }
     }
-    return { ok: problems.length === 0, experimentId: exp.id, files, bytes, scans, problems };
+    notes.push(...sizeNotes(expected, scans, bytes));
+    return { ok: problems.length === 0, experimentId: exp.id, files, bytes, scans, problems, notes };
   }
 
   // ── Prearchive ──────────────────────────────────────────────────────────────────────────

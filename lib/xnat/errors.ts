@@ -23,7 +23,11 @@ export type XnatErrorKind =
   /** What arrived on XNAT differs from what was sent. */
   | "verification"
   /** The caller passed something the client refuses to send. */
-  | "usage";
+  | "usage"
+  /** The outbound policy refused the address (loopback, private, metadata… not on ATRIUM_OUTBOUND_ALLOW). */
+  | "refused"
+  /** The answer was larger than the most the client reads into memory. */
+  | "too-large";
 
 export interface XnatErrorInit {
   kind: XnatErrorKind;
@@ -74,6 +78,16 @@ export class XnatError extends Error {
         enumerable: true,
       });
     }
+  }
+
+  /**
+   * The message without anything XNAT sent (its error text can be anything a server at that URL
+   * answers): the call, the status or kind, and the advice. For people who are not site admins.
+   */
+  get publicMessage(): string {
+    const what = this.status ? `${this.status}` : this.kind;
+    const tries = this.attempts > 1 ? ` after ${this.attempts} attempts` : "";
+    return `XNAT ${this.method} ${this.path} failed (${what})${tries}. ${this.hint}`;
   }
 
   /** True when repeating the same call later may succeed. */

@@ -1,5 +1,5 @@
 // lib/xnat: a typed XNAT REST client (what xnatpy is in Python). Usage: USAGE.md beside this file.
-export { XnatClient, experimentPath, resourcePath } from "./client";
+export { XnatClient, experimentPath, resourcePath, sizeNotes } from "./client";
 export type { ImportDicomZipInput, ImportResult, VerifyExpectation, VerifyReport, XnatClientOptions, XnatConnectOptions } from "./client";
 export { XnatError, extractServerMessage, redact } from "./errors";
 export type { XnatErrorKind } from "./errors";

@@ -1,9 +1,12 @@
 // The HTTP layer of the XNAT client: one JSESSION per client (POST /data/JSESSION with Basic auth
 // of user:password or alias:secret), reused through the JSESSIONID cookie; re-login once on 401;
 // a per-attempt timeout; retries with exponential backoff and jitter for 5xx, 429 and network
-// errors on idempotent calls; XNAT's session heartbeat; logout on close(). Uses Node's global
-// fetch (undici, keep-alive by default).
+// errors on idempotent calls; XNAT's session heartbeat; logout on close(). Connects through the
+// outbound policy (lib/outbound: loopback, private, metadata… addresses refused unless
+// ATRIUM_OUTBOUND_ALLOW lists them, checked on the address connected to), builds each request URL
+// from the parsed root URL, and reads every answer up to a cap (undici, keep-alive by default).
 import { childLog } from "@/lib/log";
+import { BodyTooLargeError, OutboundRefusedError, humanBytes, outboundFetch, readBodyCapped, requestUrl, type OutboundInit, type OutboundPolicy } from "@/lib/outbound";
 import {
   XnatError,
   extractServerMessage,
@@ -47,6 +50,10 @@ export interface TransportOptions {
   /** Send XNAT_CSRF on PUT/POST/DELETE (sites that enforce it). Default: only after a CSRF refusal. */
   csrf?: boolean;
   userAgent?: string;
+  /** Which addresses may be connected to. Default: the site's (ATRIUM_OUTBOUND_ALLOW), read per request. */
+  outbound?: OutboundPolicy;
+  /** The most bytes of one answer read into memory. Default 64 MiB. */
+  maxResponseBytes?: number;
 }
 
 export type QueryValue = string | number | boolean | undefined | null | readonly string[];
@@ -67,6 +74,8 @@ export interface RequestSpec {
   timeoutMs?: number;
   /** Set false for calls that must not use or renew the session (login itself). */
   session?: boolean;
+  /** The most bytes of the answer read into memory (default: the transport's maxResponseBytes). */
+  maxBytes?: number;
 }
 
 export interface XnatResponse {
@@ -92,17 +101,6 @@ export function backoffDelay(attempt: number, policy: Pick<RetryPolicy, "baseDel
   return Math.round(step / 2 + policy.random() * (step / 2));
 }
 
-function encodeQuery(query: Query | undefined): string {
-  if (!query) return "";
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(query)) {
-    if (v === undefined || v === null) continue;
-    const values = Array.isArray(v) ? v : [String(v)];
-    for (const one of values) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(one)}`);
-  }
-  return parts.length ? `?${parts.join("&")}` : "";
-}
-
 function cookieValue(setCookies: string[], name: string): string | undefined {
   for (const c of setCookies) {
     const m = new RegExp(`^\\s*${name}=("?)([^";]*)\\1`).exec(c);
@@ -116,8 +114,14 @@ function isTimeout(err: unknown): boolean {
   return e?.name === "TimeoutError" || e?.cause?.name === "TimeoutError";
 }
 
+/** Default cap of one answer read into memory. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 export class XnatTransport {
   readonly baseUrl: string;
+  private readonly base: URL;
+  private readonly outbound: OutboundPolicy | undefined;
+  private readonly maxResponseBytes: number;
   private readonly credentials: XnatCredentials;
   private readonly secrets: string[];
   private readonly retry: RetryPolicy;
@@ -147,6 +151,9 @@ export class XnatTransport {
     u.search = "";
     u.hash = "";
     this.baseUrl = u.toString().replace(/\/+$/, "");
+    this.base = new URL(this.baseUrl);
+    this.outbound = options.outbound;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.credentials = credentials;
     const [user, pass] = "alias" in credentials ? [credentials.alias, credentials.secret] : [credentials.username, credentials.password];
     this.secrets = [pass, Buffer.from(`${user}:${pass}`).toString("base64")];
@@ -320,7 +327,9 @@ export class XnatTransport {
   private async execute(spec: RequestSpec, extraHeaders: Record<string, string>): Promise<XnatResponse> {
     const accept = spec.accept ?? [200, 201];
     const canRetry = spec.retry ?? spec.method !== "POST";
-    const url = `${this.baseUrl}${spec.path}${encodeQuery(spec.query)}`;
+    // From parsed parts: the root URL's origin and path, then the call's path and query.
+    const url = requestUrl(this.base, spec.path, spec.query);
+    const maxBytes = spec.maxBytes ?? this.maxResponseBytes;
     const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const attempts = attempt + 1;
@@ -339,11 +348,11 @@ export class XnatTransport {
           signal: AbortSignal.timeout(timeoutMs),
         };
         if (body && typeof (body as ReadableStream).getReader === "function") init.duplex = "half";
-        const r = await fetch(url, init);
-        const buf = Buffer.from(await r.arrayBuffer());
+        const r = await outboundFetch(url, init as OutboundInit, this.outbound);
+        const buf = await readBodyCapped(r as unknown as Response, maxBytes);
         res = {
           status: r.status,
-          headers: r.headers,
+          headers: r.headers as unknown as Headers,
           body: buf,
           attempts,
           text: () => buf.toString("utf8"),
@@ -351,6 +360,20 @@ export class XnatTransport {
         };
       } catch (err) {
         if (err instanceof XnatError) throw err;
+        if (err instanceof OutboundRefusedError) {
+          throw new XnatError({ kind: "refused", method: spec.method, path: spec.path, status: null, hint: err.message, attempts });
+        }
+        if (err instanceof BodyTooLargeError) {
+          throw new XnatError({
+            kind: "too-large",
+            method: spec.method,
+            path: spec.path,
+            status: null,
+            serverMessage: `the answer is larger than ${humanBytes(maxBytes)}`,
+            hint: "Atrium stopped reading it; check that the URL is the XNAT's root (not another service).",
+            attempts,
+          });
+        }
         const timeout = isTimeout(err);
         const code = (err as { cause?: { code?: string } })?.cause?.code;
         if (mayRetry) {

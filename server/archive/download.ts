@@ -1,12 +1,11 @@
 // Downloads from the local archive as a streamed zip: the HTTP routes under
 // app/api/projects/[projectId]/download call handleDownload after parsing what is asked.
-// Access is decided once: requireProjectAccessOrToken (read), then decideDownloadAccess (lib).
+// Access is decided once, in server/http/access requireDownloadAccess (read, then the download rule).
 import type { PrismaClient } from "@/server/db/generated/client";
-import { requireProjectAccessOrToken, jsonError } from "@/server/http/access";
+import { requireDownloadAccess, jsonError } from "@/server/http/access";
 import { writeAudit } from "@/server/audit";
 import { childLog } from "@/lib/log";
 import {
-  decideDownloadAccess,
   downloadFileName,
   planZip,
   zipDownload,
@@ -42,16 +41,8 @@ export interface DownloadCaller {
  * reading the request body; returns the caller, or the refusal to send.
  */
 export async function authorizeDownload(req: Request, projectId: string): Promise<{ ok: true; caller: DownloadCaller } | { ok: false; response: Response }> {
-  const access = await requireProjectAccessOrToken(req.headers, projectId, "collaborator", "read");
+  const access = await requireDownloadAccess(req.headers, projectId);
   if (!access.ok) return access;
-  const project = await access.prisma.project.findUniqueOrThrow({ where: { id: access.project.id }, select: { allowCollaboratorDownload: true } });
-  const decision = decideDownloadAccess({
-    projectId: access.project.id,
-    level: access.project.level,
-    viaToken: access.token !== null,
-    allowCollaboratorDownload: project.allowCollaboratorDownload,
-  });
-  if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
   return {
     ok: true,
     caller: {
@@ -116,6 +107,22 @@ type Resolved =
 export async function resolveInstances(prisma: PrismaClient, projectId: string, what: DownloadRequest): Promise<Resolved> {
   const scanIds = what.kind === "scan" ? [what.scanId] : what.kind === "selection" ? [...new Set(what.selection.scans)] : [];
   const experimentIds = what.kind === "experiment" ? [what.experimentId] : what.kind === "selection" ? [...new Set(what.selection.experiments)] : [];
+  // Whole subjects: every experiment of theirs in the local archive.
+  const subjectLabels = what.kind === "selection" ? [...new Set(what.selection.subjects ?? [])] : [];
+  if (subjectLabels.length) {
+    const subjects = await prisma.archiveSubject.findMany({
+      where: { projectId, label: { in: subjectLabels } },
+      select: { label: true, experiments: { select: { id: true } } },
+    });
+    const missing = subjectLabels.filter((l) => !subjects.some((s) => s.label === l && s.experiments.length > 0));
+    if (missing.length) {
+      return {
+        ok: false,
+        message: `Project "${projectId}" has no subject ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ""} with experiments in its local archive. Reload the Browse tab: they may live only on XNAT.`,
+      };
+    }
+    for (const s of subjects) for (const e of s.experiments) if (!experimentIds.includes(e.id)) experimentIds.push(e.id);
+  }
 
   const experiments = experimentIds.length
     ? await prisma.archiveExperiment.findMany({ where: { projectId, id: { in: experimentIds } }, select: { id: true, label: true } })

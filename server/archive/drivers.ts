@@ -16,7 +16,7 @@ export function xnatTargetOf(target: ProjectArchiveTarget) {
   }
   let secret: string;
   try {
-    secret = openSecret(target.xnatSecretSealed);
+    secret = openSecret(target.xnatSecretSealed, { table: "ProjectArchiveTarget", id: target.projectId, field: "xnatSecretSealed" });
   } catch {
     throw new ArchiveTargetError("The stored XNAT password cannot be decrypted (ATRIUM_SECRET_KEY changed, or differs between portal and workers): enter the password again in the project's Archive settings.");
   }

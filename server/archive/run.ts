@@ -8,7 +8,9 @@ import type { Prisma, PrismaClient } from "@/server/db/generated/client";
 import { experimentLabel, expectedCounts, type ArchiveDriver, type ArchiveStudy } from "@/lib/archive/driver";
 import { DEFAULT_ARCHIVE_RETRY, failureReason, jobDecision, nextAttemptAt, uidsFromOutputPath, type RetryPolicy } from "@/lib/archive/state";
 import { childLog } from "@/lib/log";
+import { readPart10Info } from "@/lib/dicom-net/part10";
 import { createArchiveDriver } from "./drivers";
+import { onStudyArchived } from "@/server/governor/engine";
 
 const log = childLog("archive");
 
@@ -33,11 +35,12 @@ export async function loadArchiveStudy(prisma: PrismaClient, dataDir: string, st
   const study = await prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
   const rows = await prisma.receivedInstance.findMany({
     where: { studyId, status: "deidentified", outputPath: { not: null } },
-    select: { id: true, outputPath: true },
+    select: { id: true, outputPath: true, transferSyntaxUid: true },
     orderBy: { id: "asc" },
   });
   if (!rows.length) throw new ArchiveInputError("The study has no de-identified instances to archive (all were quarantined, skipped or deleted).");
-  const instances = rows.map((r) => {
+  const instances = [];
+  for (const r of rows) {
     const uids = uidsFromOutputPath(r.outputPath!);
     const abs = path.join(dataDir, r.outputPath!);
     let size: number;
@@ -46,8 +49,10 @@ export async function loadArchiveStudy(prisma: PrismaClient, dataDir: string, st
     } catch {
       throw new ArchiveInputError(`The de-identified file of instance ${r.id} is missing from the data directory; check the data directory (ATRIUM_DATA_DIR) of the workers, then retry.`);
     }
-    return { instanceId: r.id, path: abs, sizeBytes: size, seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid };
-  });
+    // De-identification keeps the transfer syntax; when intake did not record it, the file's meta says it.
+    const transferSyntaxUid = r.transferSyntaxUid ?? (await readPart10Info(abs).then((i) => i.transferSyntaxUid ?? null, () => null));
+    instances.push({ instanceId: r.id, path: abs, sizeBytes: size, seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid, transferSyntaxUid });
+  }
   return {
     studyId,
     projectId: study.projectId,
@@ -74,7 +79,7 @@ export async function runArchiveAttempt(
   if (decision === "start") {
     const claimed = await prisma.studyArchive.updateMany({
       where: { studyId, attempts: attempt - 1, state: row.state },
-      data: { state: "sending", attempts: attempt, startedAt: now(), nextAttemptAt: null, doneBytes: 0n },
+      data: { state: "sending", attempts: attempt, startedAt: now(), nextAttemptAt: null, doneBytes: 0n, verificationNote: null },
     });
     if (!claimed.count) return "stale";
     await prisma.intakeStudy.updateMany({ where: { id: studyId, status: "failed" }, data: { status: "archiving" } });
@@ -125,7 +130,7 @@ export async function runArchiveAttempt(
     const done = await prisma.$transaction(async (tx) => {
       const n = await tx.studyArchive.updateMany({
         where: { ...mine, state: "verifying" },
-        data: { state: "archived", archivedAt: now(), archivedInstances: study!.instances.length, lastError: null, nextAttemptAt: null, location },
+        data: { state: "archived", archivedAt: now(), archivedInstances: study!.instances.length, lastError: null, nextAttemptAt: null, location, verificationNote: v.note ?? null },
       });
       // The study is archived unless new instances arrived meanwhile (it is receiving again, and
       // will be archived again, into the same experiment).
@@ -133,6 +138,8 @@ export async function runArchiveAttempt(
       return n.count > 0;
     });
     if (done) log.info({ studyId, attempt, instances: study.instances.length, bytes: totals.bytes, target: driver.kind }, "study archived");
+    // The governor's event: the experiment enters (or re-evaluates in) its project's workflow.
+    if (done) await onStudyArchived(prisma, studyId).catch((e: Error) => log.warn({ studyId, error: e.name }, "could not queue the workflow evaluation; the next event or worker start does"));
     return done ? "archived" : "stale";
   } catch (err) {
     const reason = failureReason(err);

@@ -5,7 +5,8 @@ import type { AuthOptions } from "next-auth";
 import type { Adapter } from "next-auth/adapters";
 import type { OAuthConfig } from "next-auth/providers/oauth";
 import { PrismaAdapter } from "@next-auth/prisma-adapter";
-import { readEnv, oidcConfigured } from "@/lib/config";
+import { readEnv, oidcConfigured, servedOverHttps } from "@/lib/config";
+import { safeAuthRedirect } from "@/lib/auth/redirect";
 import { db } from "@/server/db";
 import { acceptPendingInvitations } from "@/server/auth/invitations";
 import { SESSION_MAX_AGE_S } from "@/server/auth/session";
@@ -20,6 +21,16 @@ interface OidcProfile {
   given_name?: string;
   family_name?: string;
   email?: string;
+  /** Some IdPs send the string "true". */
+  email_verified?: boolean | string;
+}
+
+/** Why an IdP's sign-in is refused before any user or account is created (null: accepted). */
+export function refuseOidcProfile(p: Partial<OidcProfile> | undefined): "EmailMissing" | "EmailNotVerified" | null {
+  if (!p?.sub) return "EmailMissing";
+  if (typeof p.email !== "string" || !p.email.includes("@")) return "EmailMissing";
+  if (p.email_verified !== true && p.email_verified !== "true") return "EmailNotVerified";
+  return null;
 }
 
 export const OIDC_PROVIDER_ID = "oidc";
@@ -50,14 +61,13 @@ export function oidcProvider(env = readEnv()): OAuthConfig<OidcProfile> {
     authorization: { params: { scope: "openid email profile" } },
     idToken: true,
     checks: ["pkce", "state"],
-    // The IdP is the institute's: an e-mail it asserts is the person's, so a user first created by
-    // the development sign-in or an import is linked rather than refused.
-    allowDangerousEmailAccountLinking: true,
+    // No linking by e-mail: an IdP account (its subject) signs in as the user it created; an
+    // e-mail already held by another user is refused (OAuthAccountNotLinked), never taken over.
+    // The e-mail is the `email` claim only, and only when the IdP says it is verified (see the
+    // signIn callback); preferred_username (Entra's UPN) is a login name, not a verified address.
     profile(p) {
       const name = p.name ?? ([p.given_name, p.family_name].filter(Boolean).join(" ") || p.preferred_username || null);
-      // Entra ID often releases the address only as preferred_username (the UPN).
-      const email = p.email ?? (p.preferred_username?.includes("@") ? p.preferred_username : undefined);
-      return { id: p.sub, name, email: email ? email.toLowerCase() : null, image: null };
+      return { id: p.sub, name, email: typeof p.email === "string" ? p.email.toLowerCase() : null, image: null };
     },
   };
 }
@@ -74,6 +84,18 @@ export function authOptions(): AuthOptions {
     session: { strategy: "database", maxAge: SESSION_MAX_AGE_S },
     secret: env.NEXTAUTH_SECRET,
     pages: { signIn: "/signin", error: "/signin" },
+    useSecureCookies: servedOverHttps(env),
+    callbacks: {
+      // Runs before next-auth creates a user or an account.
+      signIn({ account, profile }) {
+        if (account?.provider !== OIDC_PROVIDER_ID) return true;
+        const refused = refuseOidcProfile(profile as Partial<OidcProfile> | undefined);
+        if (!refused) return true;
+        log.warn({ reason: refused }, "sign-in refused");
+        return `/signin?error=${refused}`;
+      },
+      redirect: ({ url, baseUrl }) => safeAuthRedirect(url, baseUrl),
+    },
     events: {
       async signIn({ user, isNewUser }) {
         log.info({ userId: user.id, isNewUser: Boolean(isNewUser) }, "signed in");

@@ -2,7 +2,7 @@
 // HTTP route handlers and pages. Sessions are next-auth database sessions (table Session).
 import { randomBytes } from "node:crypto";
 import type { PrismaClient } from "@/server/db/generated/client";
-import { siteAdminEmails } from "@/lib/config";
+import { servedOverHttps, siteAdminEmails } from "@/lib/config";
 
 export const SESSION_COOKIE = "next-auth.session-token";
 export const SECURE_SESSION_COOKIE = "__Secure-next-auth.session-token";
@@ -15,8 +15,37 @@ export interface SessionUser {
   siteAdmin: boolean;
 }
 
+/** The e-mail is listed in ATRIUM_ADMINS (necessary, not sufficient: see siteAdminFor). */
 export function isSiteAdminEmail(email: string | null | undefined): boolean {
   return Boolean(email && siteAdminEmails().has(email.toLowerCase()));
+}
+
+/**
+ * Whether a user is a site admin: its e-mail is in ATRIUM_ADMINS and the grant is bound to it. The
+ * first user seen with a listed e-mail binds the grant (SiteAdminBinding) to its IdP subject, or,
+ * without SSO, to the user, whose subject is added when it first signs in with SSO. Another account
+ * with the same e-mail (another subject, or a new user after the first was deleted) is not an admin.
+ */
+export async function siteAdminFor(prisma: PrismaClient, user: { id: string; email: string | null }): Promise<boolean> {
+  if (!isSiteAdminEmail(user.email)) return false;
+  const email = user.email!.toLowerCase();
+  const accounts = await prisma.account.findMany({ where: { userId: user.id }, select: { provider: true, providerAccountId: true }, orderBy: { id: "asc" } });
+  const own = accounts[0] ?? null;
+  let binding = await prisma.siteAdminBinding.findUnique({ where: { email } });
+  if (!binding) {
+    // First seen: bind. Concurrent first requests: the first insert wins, the others read it.
+    binding = await prisma.siteAdminBinding.upsert({
+      where: { email },
+      create: { email, userId: user.id, provider: own?.provider ?? null, subject: own?.providerAccountId ?? null },
+      update: {},
+    });
+  }
+  if (binding.subject !== null) return accounts.some((a) => a.provider === binding.provider && a.providerAccountId === binding.subject);
+  if (binding.userId !== user.id) return false;
+  if (own) {
+    await prisma.siteAdminBinding.updateMany({ where: { email, subject: null }, data: { provider: own.provider, subject: own.providerAccountId } });
+  }
+  return true;
 }
 
 export function parseCookies(header: string | null | undefined): Map<string, string> {
@@ -36,9 +65,23 @@ export function parseCookies(header: string | null | undefined): Map<string, str
   return out;
 }
 
+/**
+ * The session cookie's name: `__Secure-…` (with the Secure flag) when the portal is served over
+ * https (NEXTAUTH_URL), as next-auth names it; the plain name over http, where a browser would
+ * refuse to store a `__Secure-` cookie and any such cookie a request carries was not set by us.
+ */
+export function sessionCookieName(): string {
+  return servedOverHttps() ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+}
+
+/** The Set-Cookie header for a new session. */
+export function sessionSetCookie(token: string, expires: Date): string {
+  return `${sessionCookieName()}=${token}; Path=/; HttpOnly;${servedOverHttps() ? " Secure;" : ""} SameSite=Lax; Max-Age=${SESSION_MAX_AGE_S}; Expires=${expires.toUTCString()}`;
+}
+
+/** The session token of a request: only from the cookie name this deployment uses (see sessionCookieName). */
 export function sessionTokenFromCookieHeader(header: string | null | undefined): string | null {
-  const cookies = parseCookies(header);
-  return cookies.get(SECURE_SESSION_COOKIE) ?? cookies.get(SESSION_COOKIE) ?? null;
+  return parseCookies(header).get(sessionCookieName()) ?? null;
 }
 
 export async function sessionUserFromToken(prisma: PrismaClient, token: string | null): Promise<SessionUser | null> {
@@ -47,7 +90,7 @@ export async function sessionUserFromToken(prisma: PrismaClient, token: string |
   const session = await prisma.session.findUnique({ where: { sessionToken: token }, include: { user: true } });
   if (!session || session.expires.getTime() <= Date.now()) return null;
   const { user } = session;
-  return { id: user.id, email: user.email, name: user.name, siteAdmin: isSiteAdminEmail(user.email) };
+  return { id: user.id, email: user.email, name: user.name, siteAdmin: await siteAdminFor(prisma, user) };
 }
 
 export async function sessionUserFromHeaders(prisma: PrismaClient, headers: Headers): Promise<SessionUser | null> {

@@ -3,18 +3,19 @@
 // the request; the protocol logic lives in lib/dicomweb. Errors use the DICOMweb status codes
 // (400 bad request, 404 no such resource, 406 not acceptable) with a JSON body saying what to do.
 import type { PrismaClient } from "@/server/db/generated/client";
+import { trustProxy } from "@/lib/config";
 import { archiveBlobStore, BlobNotFoundError, type BlobStore } from "@/lib/blob";
 import { parseDicom, type ParsedFile } from "@/lib/dicom/parse";
 import { BufferSource, FileSource } from "@/lib/dicom/source";
 import { TAG } from "@/lib/dicom/dictionary";
 import { negotiateBulk, negotiateFrames, negotiateInstances, negotiateJson, negotiatePng } from "@/lib/dicomweb/accept";
 import { bulkValueBytes, frameBytes, FrameError, parseFrameList, pixelInfo, type PixelInfo } from "@/lib/dicomweb/frames";
-import { BINARY_VRS, elementAtPath, toDicomJson, type DicomJsonDataset } from "@/lib/dicomweb/json";
+import { BINARY_VRS, elementAtPath, toDicomJson } from "@/lib/dicomweb/json";
 import { multipartContentType, multipartStream, newBoundary, type OutPart } from "@/lib/dicomweb/multipart";
 import { parseResource, type Resource } from "@/lib/dicomweb/paths";
 import { parseQuery, QidoError, resultJson, type InstanceRow, type Level, type SeriesRow, type StudyRow } from "@/lib/dicomweb/qido";
-import { runQido } from "@/lib/dicomweb/qido-db";
-import { parseViewport, parseWindow, RenderError, renderFramePng } from "@/lib/dicomweb/render";
+import { runQido } from "@/server/dicomweb/qido-db";
+import { parseViewport, parseWindow, RenderError, renderFramePngAsync } from "@/lib/dicomweb/render";
 import { childLog } from "@/lib/log";
 
 const log = childLog("dicomweb");
@@ -24,6 +25,11 @@ export interface ReadContext {
   projectId: string;
   /** The blob store (default: the local archive's). */
   store?: BlobStore;
+  /**
+   * Called before stored bytes of a study are returned (retrieve, metadata, frames, bulk data), once
+   * the study is found: the route audits the read (server/dicomweb/read-audit).
+   */
+  onStoredRead?: (studyInstanceUid: string, what: "retrieve" | "metadata" | "frames" | "bulkdata") => Promise<void>;
 }
 
 const DICOM_JSON = "application/dicom+json";
@@ -33,12 +39,27 @@ function error(status: number, message: string): Response {
   return Response.json({ error: message }, { status, headers: { "cache-control": "no-store" } });
 }
 
-/** The project's DICOMweb root as the client sees it (RetrieveURL, BulkDataURI). */
-function rootUrl(req: Request, projectId: string): string {
+const HOST_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The project's DICOMweb root as the client sees it (RetrieveURL, BulkDataURI): the Host the client
+ * connected to. X-Forwarded-Host and -Proto count only with ATRIUM_TRUST_PROXY=1 (a proxy in front
+ * sets them); otherwise any client could make the answer point elsewhere (`atrium start` also drops
+ * them from requests before Next.js sees them).
+ */
+export function rootUrl(req: Request, projectId: string): string {
   const url = new URL(req.url);
-  const proto = req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
-  const host = req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
-  const origin = host ? `${proto ?? url.protocol.replace(":", "")}://${host}` : url.origin;
+  let scheme = url.protocol.replace(":", "");
+  let host = url.host;
+  const direct = req.headers.get("host")?.trim();
+  if (direct && HOST_RE.test(direct)) host = direct;
+  if (trustProxy()) {
+    const proto = req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+    const fwdHost = req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+    if (proto === "https" || proto === "http") scheme = proto;
+    if (fwdHost && HOST_RE.test(fwdHost)) host = fwdHost;
+  }
+  const origin = `${scheme}://${host}`;
   return `${origin}/dicomweb/projects/${encodeURIComponent(projectId)}`;
 }
 
@@ -199,6 +220,7 @@ async function retrieve(req: Request, ctx: ReadContext, r: Extract<Resource, { k
       return error(406, `${other.length} instance(s) are stored in transfer syntax ${stored} and Atrium does not transcode; ask with transfer-syntax=* (or that syntax).`);
     }
   }
+  await ctx.onStoredRead?.(r.study, "retrieve");
   const store = ctx.store ?? archiveBlobStore();
   const root = rootUrl(req, ctx.projectId);
   if (!n.multipart) {
@@ -238,14 +260,20 @@ function nodeToWeb(r: NodeJS.ReadableStream): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * WADO-RS metadata: a JSON array, one DICOM JSON dataset per instance. The first instance is read
+ * before answering (a file that cannot be read is a 500 with a reason); the rest are streamed one
+ * instance per pull, yielding to the event loop between instances, so a study of thousands of
+ * instances neither blocks the process (the DICOM listener and the portal share it) nor sits in memory.
+ */
 async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "metadata" }>): Promise<Response> {
   if (!negotiateJson(req.headers.get("accept"))) return error(406, "Metadata is served as application/dicom+json; ask for that.");
   const instances = await storedInstances(ctx, r);
   if (!instances.length) return notFound(r);
+  await ctx.onStoredRead?.(r.study, "metadata");
   const store = ctx.store ?? archiveBlobStore();
   const root = rootUrl(req, ctx.projectId);
-  const out: DicomJsonDataset[] = [];
-  for (const i of instances) {
+  const one = async (i: StoredInstance): Promise<string> => {
     const { file, close } = await openParsed(store, i.blobKey);
     try {
       const json = toDicomJson(file.dataset, {
@@ -253,42 +281,115 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
         bulkDataBase: `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`,
       });
       json["00083002"] = { vr: "UI", Value: [i.transferSyntaxUid] };
-      out.push(Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1))));
+      return JSON.stringify(Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1))));
     } finally {
       close();
     }
-  }
-  return new Response(JSON.stringify(out), { headers: { "content-type": DICOM_JSON, "cache-control": "private, no-cache" } });
+  };
+  const first = await one(instances[0]!);
+  const headers = { "content-type": DICOM_JSON, "cache-control": "private, no-cache" };
+  if (instances.length === 1) return new Response(`[${first}]`, { headers });
+  const enc = new TextEncoder();
+  let next = 1;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(enc.encode(`[${first}`));
+    },
+    async pull(c) {
+      if (next >= instances.length) {
+        c.enqueue(enc.encode("]"));
+        c.close();
+        return;
+      }
+      await yieldToEventLoop();
+      try {
+        c.enqueue(enc.encode(`,${await one(instances[next++]!)}`));
+      } catch (e) {
+        log.error({ projectId: ctx.projectId, error: (e as Error).name, code: (e as { code?: string }).code }, "study metadata stopped part-way: a stored instance cannot be read");
+        c.error(e);
+      }
+    },
+  });
+  return new Response(body, { headers });
 }
 
-async function withPixels<T>(ctx: ReadContext, ids: { study: string; series: string; instance: string }, fn: (file: ParsedFile, info: PixelInfo, i: StoredInstance) => T): Promise<T | Response> {
+/** `inner`, calling `close` once when it ends, fails or the client cancels it. */
+function closingWhenDone(inner: ReadableStream<Uint8Array>, close: () => void): ReadableStream<Uint8Array> {
+  let closed = false;
+  const once = () => {
+    if (!closed) {
+      closed = true;
+      close();
+    }
+  };
+  const reader = inner.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          once();
+          c.close();
+        } else c.enqueue(value);
+      } catch (e) {
+        once();
+        c.error(e);
+      }
+    },
+    async cancel(reason) {
+      once();
+      await reader.cancel(reason);
+    },
+  });
+}
+
+/** Lets timers and I/O run (setImmediate): long reads give the event loop back between steps. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function withPixels<T>(ctx: ReadContext, ids: { study: string; series: string; instance: string }, fn: (file: ParsedFile, info: PixelInfo, i: StoredInstance) => T | Promise<T>): Promise<T | Response> {
   const [i] = await storedInstances(ctx, ids);
   if (!i) return notFound(ids);
   const { file, close } = await openParsed(ctx.store ?? archiveBlobStore(), i.blobKey);
   try {
     const info = pixelInfo(file);
     if (!info) return error(406, "This instance has no pixel data (it is not an image); retrieve it whole or as metadata instead.");
-    return fn(file, info, i);
+    return await fn(file, info, i);
   } finally {
     close();
   }
 }
 
+/**
+ * WADO-RS frames: the list is checked (at most MAX_FRAME_LIST entries, each frame once) before any
+ * byte is read; a multipart answer reads each frame when the client reaches it and closes the file
+ * at the end (or when the client goes away).
+ */
 async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "frames" }>): Promise<Response> {
-  return withPixels(ctx, r, (file, info) => {
+  const [i] = await storedInstances(ctx, r);
+  if (!i) return notFound(r);
+  const { file, close } = await openParsed(ctx.store ?? archiveBlobStore(), i.blobKey);
+  let handedOver = false;
+  try {
+    const info = pixelInfo(file);
+    if (!info) return error(406, "This instance has no pixel data (it is not an image); retrieve it whole or as metadata instead.");
     const list = parseFrameList(r.frames, info.numberOfFrames);
     const n = negotiateFrames(req.headers.get("accept"), info.transferSyntaxUid, info.encapsulated, list.length === 1);
     if (!n.ok) return error(406, n.message);
-    const bodies = list.map((f) => frameBytes(file, info, f));
+    await ctx.onStoredRead?.(r.study, "frames");
     const partType = `${n.partType}; transfer-syntax=${n.transferSyntax}`;
-    if (!n.multipart) return new Response(new Uint8Array(bodies[0]!), { headers: { "content-type": partType, "cache-control": "private, no-cache" } });
+    if (!n.multipart) return new Response(new Uint8Array(frameBytes(file, info, list[0]!)), { headers: { "content-type": partType, "cache-control": "private, no-cache" } });
     const boundary = newBoundary();
     const base = new URL(req.url).pathname.replace(/\/frames\/.*$/, "/frames/");
-    const parts: OutPart[] = bodies.map((b, k) => ({ contentType: partType, contentLocation: `${base}${list[k]}`, body: b }));
-    return new Response(multipartStream(parts, boundary), {
+    // The first frame is read before answering, so that a frame that cannot be cut out is an error status, not a cut-off body.
+    const first = frameBytes(file, info, list[0]!);
+    const parts: OutPart[] = list.map((f, k) => ({ contentType: partType, contentLocation: `${base}${f}`, body: k === 0 ? first : async () => frameBytes(file, info, f) }));
+    handedOver = true;
+    return new Response(closingWhenDone(multipartStream(parts, boundary), close), {
       headers: { "content-type": multipartContentType(boundary, n.partType, n.transferSyntax), "cache-control": "private, no-cache" },
     });
-  });
+  } finally {
+    if (!handedOver) close();
+  }
 }
 
 async function bulkdata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "bulkdata" }>): Promise<Response> {
@@ -301,6 +402,7 @@ async function bulkdata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   try {
     const el = elementAtPath(file.dataset, r.path);
     if (!el) return error(404, "The instance has no binary value at this bulk data path; take BulkDataURIs from the metadata.");
+    await ctx.onStoredRead?.(r.study, "bulkdata");
     if (el.tag === TAG.PixelData && r.path.length === 1) {
       const info = pixelInfo(file)!;
       if (info.encapsulated) {
@@ -352,7 +454,7 @@ async function rendered(req: Request, ctx: ReadContext, r: Extract<Resource, { k
     const pick = series[Math.floor(series.length / 2)]!;
     ids = { study: r.study, series: pick.seriesInstanceUid, instance: pick.sopInstanceUid };
   }
-  return withPixels(ctx, ids, (file, info) => {
+  return withPixels(ctx, ids, async (file, info) => {
     let frame = 1;
     if (r.frames !== undefined) {
       const list = parseFrameList(r.frames, info.numberOfFrames);
@@ -361,7 +463,7 @@ async function rendered(req: Request, ctx: ReadContext, r: Extract<Resource, { k
     } else if (r.kind === "thumbnail" && info.numberOfFrames > 1) {
       frame = Math.ceil(info.numberOfFrames / 2);
     }
-    const png = renderFramePng(file, info, frame, { viewport, window });
+    const png = await renderFramePngAsync(file, info, frame, { viewport, window });
     return new Response(new Uint8Array(png), { headers: { "content-type": "image/png", "content-length": String(png.length), "cache-control": "private, no-cache" } });
   });
 }

@@ -7,7 +7,10 @@ import { sessionUserFromHeaders, type SessionUser } from "@/server/auth/session"
 import { loadProjectAccess, type ProjectContext } from "@/server/trpc/init";
 import type { RequiredLevel } from "@/lib/access";
 import { decideTokenAccess, type TokenScope } from "@/lib/tokens";
+import { decideDownloadAccess } from "@/lib/archive/download";
 import { authenticateToken, bearerChallenge, type TokenPrincipal } from "./token";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { readEnv } from "@/lib/config";
 
 const statusOf = { UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404 } as const;
 
@@ -80,6 +83,27 @@ export async function requireProjectAccessOrToken(
   return { ...session, token: null };
 }
 
+/**
+ * Access to a project's stored files (zip downloads, DICOMweb WADO-RS retrieve, metadata, frames and
+ * bulk data): whoever may read it (requireProjectAccessOrToken, collaborator and the "read" scope),
+ * then the download rule (lib/archive/download decideDownloadAccess): members, owners and "read"
+ * tokens always; collaborators only when the project allows collaborator download. Rendered images
+ * and thumbnails are not stored bytes and need only read access.
+ */
+export async function requireDownloadAccess(headers: Headers, projectId: string): Promise<ProjectAccessOrTokenResult> {
+  const access = await requireProjectAccessOrToken(headers, projectId, "collaborator", "read");
+  if (!access.ok) return access;
+  const project = await access.prisma.project.findUniqueOrThrow({ where: { id: access.project.id }, select: { allowCollaboratorDownload: true } });
+  const decision = decideDownloadAccess({
+    projectId: access.project.id,
+    level: access.project.level,
+    viaToken: access.token !== null,
+    allowCollaboratorDownload: project.allowCollaboratorDownload,
+  });
+  if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
+  return access;
+}
+
 /** A 401/403 JSON error with the Bearer challenge (RFC 6750). */
 export function tokenError(status: number, message: string, error?: "invalid_token"): Response {
   const r = jsonError(status, message);
@@ -114,4 +138,26 @@ export async function requireTokenAccess(headers: Headers, required: RequiredLev
   const project = await prisma.project.findUnique({ where: { id: auth.token.projectId }, select: { id: true, accessibility: true } });
   if (!project) return { ok: false, response: tokenError(401, "This API token's project no longer exists.", "invalid_token") };
   return { ok: true, prisma, token: auth.token, project: { id: project.id, accessibility: project.accessibility, level: decision.level } };
+}
+
+/**
+ * GET /metrics: `Authorization: Bearer <ATRIUM_METRICS_TOKEN>` (for Prometheus), or a site admin's
+ * session. Anything else is refused (401 without credentials, 403 for another signed-in user).
+ */
+export async function requireMetricsAccess(headers: Headers): Promise<{ ok: true } | { ok: false; response: Response }> {
+  const expected = readEnv().ATRIUM_METRICS_TOKEN;
+  const given = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
+  if (given) {
+    // Compare digests: equal length, so timingSafeEqual never throws and leaks no length.
+    const digest = (s: string) => createHash("sha256").update(s).digest();
+    if (expected && timingSafeEqual(digest(given), digest(expected))) return { ok: true };
+    return { ok: false, response: tokenError(401, "This bearer token is not the metrics token: use the value of ATRIUM_METRICS_TOKEN.", "invalid_token") };
+  }
+  const user = await sessionUserFromHeaders(await db(), headers);
+  if (user?.siteAdmin) return { ok: true };
+  if (user) return { ok: false, response: jsonError(403, "Only site administrators (or a scraper with ATRIUM_METRICS_TOKEN) may read the metrics.") };
+  return {
+    ok: false,
+    response: tokenError(401, "Metrics need 'Authorization: Bearer <ATRIUM_METRICS_TOKEN>' (set it in Atrium's environment and in the scraper) or a site administrator's session."),
+  };
 }

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { childLog } from "@/lib/log";
-import { bearerToken, hashToken, LAST_USED_RESOLUTION_MS, TOKEN_PATTERN, tokenUnusableReason, type TokenScope } from "@/lib/tokens";
+import { bearerToken, basicPassword, hashToken, TOKEN_SCOPES, LAST_USED_RESOLUTION_MS, TOKEN_PATTERN, tokenUnusableReason, type TokenScope } from "@/lib/tokens";
 
 const log = childLog("token");
 
@@ -31,10 +31,14 @@ export function bearerChallenge(error?: "invalid_token"): string {
  * Authenticates the request's bearer token. `none`: there is no `Authorization: Bearer` header
  * (the caller may still have a session). Updates the token's lastUsedAt at most once a minute.
  */
-export async function authenticateToken(prisma: PrismaClient, headers: Headers, now = new Date()): Promise<TokenAuthResult> {
-  const presented = bearerToken(headers.get("authorization"));
+export async function authenticateToken(prisma: PrismaClient, headers: Headers, now = new Date(), options: { allowBasic?: boolean } = {}): Promise<TokenAuthResult> {
+  const authorization = headers.get("authorization");
+  const presented = bearerToken(authorization) ?? (options.allowBasic ? basicPassword(authorization) : null);
   if (presented === null) {
-    if (headers.get("authorization")) {
+    if (authorization) {
+      if (options.allowBasic) {
+        return { kind: "invalid", status: 401, message: "The Authorization header is neither 'Bearer <token>' nor HTTP Basic with the token as password. Send a project API token either way." };
+      }
       return { kind: "invalid", status: 401, message: "The Authorization header is not 'Bearer <token>'. Send 'Authorization: Bearer atr_…' with a project API token." };
     }
     return { kind: "none" };
@@ -59,5 +63,5 @@ export async function authenticateToken(prisma: PrismaClient, headers: Headers, 
       .updateMany({ where: { id: row.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: cutoff } }] }, data: { lastUsedAt: now } })
       .catch((e: Error) => log.warn({ tokenId: row.id, error: e.name }, "could not record the token's last use"));
   }
-  return { kind: "ok", token: { tokenId: row.id, projectId: row.projectId, scopes: row.scopes.filter((s): s is TokenScope => s === "stow" || s === "read"), name: row.name } };
+  return { kind: "ok", token: { tokenId: row.id, projectId: row.projectId, scopes: row.scopes.filter((s): s is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(s)), name: row.name } };
 }

@@ -11,26 +11,43 @@ import { compileProfile, parseProfileSpec } from "@/lib/dicom/profile";
 import { parseCtpScript } from "@/lib/dicom/ctp/script";
 import { openSource } from "@/lib/dicom/source";
 import { writeEncodedFile } from "@/lib/dicom/write";
-import { PrismaPseudonymStore } from "@/lib/dicom/pseudonyms-prisma";
+import { PrismaPseudonymStore } from "@/server/dicom/pseudonyms-prisma";
+import { patientKeySecrets } from "@/server/secrets";
 import { deidentifiedRelPath } from "@/lib/intake/paths";
 import { INTAKE_DEFAULTS } from "@/lib/intake/settings";
 import { childLog } from "@/lib/log";
 import { reasonCodeForDeid } from "@/lib/intake/rules";
+import { releaseStaged } from "./staging";
+import { fileInStudySql } from "./file-in-study";
+import { activeSetting, projectFloorPolicy } from "@/server/deid/floor";
+import { holdReason, holdForReview, projectPixelRules } from "@/server/pixels/review";
 
 const log = childLog("intake");
 
-export type DeidStepResult = "deidentified" | "duplicate" | "skipped" | "quarantined" | "not-pending";
+export type DeidStepResult = "deidentified" | "held" | "duplicate" | "skipped" | "quarantined" | "not-pending";
 
 const configCache = new Map<string, { version: string; config: Omit<DeidConfig, "store"> }>();
 
-/** The project's de-identification settings; `version` (their updatedAt as text, "" without settings) says whether the cached ones still hold. */
+/**
+ * The project's de-identification settings, floor and pixel rules; `version` (when the settings,
+ * the site settings, the project's approvals and its pixel rules last changed) says whether the
+ * cached ones still hold. Burned-in annotation candidates are flagged (and then held for a pixel
+ * review); an image a pixel rule says to blank but that is compressed is flagged too (held, with
+ * that reason), not quarantined.
+ */
 async function projectConfig(prisma: PrismaClient, projectId: string, version: string): Promise<Omit<DeidConfig, "store">> {
   const cached = configCache.get(projectId);
   if (cached?.version === version) return cached.config;
   const settings = await prisma.projectIntake.findUnique({ where: { projectId } });
-  const config: Omit<DeidConfig, "store"> = { projectId, burnedIn: "flag" };
+  const config: Omit<DeidConfig, "store"> = { projectId, burnedIn: "flag", pixelBlankingUnsupported: "flag" };
+  const options = parseProfileSpec(settings?.deidProfile ?? INTAKE_DEFAULTS.deidProfile);
   if (settings?.deidScript) config.script = parseCtpScript(settings.deidScript);
-  else config.profile = compileProfile(parseProfileSpec(settings?.deidProfile ?? INTAKE_DEFAULTS.deidProfile));
+  else config.profile = compileProfile(options);
+  if (options.includes("cleanPixelData")) config.cleanPixelData = true;
+  const pixelScript = await projectPixelRules(prisma, projectId);
+  if (pixelScript) config.pixelScript = pixelScript;
+  // The site floor every output must pass, with the exceptions approved for exactly this setting.
+  config.floor = await projectFloorPolicy(prisma, projectId, activeSetting(settings));
   configCache.set(projectId, { version, config });
   return config;
 }
@@ -39,13 +56,17 @@ async function projectConfig(prisma: PrismaClient, projectId: string, version: s
 const pseudonymStores = new WeakMap<PrismaClient, PrismaPseudonymStore>();
 function pseudonymStore(prisma: PrismaClient): PrismaPseudonymStore {
   let store = pseudonymStores.get(prisma);
-  if (!store) pseudonymStores.set(prisma, (store = new PrismaPseudonymStore(prisma)));
+  if (!store) pseudonymStores.set(prisma, (store = new PrismaPseudonymStore(prisma, patientKeySecrets)));
   return store;
 }
 
 // The instance and the version of its project's settings, in one round trip.
 const PENDING_INSTANCE_SQL = `
-  SELECT i.status::text AS status, i."projectId", i."stagingPath", COALESCE(s."updatedAt"::text, '') AS "settingsVersion"
+  SELECT i.status::text AS status, i."projectId", i."stagingPath",
+    COALESCE(s."updatedAt"::text, '')
+      || '|' || COALESCE((SELECT "updatedAt"::text FROM "SiteSettings" WHERE id = 'site'), '')
+      || '|' || COALESCE((SELECT max("decidedAt")::text FROM "DeidApproval" a WHERE a."projectId" = i."projectId"), '')
+      || '|' || COALESCE((SELECT max(r."updatedAt")::text || '#' || count(*) FROM "PixelRule" r WHERE r."projectId" = i."projectId"), '') AS "settingsVersion"
   FROM "ReceivedInstance" i LEFT JOIN "ProjectIntake" s ON s."projectId" = i."projectId"
   WHERE i.id = $1`;
 
@@ -59,26 +80,8 @@ const CLAIM_SQL = `
   LIMIT 1`;
 const CLAIMED_BY_SQL = `SELECT "instanceId" FROM "ProjectSopInstance" WHERE "projectId" = $1 AND "sopInstanceUid" = $2`;
 
-// Files the de-identified instance in its study (created on its first instance; a study already
-// handed on receives again and the archive step merges it), marks the instance and records the
-// event: one statement, one commit. The instance row is locked first, so that a job run twice at
-// once files it once (the second finds it no longer pending and changes nothing).
-const FILE_DEIDENTIFIED_SQL = `
-  WITH pending AS (
-    SELECT id FROM "ReceivedInstance" WHERE id = $5 AND status = 'received' FOR UPDATE),
-  s AS (
-    INSERT INTO "IntakeStudy" (id, "projectId", "studyInstanceUid", "subjectLabel", "instanceCount", "firstInstanceAt", "lastInstanceAt", status)
-    SELECT $1, $2, $3, $4, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', 'receiving' FROM pending
-    ON CONFLICT ("projectId", "studyInstanceUid") DO UPDATE
-      SET "instanceCount" = "IntakeStudy"."instanceCount" + 1, "lastInstanceAt" = now() AT TIME ZONE 'UTC', status = 'receiving', "stableAt" = NULL
-    RETURNING id),
-  u AS (
-    UPDATE "ReceivedInstance" r SET status = 'deidentified', "outputPath" = $6, "studyId" = s.id, "updatedAt" = now() AT TIME ZONE 'UTC'
-    FROM s WHERE r.id = $5
-    RETURNING r.id, s.id AS "studyId")
-  INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
-  SELECT u.id, now() AT TIME ZONE 'UTC', 'deidentified', jsonb_build_object('studyId', u."studyId") || $7::jsonb FROM u
-  RETURNING "instanceId"`;
+// Files the de-identified instance in its study (see ./file-in-study).
+const FILE_DEIDENTIFIED_SQL = fileInStudySql({ from: "received", set: `"outputPath" = $6`, step: "deidentified", detailParam: 7 });
 
 async function finish(
   prisma: PrismaClient,
@@ -114,6 +117,7 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
     const outcome = await deidentify(source, { ...config, store: pseudonymStore(prisma) });
     if (outcome.kind === "skipped") {
       await finish(prisma, instanceId, "skipped", outcome.reason, {});
+      releaseStaged(dataDir, inst.stagingPath);
       return "skipped";
     }
     if (outcome.kind === "quarantined") {
@@ -144,6 +148,7 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
       await finish(prisma, instanceId, "duplicate", "The project already holds this instance (same SOP Instance UID); the resend is recorded, not stored twice.", {
         firstInstanceId: claim.instanceId,
       });
+      releaseStaged(dataDir, inst.stagingPath);
       return "duplicate";
     }
 
@@ -159,9 +164,16 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
       throw e;
     }
 
+    // Pixels that may show identifying text: held for a pixel review, not filed in a study (so
+    // not archived, downloadable, served by DICOMweb or forwarded) until an owner releases them.
+    const hold = holdReason(outcome.flags);
+    if (hold) return (await holdForReview(prisma, { instanceId, projectId, outputPath: rel, absPath: abs, outcome, hold })) ? "held" : "not-pending";
+
     const detail = JSON.stringify({ flags: outcome.flags, warnings: outcome.warnings.length, blankedRegions: outcome.blankedRegions });
     const filed = await sqlRows(prisma, FILE_DEIDENTIFIED_SQL, [randomUUID(), projectId, outcome.studyInstanceUID, outcome.pseudonym, instanceId, rel, detail]);
     if (!filed.length) return "not-pending";
+    // The original is identifying and no longer needed: deleted now (or after the retention period).
+    releaseStaged(dataDir, inst.stagingPath);
     return "deidentified";
   } finally {
     source.close?.();

@@ -2,6 +2,7 @@
 // user sees it), reachable by C-STORE at called AE title DEMO from any caller.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { writeAudit } from "@/server/audit";
+import { dicomPort, publicDicomHost } from "@/lib/config";
 
 export const DEMO_PROJECT_ID = "DEMO";
 export const DEMO_AE_TITLE = "DEMO";
@@ -17,7 +18,7 @@ export async function ensureDemoProject(prisma: PrismaClient, ownerEmail?: strin
           id: DEMO_PROJECT_ID,
           idLower: DEMO_PROJECT_ID.toLowerCase(),
           name: "Demo",
-          description: "Public sample data sent by `atrium seed-demo`. Send more with: storescu -aec DEMO localhost 11112 FILES",
+          description: `Public sample data sent by \`atrium seed-demo\`. Send more with: storescu -aec DEMO ${publicDicomHost()} ${dicomPort()} FILES (the Intake tab shows the address to use).`,
           accessibility: "public",
           intake: { create: { stableAfterSeconds: DEMO_STABLE_AFTER_SECONDS } },
         },
@@ -50,4 +51,12 @@ export async function ensureDemoProject(prisma: PrismaClient, ownerEmail?: strin
     }
     return { created };
   });
+}
+
+/** DEMO follows the default workflow (workflows/default.yaml) unless it has one already. */
+export async function ensureDemoWorkflow(prisma: PrismaClient): Promise<boolean> {
+  if (await prisma.governorWorkflow.findFirst({ where: { projectId: DEMO_PROJECT_ID }, select: { id: true } })) return false;
+  const [{ importWorkflowYaml, DEFAULT_WORKFLOW_YAML }, { installWorkflow }] = await Promise.all([import("@/lib/governor"), import("@/server/governor/engine")]);
+  await installWorkflow(prisma, DEMO_PROJECT_ID, importWorkflowYaml(DEFAULT_WORKFLOW_YAML), null);
+  return true;
 }

@@ -7,16 +7,24 @@ import { decideCStoreAssociation, decideCStoreInstance } from "@/server/intake/r
 import { ingestStaged } from "@/server/intake/ingest";
 import { metrics } from "@/server/metrics";
 import { childLog } from "@/lib/log";
+import { maxInstanceBytes, readEnv } from "@/lib/config";
 
 const log = childLog("dicom");
 
 export async function startDicomListener(opts: { prisma: PrismaClient; dataDir: string; port: number; host?: string }): Promise<ScpHandle> {
   const { prisma, dataDir } = opts;
   const { dicomInstances, dicomAssociations } = metrics();
+  const env = readEnv();
   const scp = await startScp({
     port: opts.port,
     host: opts.host,
     stagingDir: path.join(dataDir, "staging", "cstore"),
+    // Bounds (issue 17): instance size, associations in all and per address, idle associations.
+    maxInstanceBytes: maxInstanceBytes(env),
+    maxAssociations: env.ATRIUM_DICOM_MAX_ASSOCIATIONS,
+    maxAssociationsPerAddress: env.ATRIUM_DICOM_MAX_PER_ADDRESS,
+    idleTimeoutMs: env.ATRIUM_DICOM_IDLE_TIMEOUT_S * 1000,
+    evictIdleAfterMs: env.ATRIUM_DICOM_EVICT_IDLE_S * 1000,
     async acceptAssociation({ callingAe, calledAe, remoteAddress }) {
       const decision = await decideCStoreAssociation(prisma, callingAe, calledAe, remoteAddress ?? null);
       if (!decision.accept) log.warn({ callingAe, calledAe, reason: decision.reason }, "association refused");

@@ -9,8 +9,12 @@ import type { PrismaClient, Prisma } from "@/server/db/generated/client";
 import { writeAudit } from "@/server/audit";
 import { openSource } from "@/lib/dicom/source";
 import { headerRows } from "@/lib/dicom/header-view";
-import type { QuarantineFilter } from "@/lib/intake/settings";
+import type { QuarantineFilter, QuarantineSort } from "@/lib/intake/settings";
+import { cutPage } from "@/lib/portal/paging";
+import { sopClassModality, sopClassName, transferSyntaxName } from "@/lib/dicom/sop-classes";
+import { dataDir } from "@/lib/config";
 import { requeueDeid } from "./queue";
+import { rowDetails } from "./row-details";
 import { resolveRoute } from "./routing";
 
 type Instance = Awaited<ReturnType<PrismaClient["receivedInstance"]["findFirstOrThrow"]>>;
@@ -27,41 +31,87 @@ export async function quarantinedInstance(prisma: PrismaClient, projectId: strin
   return inst;
 }
 
+/** The rows of a quarantine (a project's, or with `projectId` null the unrouted one) matching a filter. */
+export function quarantineWhere(projectId: string | null, filter: QuarantineFilter): Prisma.ReceivedInstanceWhereInput {
+  return {
+    projectId,
+    status: "quarantined",
+    ...(filter.reasonCode ? { reasonCode: filter.reasonCode === "unknown" ? null : filter.reasonCode } : {}),
+    ...(filter.channel ? { channel: filter.channel } : {}),
+    ...(filter.from || filter.to ? { receivedAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+  };
+}
+
+const QUARANTINE_ORDER: Record<QuarantineSort, Prisma.ReceivedInstanceOrderByWithRelationInput[]> = {
+  newest: [{ receivedAt: "desc" }, { id: "desc" }],
+  oldest: [{ receivedAt: "asc" }, { id: "asc" }],
+  largest: [{ sizeBytes: "desc" }, { id: "desc" }],
+};
+
+/**
+ * One page of a quarantine (cursor paging on the server: the cursor is the last row's id), the
+ * total matching the filters, and what each row is (SOP class, modality, transfer syntax, the
+ * association or batch it came with) without any header value.
+ */
 export async function listQuarantine(
   prisma: PrismaClient,
   projectId: string | null,
-  input: QuarantineFilter & { cursor?: string; limit: number },
+  input: QuarantineFilter & { cursor?: string; limit: number; sort?: QuarantineSort },
 ) {
-  const where: Prisma.ReceivedInstanceWhereInput = {
-    projectId,
-    status: "quarantined",
-    ...(input.reasonCode ? { reasonCode: input.reasonCode === "unknown" ? null : input.reasonCode } : {}),
-    ...(input.channel ? { channel: input.channel } : {}),
-    ...(input.from || input.to ? { receivedAt: { ...(input.from ? { gte: input.from } : {}), ...(input.to ? { lt: input.to } : {}) } } : {}),
-  };
+  const where = quarantineWhere(projectId, input);
   const [rows, total, codes] = await Promise.all([
     prisma.receivedInstance.findMany({
       where,
-      orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+      orderBy: QUARANTINE_ORDER[input.sort ?? "newest"],
       take: input.limit + 1,
       ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-      select: { id: true, receivedAt: true, channel: true, callingAe: true, calledAe: true, reason: true, reasonCode: true, sizeBytes: true },
+      select: {
+        id: true, receivedAt: true, channel: true, callingAe: true, calledAe: true, reason: true, reasonCode: true, sizeBytes: true,
+        sopClassUid: true, transferSyntaxUid: true, batchId: true, stagingPath: true,
+      },
     }),
     prisma.receivedInstance.count({ where }),
     prisma.receivedInstance.groupBy({ by: ["reasonCode"], where: { projectId, status: "quarantined" }, _count: { _all: true } }),
   ]);
+  const page = cutPage(rows, input.limit);
+  const details = rowDetails(dataDir(), page.items);
   return {
-    items: rows.slice(0, input.limit),
-    nextCursor: rows.length > input.limit ? rows[input.limit - 1]!.id : null,
+    items: page.items.map(({ sopClassUid, transferSyntaxUid, batchId, stagingPath: _staged, ...r }) => ({
+      ...r,
+      sopClass: sopClassName(sopClassUid),
+      modality: details.get(r.id)?.modality ?? sopClassModality(sopClassUid),
+      /** Short tags of the study and series (hashes of their UIDs: rows of one series share them), series and instance numbers. */
+      study: details.get(r.id)?.study ?? null,
+      series: details.get(r.id)?.series ?? null,
+      seriesNumber: details.get(r.id)?.seriesNumber ?? null,
+      instanceNumber: details.get(r.id)?.instanceNumber ?? null,
+      transferSyntax: transferSyntaxName(transferSyntaxUid),
+      /** A short tag of the association / request / batch it arrived with (instances sent together share it). */
+      batch: batchId.slice(-8),
+    })),
+    nextCursor: page.nextCursor,
     total,
+    /** When this page was read: "select all matching" acts on rows received until then. */
+    asOf: new Date(),
     /** Counts per reason code over the whole quarantine (for the filter's choices). */
     reasonCodes: codes.map((c) => ({ code: c.reasonCode ?? "unknown", count: c._count._all })).sort((a, b) => b.count - a.count),
   };
 }
 
-/** The original (identifying) header: the caller has checked the actor may see it; the view is audited. */
+/**
+ * The original (identifying) header: PHI. The caller has checked the actor may see it (the project's
+ * owners, site admins). The view is audited before anything is read, with what was looked at (never
+ * a header value); the site admins' audit view (admin.audit) lists these views across projects.
+ */
 export async function viewOriginalHeader(prisma: PrismaClient, dataDir: string, inst: Instance, actorId: string) {
-  await writeAudit(prisma, { projectId: inst.projectId, actorId, action: "intake.header.view", targetType: "instance", targetId: inst.id });
+  await writeAudit(prisma, {
+    projectId: inst.projectId,
+    actorId,
+    action: "intake.header.view",
+    targetType: "instance",
+    targetId: inst.id,
+    after: { reasonCode: inst.reasonCode, channel: inst.channel },
+  });
   let source;
   try {
     source = openSource(path.join(dataDir, inst.stagingPath));

@@ -56,3 +56,16 @@ export async function requeueDeid(instanceId: string) {
   if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove().catch(() => undefined);
   await queueDeid(instanceId);
 }
+
+/** requeueDeid for many instances at once (a bulk retry or route from quarantine): one addBulk. */
+export async function requeueDeidMany(instanceIds: readonly string[]) {
+  if (!instanceIds.length) return;
+  const queue = getQueue("deid");
+  await Promise.all(
+    instanceIds.map(async (id) => {
+      const old = await queue.getJob(id);
+      if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove().catch(() => undefined);
+    }),
+  );
+  await queue.addBulk(instanceIds.map((id) => ({ name: "deid", data: { instanceId: id }, opts: { ...DEID_JOB_OPTIONS, jobId: id } })));
+}

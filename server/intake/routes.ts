@@ -2,17 +2,20 @@
 // Asked per association and again per instance; the per-instance answer may be up to
 // ROUTE_CACHE_MS old, so a route removed mid-association takes effect within that time.
 import type { PrismaClient } from "@/server/db/generated/client";
-import { decideAssociation, normalizeAe, type AssociationDecision } from "@/lib/intake/ae";
-import { siteAeTitle } from "@/lib/config";
+import { decideAssociation, decideSiteCaller, normalizeAe, type AssociationDecision } from "@/lib/intake/ae";
+import { siteAeTitle, siteCallerAllowList } from "@/lib/config";
 
 /**
- * A C-STORE decision: a project's AE route, or the site-wide AE title (ATRIUM_AE_TITLE), which
- * any caller may use and which is bound to no project: routing rules decide (server/intake/routing).
+ * A C-STORE decision: a project's AE route, or the site-wide AE title (ATRIUM_AE_TITLE), bound to
+ * no project (routing rules decide, server/intake/routing), which any caller may use unless the
+ * site's caller allow-list (ATRIUM_SITE_CALLING_AETS / ATRIUM_SITE_CALLING_ADDRESSES) says otherwise.
  */
 export type CStoreDecision = AssociationDecision | { accept: true; projectId: null; site: true };
 
-function siteDecision(calledAe: string): CStoreDecision | null {
-  return normalizeAe(calledAe) === siteAeTitle() ? { accept: true, projectId: null, site: true } : null;
+function siteDecision(calledAe: string, callingAe: string, remoteAddress: string | null): CStoreDecision | null {
+  if (normalizeAe(calledAe) !== siteAeTitle()) return null;
+  const caller = decideSiteCaller(siteCallerAllowList(), callingAe, remoteAddress);
+  return caller.accept ? { accept: true, projectId: null, site: true } : caller;
 }
 
 const ROUTE_CACHE_MS = 2_000;
@@ -36,7 +39,7 @@ export async function decideCStoreAssociation(
   calledAe: string,
   remoteAddress: string | null,
 ): Promise<CStoreDecision> {
-  return siteDecision(calledAe) ?? decideAssociation(await aeRoute(prisma, calledAe, 0), callingAe, remoteAddress);
+  return siteDecision(calledAe, callingAe, remoteAddress) ?? decideAssociation(await aeRoute(prisma, calledAe, 0), callingAe, remoteAddress);
 }
 
 /** Per instance, within an accepted association: a recent answer will do. */
@@ -46,5 +49,5 @@ export async function decideCStoreInstance(
   calledAe: string,
   remoteAddress: string | null,
 ): Promise<CStoreDecision> {
-  return siteDecision(calledAe) ?? decideAssociation(await aeRoute(prisma, calledAe, ROUTE_CACHE_MS), callingAe, remoteAddress);
+  return siteDecision(calledAe, callingAe, remoteAddress) ?? decideAssociation(await aeRoute(prisma, calledAe, ROUTE_CACHE_MS), callingAe, remoteAddress);
 }

@@ -3,15 +3,17 @@
 //  - bound to a project with enabled rules: the instance must match one of them, else it is
 //    quarantined in that project (reason code rule_mismatch);
 //  - bound to a project without enabled rules: accepted;
-//  - sent to the site-wide AE title (ATRIUM_AE_TITLE): every project's enabled rules are tried,
-//    projects in id order, rules by position; the first match wins; no match → quarantine
-//    "no project accepts this" (no project, reason code no_route).
+//  - sent to the site-wide AE title (ATRIUM_AE_TITLE): only the projects site admins enabled for
+//    site routing (SiteRoutingProject) are tried, in the order they set, each project's enabled
+//    rules by position; the first match wins; no match → quarantine "no project accepts this"
+//    (no project, reason code no_route). A project that is not enabled is never consulted.
 // Rules are cached for RULE_CACHE_MS so intake stays fast. Header values never reach a reason or
 // a log line.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { compileRule, type CompiledRule, type HeaderLookup, type ReasonCode } from "@/lib/intake/rules";
 import { NotReadableError, readRuleHeader } from "@/lib/intake/rules/header";
 import { siteAeTitle } from "@/lib/config";
+import { pickSiteProject } from "@/lib/intake/site-routing";
 import { childLog } from "@/lib/log";
 import type { Route, StagedFile } from "./receive";
 
@@ -31,21 +33,31 @@ interface ProjectRules {
   rules: { id: string; rule: CompiledRule }[];
 }
 
-let cache: { at: number; projects: Map<string, ProjectRules> } | null = null;
+interface RoutingState {
+  /** Every project's enabled rules (for instances bound to a project). */
+  projects: Map<string, ProjectRules>;
+  /** The projects enabled for site routing, in the site admins' order. */
+  siteOrder: string[];
+}
+
+let cache: ({ at: number } & RoutingState) | null = null;
 
 /** Forgets the cached rules (after a change in this process; other processes see it within RULE_CACHE_MS). */
 export function clearRuleCache() {
   cache = null;
 }
 
-/** Every project's enabled rules, compiled; projects in id order, rules by position. */
-async function enabledRules(prisma: PrismaClient): Promise<Map<string, ProjectRules>> {
-  if (cache && Date.now() - cache.at <= RULE_CACHE_MS) return cache.projects;
-  const rows = await prisma.routingRule.findMany({
-    where: { enabled: true },
-    orderBy: [{ projectId: "asc" }, { position: "asc" }, { createdAt: "asc" }],
-    select: { id: true, projectId: true, expression: true },
-  });
+/** Every project's enabled rules, compiled (rules by position), and the site routing order. */
+async function routingState(prisma: PrismaClient): Promise<RoutingState> {
+  if (cache && Date.now() - cache.at <= RULE_CACHE_MS) return cache;
+  const [rows, site] = await Promise.all([
+    prisma.routingRule.findMany({
+      where: { enabled: true },
+      orderBy: [{ projectId: "asc" }, { position: "asc" }, { createdAt: "asc" }],
+      select: { id: true, projectId: true, expression: true },
+    }),
+    prisma.siteRoutingProject.findMany({ orderBy: [{ position: "asc" }, { projectId: "asc" }], select: { projectId: true } }),
+  ]);
   const projects = new Map<string, ProjectRules>();
   for (const r of rows) {
     let rule: CompiledRule;
@@ -60,8 +72,8 @@ async function enabledRules(prisma: PrismaClient): Promise<Map<string, ProjectRu
     p.rules.push({ id: r.id, rule });
     projects.set(r.projectId, p);
   }
-  cache = { at: Date.now(), projects };
-  return projects;
+  cache = { at: Date.now(), projects, siteOrder: site.map((p) => p.projectId) };
+  return cache;
 }
 
 function unreadable(projectId: string | null, e: NotReadableError, context: string): Route {
@@ -82,7 +94,7 @@ export async function resolveRoute(prisma: PrismaClient, binding: Binding, file:
   if ("site" in binding) return routeBySiteRules(prisma, file);
   if (binding.projectId === null) return { projectId: null, quarantine: { reason: binding.reason, code: binding.reasonCode ?? "no_route" } };
   const projectId = binding.projectId;
-  const rules = (await enabledRules(prisma)).get(projectId)?.rules;
+  const rules = (await routingState(prisma)).projects.get(projectId)?.rules;
   if (!rules?.length) return { projectId };
   let header: HeaderLookup;
   try {
@@ -102,14 +114,17 @@ export async function resolveRoute(prisma: PrismaClient, binding: Binding, file:
 }
 
 async function routeBySiteRules(prisma: PrismaClient, file: StagedFile): Promise<Route> {
-  const projects = await enabledRules(prisma);
+  const { projects, siteOrder } = await routingState(prisma);
   const site = siteAeTitle();
-  if (!projects.size) {
+  const candidates = siteOrder.filter((id) => projects.get(id)?.rules.length);
+  if (!candidates.length) {
     return {
       projectId: null,
       quarantine: {
         code: "no_route",
-        reason: `No project accepts this: it was sent to the site AE title ${site}, and no project has routing rules yet. An owner adds rules in the project's Intake tab; a site admin can then route it.`,
+        reason: siteOrder.length
+          ? `No project accepts this: it was sent to the site AE title ${site}, and none of the projects enabled for site routing has enabled routing rules. Their owners add rules in the project's Intake tab; a site admin can then route it.`
+          : `No project accepts this: it was sent to the site AE title ${site}, and no project is enabled for site routing yet. A site admin enables projects under Site routing (/admin/routing), or routes this instance to a project.`,
       },
     };
   }
@@ -120,14 +135,13 @@ async function routeBySiteRules(prisma: PrismaClient, file: StagedFile): Promise
     if (e instanceof NotReadableError) return unreadable(null, e, `It was sent to the site AE title ${site}`);
     throw e;
   }
-  for (const p of projects.values()) {
-    if (p.rules.some((r) => r.rule.matches(header))) return { projectId: p.projectId };
-  }
+  const projectId = pickSiteProject(candidates, (id) => projects.get(id)?.rules.map((r) => r.rule), header);
+  if (projectId) return { projectId };
   return {
     projectId: null,
     quarantine: {
       code: "no_route",
-      reason: `No project accepts this: it was sent to the site AE title ${site} and matched no routing rule (${plural(projects.size, "project")} with rules checked). A site admin can route it to a project, or delete it.`,
+      reason: `No project accepts this: it was sent to the site AE title ${site} and matched no routing rule (${plural(candidates.length, "project")} enabled for site routing checked). A site admin can route it to a project, or delete it.`,
     },
   };
 }

@@ -53,6 +53,7 @@ export async function stageStream(
   const limit = opts.maxBytes ?? DEFAULT_MAX_INSTANCE_BYTES;
   const hash = createHash("sha256");
   let size = 0;
+  let sink: ReturnType<typeof createWriteStream> | undefined;
   try {
     if (Buffer.isBuffer(body)) {
       if (body.length > limit) throw new TooLargeError(limit);
@@ -74,7 +75,8 @@ export async function stageStream(
           cb(null, chunk);
         },
       });
-      await pipeline(body, meter, createWriteStream(partial, { flags: "wx", mode: 0o640 }));
+      sink = createWriteStream(partial, { flags: "wx", mode: 0o640 });
+      await pipeline(body, meter, sink);
       await fsyncPath(partial);
     }
     const info = await readPart10Info(partial);
@@ -89,6 +91,9 @@ export async function stageStream(
       transferSyntaxUid: info.transferSyntaxUid,
     };
   } catch (e) {
+    // A sender that fails before the file is even open: the stream still creates it when its
+    // open completes, so wait for it to close before removing what it wrote.
+    if (sink && !sink.closed) await new Promise<void>((resolve) => sink!.once("close", () => resolve()));
     await rm(partial, { force: true });
     throw e;
   }

@@ -1,11 +1,13 @@
 // Browser upload: one DICOM file or one zip archive per request, streamed into staging, recorded
 // (channel "upload", the browser session's batch id) and queued for de-identification before the
 // answer. A zip is first written whole to a private temporary file (a zip's directory is at its
-// end), then each file entry is streamed from it through stageStream: memory stays bounded, every
-// entry is held to the instance size limit (a zip bomb stops there), and the archive is deleted
-// before answering. Nothing that is not recorded stays in staging.
+// end); its central directory is checked against the bounds (ATRIUM_UPLOAD_EXPANDED_MB per
+// request, ATRIUM_UPLOAD_BATCH_MB per batch, ATRIUM_UPLOAD_MAX_RATIO: a refused archive stages
+// nothing), then each file entry is streamed from it through stageStream: memory stays bounded,
+// every entry is held to the instance size limit, and the archive is deleted before answering.
+// Nothing that is not recorded stays in staging.
 import { randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -13,12 +15,23 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import yauzl from "yauzl";
 import type { PrismaClient } from "@/server/db/generated/client";
-import { dataDir as configuredDataDir, maxInstanceBytes } from "@/lib/config";
+import { dataDir as configuredDataDir, maxInstanceBytes, uploadLimits } from "@/lib/config";
 import { childLog } from "@/lib/log";
 import { DicomParseError, parseDicom } from "@/lib/dicom/parse";
 import { openSource } from "@/lib/dicom/source";
-import { couldBeDicom, isIgnoredZipEntry, SNIFF_BYTES, uploadKindOf, type UploadResponse, type UploadResult } from "@/lib/intake/upload";
+import {
+  couldBeDicom,
+  decideBatchRoom,
+  decideZipExpansion,
+  isIgnoredZipEntry,
+  MAX_ZIP_ENTRIES,
+  SNIFF_BYTES,
+  uploadKindOf,
+  type UploadResponse,
+  type UploadResult,
+} from "@/lib/intake/upload";
 import { NotDicomError, stageStream, TooLargeError } from "./stage";
+import { sweepZipSpool, ZIP_SPOOL_DIR } from "./staging";
 import { ingestStaged } from "./ingest";
 import type { StagedFile } from "./receive";
 import { jsonError } from "@/server/http/access";
@@ -204,14 +217,22 @@ async function spoolZip(body: Readable, dir: string, limit: number): Promise<str
 
 class NotZipError extends Error {}
 
-/** Each file entry of the zip at `file`, in order, one at a time (yauzl, lazy entries). */
-async function* zipEntries(file: string): AsyncGenerator<{ entry: yauzl.Entry; open: () => Promise<Readable> }> {
+interface OpenZip {
+  /** Every entry of the central directory, in order. */
+  entries: yauzl.Entry[];
+  open(entry: yauzl.Entry): Promise<Readable>;
+  close(): void;
+}
+
+/** Opens the zip at `file` and reads its whole central directory (no entry data yet). */
+async function openZip(file: string): Promise<OpenZip> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true });
   } catch (e) {
     throw new NotZipError((e as Error).message);
   }
+  const entries: yauzl.Entry[] = [];
   try {
     while (true) {
       const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
@@ -235,13 +256,24 @@ async function* zipEntries(file: string): AsyncGenerator<{ entry: yauzl.Entry; o
         zip.on("error", onError);
         zip.readEntry();
       });
-      if (!entry) return;
-      yield { entry, open: () => zip.openReadStreamPromise(entry) };
+      if (!entry) break;
+      entries.push(entry);
+      if (entries.length > MAX_ZIP_ENTRIES) break;
     }
-  } finally {
+  } catch (e) {
     zip.close();
+    throw e;
   }
+  return { entries, open: (entry) => zip.openReadStreamPromise(entry), close: () => zip.close() };
 }
+
+/** Bytes the batch has staged so far (recorded upload instances of this project and batch). */
+async function batchBytes(t: UploadTarget): Promise<number> {
+  const r = await t.prisma.receivedInstance.aggregate({ where: { projectId: t.projectId, channel: "upload", batchId: t.batchId }, _sum: { sizeBytes: true } });
+  return r._sum.sizeBytes ?? 0;
+}
+
+let spoolSweptAtStart = false;
 
 /** Handles one upload request for a project whose access was already checked. */
 export async function handleUpload(req: Request, target: UploadTarget): Promise<Response> {
@@ -255,6 +287,7 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
   }
   if (!req.body) return jsonError(400, "The request has no body. Send one DICOM file or one zip archive as the request body.");
   const t = { ...target, dataDir: target.dataDir ?? configuredDataDir(), maxBytes: target.maxBytes ?? maxInstanceBytes() };
+  const limits = uploadLimits();
   const source = Readable.fromWeb(req.body as unknown as NodeWebReadableStream<Uint8Array>);
   const started = Date.now();
   const interrupted = () =>
@@ -263,6 +296,9 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
   const view = body.view;
   try {
     if (kind === "file") {
+      const declared = Number(req.headers.get("content-length") ?? 0) || 0;
+      const room = decideBatchRoom(Math.min(declared, t.maxBytes), await batchBytes(t), limits.maxBatchBytes);
+      if (!room.ok) return await body.drain(jsonError(413, room.message));
       let r: UploadResult;
       try {
         r = await receiveOne(view, t.name, t);
@@ -281,9 +317,14 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
       return await body.drain(answer({ batchId: t.batchId, kind, results: [r], ignoredEntries: 0 }));
     }
 
+    if (!spoolSweptAtStart) {
+      // Spools left by uploads interrupted before this process started (the workers' sweep repeats it).
+      spoolSweptAtStart = true;
+      void sweepZipSpool(t.dataDir).catch((e: Error) => log.warn({ error: e.name }, "zip spool sweep failed"));
+    }
     let zipFile: string;
     try {
-      zipFile = await spoolZip(view, path.join(t.dataDir, "staging", "upload-zip"), t.maxBytes);
+      zipFile = await spoolZip(view, path.join(t.dataDir, "staging", ZIP_SPOOL_DIR), t.maxBytes);
     } catch (e) {
       if (e instanceof TooLargeError) {
         return await body.drain(jsonError(413, `This zip archive is larger than the limit of ${mb(t.maxBytes)} MB (ATRIUM_MAX_INSTANCE_MB). Split it into smaller archives, or upload the folder instead.`));
@@ -293,8 +334,28 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
     }
     const results: UploadResult[] = [];
     let ignoredEntries = 0;
+    let zip: OpenZip;
     try {
-      for await (const { entry, open } of zipEntries(zipFile)) {
+      zip = await openZip(zipFile);
+    } catch (e) {
+      await rm(zipFile, { force: true });
+      if (e instanceof NotZipError) return jsonError(400, `This is not a readable zip archive (${e.message}). Send a .zip file, or the DICOM files themselves.`);
+      throw e;
+    }
+    try {
+      // Bounds first, from the central directory: a refused archive stages nothing.
+      const archiveBytes = statSync(zipFile).size;
+      const decision = decideZipExpansion(
+        zip.entries.map((e) => ({ name: e.fileName, uncompressedSize: e.uncompressedSize, encrypted: e.isEncrypted() })),
+        archiveBytes,
+        await batchBytes(t),
+        { maxEntryBytes: t.maxBytes, ...limits },
+      );
+      if (!decision.ok) {
+        log.warn({ batchId: t.batchId, projectId: t.projectId, entries: zip.entries.length, archiveBytes }, "upload zip refused: over the expansion bounds");
+        return jsonError(413, decision.message);
+      }
+      for (const entry of zip.entries) {
         const name = entry.fileName;
         if (isIgnoredZipEntry(name)) {
           ignoredEntries++;
@@ -311,26 +372,21 @@ export async function handleUpload(req: Request, target: UploadTarget): Promise<
         }
         let stream: Readable;
         try {
-          stream = await open();
+          stream = await zip.open(entry);
         } catch (e) {
           fail("skipped", `cannot be read from the archive (${(e as Error).message})`);
           continue;
         }
         try {
+          // yauzl (validateEntrySizes) fails an entry whose data is longer than declared: the total checked above holds.
           results.push(await receiveOne(stream, name, t));
         } catch (e) {
           // A broken entry (bad compressed data, size not as declared): that entry only.
           fail("skipped", `cannot be read from the archive (${(e as Error).message}); the archive may be damaged`);
         }
       }
-    } catch (e) {
-      if (e instanceof NotZipError && results.length === 0) {
-        return jsonError(400, `This is not a readable zip archive (${e.message}). Send a .zip file, or the DICOM files themselves.`);
-      }
-      if (!(e instanceof NotZipError)) throw e;
-      // Damaged after some entries: keep what was recorded, say the rest could not be read.
-      results.push({ name: "(rest of the archive)", outcome: "failed", reason: `the archive is damaged after this point (${e.message}); what is listed before was received`, instanceId: null, sizeBytes: 0 });
     } finally {
+      zip.close();
       await rm(zipFile, { force: true });
     }
     log.info({ batchId: t.batchId, projectId: t.projectId, kind, files: results.length, accepted: results.filter((r) => r.outcome === "accepted").length, ms: Date.now() - started }, "upload");

@@ -5,12 +5,20 @@ import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
 import { openSecret, sealSecret } from "@/server/secrets";
-import { archiveStatusInput, retryArchiveInput, setArchiveTargetInput, testArchiveConnectionInput } from "@/lib/archive/schema";
+import { archiveStatusInput, retryArchiveInput, retryArchivesInput, setArchiveTargetInput, testArchiveConnectionInput } from "@/lib/archive/schema";
 import { credentialsFor, testXnatConnection, type ConnectionReport } from "@/lib/archive/xnat-driver";
 import { ARCHIVE_STATES } from "@/lib/archive/state";
 import { retryArchiveIn } from "@/server/archive/run";
 import { queueArchiveJob } from "@/server/archive/queue";
-import type { PrismaClient } from "@/server/db/generated/client";
+import type { Prisma, PrismaClient } from "@/server/db/generated/client";
+import { cutPage } from "@/lib/portal/paging";
+import { retryArchives } from "@/server/archive/bulk";
+
+const ARCHIVE_ORDER: Record<"newest" | "oldest" | "updated", Prisma.StudyArchiveOrderByWithRelationInput[]> = {
+  newest: [{ queuedAt: "desc" }, { studyId: "desc" }],
+  oldest: [{ queuedAt: "asc" }, { studyId: "asc" }],
+  updated: [{ updatedAt: "desc" }, { studyId: "desc" }],
+};
 
 async function storedTarget(prisma: PrismaClient, projectId: string) {
   return prisma.projectArchiveTarget.findUnique({ where: { projectId } });
@@ -20,7 +28,7 @@ async function storedTarget(prisma: PrismaClient, projectId: string) {
 function storedSecretFor(t: Awaited<ReturnType<typeof storedTarget>>, url: string, user: string): string | null {
   if (!t || t.kind !== "xnat" || !t.xnatSecretSealed || t.xnatUrl !== url || t.xnatUser !== user) return null;
   try {
-    return openSecret(t.xnatSecretSealed);
+    return openSecret(t.xnatSecretSealed, { table: "ProjectArchiveTarget", id: t.projectId, field: "xnatSecretSealed" });
   } catch {
     return null;
   }
@@ -52,7 +60,7 @@ export const archiveRouter = router({
         return { kind: "local" as const };
       }
       let sealed: string;
-      if (input.xnatSecret) sealed = sealSecret(input.xnatSecret);
+      if (input.xnatSecret) sealed = sealSecret(input.xnatSecret, { table: "ProjectArchiveTarget", id: projectId, field: "xnatSecretSealed" });
       else if (before?.kind === "xnat" && before.xnatSecretSealed && before.xnatUrl === input.xnatUrl && before.xnatUser === input.xnatUser) sealed = before.xnatSecretSealed;
       else throw new TRPCError({ code: "BAD_REQUEST", message: "Enter the password (or the alias token's secret) for this XNAT user: a stored one is kept only for the same URL and user." });
       const fields = { kind: "xnat" as const, xnatUrl: input.xnatUrl, xnatProject: input.xnatProject, xnatUser: input.xnatUser, xnatSecretSealed: sealed };
@@ -87,22 +95,34 @@ export const archiveRouter = router({
       return testXnatConnection({ url, project, credentials: credentialsFor(user, secret) });
     }),
 
-  /** Counts per state and one row per study (newest first). */
+  /**
+   * Counts per state, and one page of studies (cursor paging on the server; `total` counts every
+   * study matching the state filter), each with what it is: subject, date, description, modalities.
+   */
   status: projectProcedure("collaborator")
     .input(archiveStatusInput)
     .query(async ({ ctx, input }) => {
       const projectId = ctx.project.id;
-      const [groups, rows, waiting, target] = await Promise.all([
+      const where = { projectId, ...(input.state ? { state: input.state } : {}) };
+      const [groups, rows, total, waiting, target] = await Promise.all([
         ctx.prisma.studyArchive.groupBy({ by: ["state"], where: { projectId }, _count: { _all: true } }),
         ctx.prisma.studyArchive.findMany({
-          where: { projectId, ...(input.state ? { state: input.state } : {}) },
-          orderBy: [{ queuedAt: "desc" }, { studyId: "asc" }],
-          take: input.limit,
+          where,
+          orderBy: ARCHIVE_ORDER[input.sort],
+          take: input.limit + 1,
+          ...(input.cursor ? { cursor: { studyId: input.cursor }, skip: 1 } : {}),
           include: { study: { select: { subjectLabel: true, instanceCount: true, status: true } } },
         }),
+        ctx.prisma.studyArchive.count({ where }),
         ctx.prisma.intakeStudy.groupBy({ by: ["status"], where: { projectId, status: { in: ["receiving", "stable"] } }, _count: { _all: true } }),
         storedTarget(ctx.prisma, projectId),
       ]);
+      const page = cutPage(rows.map((r) => ({ ...r, id: r.studyId })), input.limit);
+      const experiments = await ctx.prisma.archiveExperiment.findMany({
+        where: { projectId, intakeStudyId: { in: page.items.map((r) => r.studyId) } },
+        select: { intakeStudyId: true, label: true, studyDate: true, studyDescription: true, modalities: true, subject: { select: { label: true } } },
+      });
+      const experimentOf = new Map(experiments.map((e) => [e.intakeStudyId, e]));
       const counts = Object.fromEntries(ARCHIVE_STATES.map((s) => [s, 0])) as Record<(typeof ARCHIVE_STATES)[number], number>;
       for (const g of groups) counts[g.state] = g._count._all;
       const intake = { receiving: 0, stable: 0 };
@@ -111,28 +131,48 @@ export const archiveRouter = router({
         target: target?.kind === "xnat" ? { kind: "xnat" as const, url: target.xnatUrl, project: target.xnatProject } : { kind: "local" as const, url: null, project: null },
         counts,
         intake,
-        studies: rows.map((r) => ({
-          studyId: r.studyId,
-          subjectLabel: r.study.subjectLabel,
-          instances: r.study.instanceCount,
-          /** true when new instances arrived after this archive: it will be archived again. */
-          receivingAgain: r.study.status === "receiving" || r.study.status === "stable",
-          state: r.state,
-          targetKind: r.targetKind,
-          attempts: r.attempts,
-          lastError: r.lastError,
-          nextAttemptAt: r.nextAttemptAt,
-          doneBytes: Number(r.doneBytes),
-          totalBytes: Number(r.totalBytes),
-          location: r.location,
-          archivedInstances: r.archivedInstances,
-          queuedAt: r.queuedAt,
-          startedAt: r.startedAt,
-          archivedAt: r.archivedAt,
-          updatedAt: r.updatedAt,
-        })),
+        total,
+        nextCursor: page.nextCursor,
+        /** When this page was read: "select every failed study" acts on those queued until then. */
+        asOf: new Date(),
+        studies: page.items.map((r) => {
+          const e = experimentOf.get(r.studyId);
+          return {
+            studyId: r.studyId,
+            subjectLabel: r.study.subjectLabel,
+            /** The experiment in the local archive (its label, date, description, modalities), once archived there. */
+            experiment: e ? { label: e.label, subjectLabel: e.subject.label, studyDate: e.studyDate, description: e.studyDescription, modalities: e.modalities } : null,
+            instances: r.study.instanceCount,
+            /** true when new instances arrived after this archive: it will be archived again. */
+            receivingAgain: r.study.status === "receiving" || r.study.status === "stable",
+            state: r.state,
+            targetKind: r.targetKind,
+            attempts: r.attempts,
+            lastError: r.lastError,
+            nextAttemptAt: r.nextAttemptAt,
+            doneBytes: Number(r.doneBytes),
+            totalBytes: Number(r.totalBytes),
+            location: r.location,
+            archivedInstances: r.archivedInstances,
+            /** Verified, and worth knowing: e.g. XNAT re-encoded or decompressed the files (sizes differ; checked by SOP Instance UID). */
+            verificationNote: r.verificationNote,
+            queuedAt: r.queuedAt,
+            startedAt: r.startedAt,
+            archivedAt: r.archivedAt,
+            updatedAt: r.updatedAt,
+          };
+        }),
       };
     }),
+
+  /**
+   * Queues the next chunk of a selection of failed archives again (studies picked across pages, or
+   * every failed study as of when the list was loaded); answers how many were queued and how many
+   * remain, and the portal calls it again until none remain.
+   */
+  retryMany: projectProcedure("owner")
+    .input(retryArchivesInput)
+    .mutation(({ ctx, input }) => retryArchives(ctx.prisma, ctx.project.id, input.selection, ctx.user.id)),
 
   /** Queues a failed study again now (a new round of attempts). */
   retry: projectProcedure("owner")

@@ -5,11 +5,15 @@ import { TRPCError } from "@trpc/server";
 import { Prisma } from "@/server/db/generated/client";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
-import { decideDownloadAccess } from "@/lib/archive/download";
+import { decideDownloadAccess, MAX_SELECTION } from "@/lib/archive/download";
 import { experimentLabel } from "@/lib/archive/driver";
+import { scanView } from "@/server/archive/scan-view";
 import {
   browseExperimentsInput,
   browseScansInput,
+  browseSearchInput,
+  browseScanViewInput,
+  toDicomDate,
   browseSubjectsInput,
   containsPattern,
   pageOf,
@@ -199,9 +203,10 @@ export const browseRouter = router({
         }),
       ]);
       return {
-        experiment: { id: exp.id, label: exp.label, subject: exp.subject.label },
+        experiment: { id: exp.id, label: exp.label, subject: exp.subject.label, studyInstanceUid: exp.studyInstanceUid },
         items: scans.map((s) => ({
           id: s.id,
+          seriesInstanceUid: s.seriesInstanceUid,
           seriesNumber: s.seriesNumber,
           modality: s.modality,
           description: s.seriesDescription,
@@ -213,6 +218,74 @@ export const browseRouter = router({
         page: input.page,
         pageSize: input.pageSize,
       };
+    }),
+
+  /**
+   * Experiments of the local archive across subjects matching a modality, words of the study or a
+   * series description, and a study date range; one page of them (newest first) and the ids of
+   * every match (at most MAX_SELECTION), for "select all results".
+   */
+  search: projectProcedure("collaborator")
+    .input(browseSearchInput)
+    .query(async ({ ctx, input }) => {
+      const projectId = ctx.project.id;
+      const where: Prisma.ArchiveExperimentWhereInput = {
+        projectId,
+        AND: [
+          ...(input.modality ? [{ OR: [{ modalities: { has: input.modality } }, { scans: { some: { modality: input.modality } } }] }] : []),
+          ...(input.text
+            ? [{ OR: [{ studyDescription: { contains: input.text, mode: "insensitive" as const } }, { scans: { some: { seriesDescription: { contains: input.text, mode: "insensitive" as const } } } }] }]
+            : []),
+          ...(input.from ? [{ studyDate: { gte: toDicomDate(input.from) } }] : []),
+          ...(input.to ? [{ studyDate: { lte: toDicomDate(input.to) } }] : []),
+        ],
+      };
+      const [total, rows, all] = await Promise.all([
+        ctx.prisma.archiveExperiment.count({ where }),
+        ctx.prisma.archiveExperiment.findMany({
+          where,
+          orderBy: [{ studyDate: { sort: "desc", nulls: "last" } }, { label: "asc" }],
+          skip: (input.page - 1) * input.pageSize,
+          take: input.pageSize,
+          select: {
+            id: true, label: true, studyDate: true, studyDescription: true, modalities: true, instanceCount: true, sizeBytes: true,
+            subject: { select: { label: true } }, _count: { select: { scans: true } },
+          },
+        }),
+        ctx.prisma.archiveExperiment.findMany({ where, select: { id: true, sizeBytes: true }, take: MAX_SELECTION }),
+      ]);
+      return {
+        items: rows.map((e) => ({
+          id: e.id,
+          label: e.label,
+          subject: e.subject.label,
+          studyDate: e.studyDate,
+          description: e.studyDescription,
+          modalities: e.modalities,
+          scans: e._count.scans,
+          instances: e.instanceCount,
+          bytes: Number(e.sizeBytes),
+        })),
+        total,
+        page: input.page,
+        pageSize: input.pageSize,
+        /** Every match (at most MAX_SELECTION) with its size, for "select all results". */
+        all: all.map((e) => ({ id: e.id, bytes: Number(e.sizeBytes) })),
+      };
+    }),
+
+  /**
+   * The larger view of a scan: its instances in order (the portal scrolls the DICOMweb rendered
+   * frames) and the stored, de-identified header of one. Reads the stored files, so it follows
+   * the download rule, like the viewer.
+   */
+  scanView: projectProcedure("collaborator")
+    .input(browseScanViewInput)
+    .query(async ({ ctx, input }) => {
+      const project = await ctx.prisma.project.findUniqueOrThrow({ where: { id: ctx.project.id }, select: { allowCollaboratorDownload: true } });
+      const download = decideDownloadAccess({ projectId: ctx.project.id, level: ctx.project.level, viaToken: false, allowCollaboratorDownload: project.allowCollaboratorDownload });
+      if (!download.ok) throw new TRPCError({ code: "FORBIDDEN", message: download.message });
+      return scanView(ctx.prisma, ctx.project.id, input.scanId, input.index);
     }),
 
   /** Owners: whether collaborators may download the project's files (audited). */

@@ -13,6 +13,13 @@ import { archiveRouter } from "./archive";
 import { browseRouter } from "./browse";
 import { rulesRouter } from "./rules";
 import { uploadRouter } from "./upload";
+import { pixelsRouter } from "./pixels";
+import { monitoringRouter } from "./monitoring";
+import { forwardRouter } from "./forward";
+import { tasksRouter } from "./tasks";
+import { reportedRunsRouter } from "./reported-runs";
+import { governorRouter } from "./governor";
+import { pipelineRouter } from "./pipeline";
 
 export const appRouter = router({
   me: meRouter,
@@ -27,6 +34,13 @@ export const appRouter = router({
   browse: browseRouter,
   rules: rulesRouter,
   upload: uploadRouter,
+  pixels: pixelsRouter,
+  monitoring: monitoringRouter,
+  forward: forwardRouter,
+  tasks: tasksRouter,
+  reportedRuns: reportedRunsRouter,
+  governor: governorRouter,
+  pipeline: pipelineRouter,
 });
 
 export type AppRouter = typeof appRouter;

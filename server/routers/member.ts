@@ -10,6 +10,9 @@ import {
 import { allows, type ProjectRole } from "@/lib/access";
 import { writeAudit } from "@/server/audit";
 import type { Prisma } from "@/server/db/generated/client";
+import { mailInvitation, portalUrl } from "@/server/auth/invitations";
+import { invitationLink } from "@/lib/mail/invitation";
+import { smtpConfig } from "@/lib/mail/smtp";
 
 const lastOwnerError = () =>
   new TRPCError({
@@ -43,17 +46,24 @@ export const memberRouter = router({
     const invitations = allows(ctx.project.level, "owner")
       ? await ctx.prisma.projectInvitation.findMany({ where: { projectId: ctx.project.id }, orderBy: { createdAt: "asc" } })
       : [];
+    const link = invitationLink(portalUrl(), ctx.project.id);
     return {
       members: members.map((m) => ({ userId: m.userId, name: m.user.name, email: m.user.email, role: m.role, since: m.createdAt })),
-      invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, createdAt: i.createdAt })),
+      invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, createdAt: i.createdAt, link })),
+      /** Whether invitations are e-mailed (ATRIUM_SMTP_HOST); otherwise owners pass the link on. */
+      mailConfigured: smtpConfig() !== null,
     };
   }),
 
-  /** Adds an existing user at once; otherwise the invitation waits until that e-mail first signs in. */
+  /**
+   * Adds an existing user at once; otherwise the invitation waits until that e-mail first signs in,
+   * and is e-mailed when a mail server is configured (the answer says whether it was, and gives the
+   * link to pass on when not).
+   */
   invite: projectProcedure("owner")
     .input(inviteMemberInput)
     .mutation(async ({ ctx, input }) => {
-      return ctx.prisma.$transaction(async (tx) => {
+      const result = await ctx.prisma.$transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { email: input.email } });
         if (user) {
           const existing = await tx.projectMember.findUnique({
@@ -96,8 +106,11 @@ export const memberRouter = router({
           targetId: inv.id,
           after: { email: input.email, role: input.role },
         });
-        return { status: "invited" as const, invitationId: inv.id };
+        return { status: "invited" as const, invitationId: inv.id, invitation: inv };
       });
+      if (result.status === "added") return result;
+      const mail = await mailInvitation(ctx.prisma, result.invitation, ctx.user);
+      return { status: "invited" as const, invitationId: result.invitationId, mail };
     }),
 
   changeRole: projectProcedure("owner")

@@ -5,6 +5,7 @@ import { createProjectInput, listProjectsInput, updateProjectInput } from "@/lib
 import { resolveProjectAccess } from "@/lib/access";
 import { writeAudit } from "@/server/audit";
 import { fieldChanges } from "@/lib/changes";
+import { projectCreationFor } from "@/server/site/settings";
 
 export const projectRouter = router({
   /** Projects the caller may see: their own, and every protected or public one. */
@@ -64,7 +65,12 @@ export const projectRouter = router({
     };
   }),
 
+  /** Whether the caller may create a project (the site setting "who may create projects"), and if not, why. */
+  creation: protectedProcedure.query(({ ctx }) => projectCreationFor(ctx.prisma, ctx.user)),
+
   create: protectedProcedure.input(createProjectInput).mutation(async ({ ctx, input }) => {
+    const may = await projectCreationFor(ctx.prisma, ctx.user);
+    if (!may.allowed) throw new TRPCError({ code: "FORBIDDEN", message: may.reason });
     try {
       return await ctx.prisma.$transaction(async (tx) => {
         const taken = await tx.project.findUnique({ where: { idLower: input.id.toLowerCase() }, select: { id: true } });

@@ -5,7 +5,8 @@ import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
 import { clearRuleCache } from "@/server/intake/routing";
-import { compileRule, createRuleInput, reorderRulesInput, ruleRefInput, RuleSyntaxError, testRuleInput, updateRuleInput, MAX_SAMPLE_BYTES } from "@/lib/intake/rules";
+import { projectSiteRouting } from "@/server/site/routing";
+import { compileRule, createRuleInput, FIRST_RULE_MESSAGE, reorderRulesInput, ruleRefInput, RuleSyntaxError, testRuleInput, updateRuleInput, MAX_SAMPLE_BYTES } from "@/lib/intake/rules";
 import { NotReadableError, readRuleHeader } from "@/lib/intake/rules/header";
 import { fieldChanges } from "@/lib/changes";
 import type { PrismaClient } from "@/server/db/generated/client";
@@ -14,6 +15,14 @@ async function ruleOf(prisma: PrismaClient, projectId: string, ruleId: string) {
   const rule = await prisma.routingRule.findFirst({ where: { id: ruleId, projectId } });
   if (!rule) throw new TRPCError({ code: "NOT_FOUND", message: "This project has no such routing rule. Reload the rules." });
   return rule;
+}
+
+/** Refuses to make the first enabled rule of a project unless the caller acknowledged what it changes. */
+async function requireFirstRuleAcknowledged(prisma: PrismaClient, projectId: string, acknowledged: boolean | undefined) {
+  if (acknowledged) return;
+  if ((await prisma.routingRule.count({ where: { projectId, enabled: true } })) === 0) {
+    throw new TRPCError({ code: "PRECONDITION_FAILED", message: FIRST_RULE_MESSAGE });
+  }
 }
 
 const audited = (r: { expression: string; description: string; enabled: boolean; position: number }) => ({
@@ -41,11 +50,15 @@ export const rulesRouter = router({
     }));
   }),
 
+  /** Whether site admins enabled this project for routing the site AE title (and its place in the order). */
+  siteRouting: projectProcedure("member").query(({ ctx }) => projectSiteRouting(ctx.prisma, ctx.project.id)),
+
   create: projectProcedure("owner")
     .input(createRuleInput)
     .mutation(async ({ ctx, input }) => {
-      const { projectId, ...data } = input;
+      const { projectId, acceptOnlyMatching, ...data } = input;
       const rule = await ctx.prisma.$transaction(async (tx) => {
+        if (data.enabled) await requireFirstRuleAcknowledged(tx as PrismaClient, projectId, acceptOnlyMatching);
         const last = await tx.routingRule.aggregate({ where: { projectId }, _max: { position: true } });
         const created = await tx.routingRule.create({ data: { projectId, ...data, position: (last._max.position ?? -1) + 1, createdById: ctx.user.id } });
         await writeAudit(tx, { projectId, actorId: ctx.user.id, action: "intake.rule.create", targetType: "routingRule", targetId: created.id, after: audited(created) });
@@ -58,9 +71,10 @@ export const rulesRouter = router({
   update: projectProcedure("owner")
     .input(updateRuleInput)
     .mutation(async ({ ctx, input }) => {
-      const { projectId, ruleId, ...changes } = input;
+      const { projectId, ruleId, acceptOnlyMatching, ...changes } = input;
       const result = await ctx.prisma.$transaction(async (tx) => {
         const rule = await ruleOf(tx as PrismaClient, projectId, ruleId);
+        if (changes.enabled && !rule.enabled) await requireFirstRuleAcknowledged(tx as PrismaClient, projectId, acceptOnlyMatching);
         const diff = fieldChanges(rule, changes);
         if (!diff.fields.length) return { changed: [] as string[] };
         await tx.routingRule.update({ where: { id: rule.id }, data: diff.after });

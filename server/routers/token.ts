@@ -3,9 +3,8 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
-import { createTokenInput, generateToken, revokeTokenInput } from "@/lib/tokens";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+import { createTokenInput, revokeTokenInput } from "@/lib/tokens";
+import { createProjectToken } from "@/server/tokens/create";
 
 export const tokenRouter = router({
   /** The project's tokens (revoked ones too, marked), newest first; never a token or its hash. */
@@ -31,26 +30,7 @@ export const tokenRouter = router({
   /** Creates a token and returns it in clear this once; only its SHA-256 is kept. */
   create: projectProcedure("owner")
     .input(createTokenInput)
-    .mutation(async ({ ctx, input }) => {
-      const { token, prefix, tokenHash } = generateToken();
-      const expiresAt = input.expiresInDays ? new Date(Date.now() + input.expiresInDays * DAY_MS) : null;
-      const row = await ctx.prisma.$transaction(async (tx) => {
-        const created = await tx.projectApiToken.create({
-          data: { projectId: input.projectId, name: input.name, prefix, tokenHash, scopes: input.scopes, createdById: ctx.user.id, expiresAt },
-          select: { id: true, name: true, prefix: true, scopes: true, createdAt: true, expiresAt: true },
-        });
-        await writeAudit(tx, {
-          projectId: input.projectId,
-          actorId: ctx.user.id,
-          action: "token.create",
-          targetType: "token",
-          targetId: created.id,
-          after: { name: created.name, prefix, scopes: created.scopes, expiresAt: expiresAt?.toISOString() ?? null },
-        });
-        return created;
-      });
-      return { ...row, token };
-    }),
+    .mutation(({ ctx, input }) => createProjectToken(ctx.prisma, input, ctx.user.id)),
 
   /** Revokes a token: from now on it is refused (401). Revoking twice is an error that says so. */
   revoke: projectProcedure("owner")

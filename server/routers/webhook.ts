@@ -67,8 +67,8 @@ export const webhookRouter = router({
             nodeUrl: rest.nodeUrl,
             nodeAuth: rest.nodeAuth,
             nodeUser: rest.nodeAuth === "basic" ? (rest.nodeUser ?? null) : null,
-            nodeSecretSealed: rest.nodeAuth !== "none" && nodeSecret ? sealSecret(nodeSecret) : null,
-            secretSealed: sealSecret(secret),
+            nodeSecretSealed: rest.nodeAuth !== "none" && nodeSecret ? sealSecret(nodeSecret, { table: "WebhookSource", id, field: "nodeSecretSealed" }) : null,
+            secretSealed: sealSecret(secret, { table: "WebhookSource", id, field: "secretSealed" }),
             createdById: ctx.user.id,
           },
         });
@@ -111,7 +111,7 @@ export const webhookRouter = router({
       const s = await sourceOf(ctx.prisma, input.projectId, input.sourceId);
       const secret = newWebhookSecret();
       await ctx.prisma.$transaction(async (tx) => {
-        await tx.webhookSource.update({ where: { id: s.id }, data: { secretSealed: sealSecret(secret) } });
+        await tx.webhookSource.update({ where: { id: s.id }, data: { secretSealed: sealSecret(secret, { table: "WebhookSource", id: s.id, field: "secretSealed" }) } });
         await writeAudit(tx, { projectId: input.projectId, actorId: ctx.user.id, action: "webhook.rotate", targetType: "webhook", targetId: s.id });
       });
       return { id: s.id, path: `/api/webhooks/${s.id}`, secret, nodeKind: s.nodeKind };

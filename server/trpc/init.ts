@@ -7,6 +7,10 @@ import type { PrismaClient } from "@/server/db/generated/client";
 import type { SessionUser } from "@/server/auth/session";
 import { decideProjectAccess, type AccessLevel, type RequiredLevel } from "@/lib/access";
 import { projectRef } from "@/lib/projects";
+import { internalError, internalErrorLog, looksLikeDatabaseMessage, publicDatabaseError, type PublicError } from "@/lib/errors";
+import { childLog } from "@/lib/log";
+
+const log = childLog("trpc");
 
 export interface Context {
   prisma: PrismaClient;
@@ -19,14 +23,49 @@ export function readableZodMessage(err: ZodError): string {
     .join("; ");
 }
 
+/** An error already made public by publicTrpcError (its message is safe to show). */
+class PublicTRPCError extends TRPCError {
+  readonly ref: string | undefined;
+  constructor(p: PublicError, cause: unknown) {
+    super({ code: p.code, message: p.message, cause });
+    this.ref = p.ref;
+  }
+}
+
+/**
+ * The one place where an error becomes what a tRPC caller sees: a database error (or a message that
+ * quotes one) is mapped by lib/errors (P2002 → CONFLICT, P2025 → NOT_FOUND, else INTERNAL with a
+ * reference logged here); a TRPCError the code threw on purpose (with its own message) passes
+ * unchanged.
+ */
+export function publicTrpcError(error: TRPCError, path: string | undefined): TRPCError {
+  if (error instanceof PublicTRPCError) return error;
+  const cause = error.cause;
+  const fromDatabase = publicDatabaseError(cause) ?? (looksLikeDatabaseMessage(error.message) ? internalError() : null);
+  // Other unexpected errors keep their message: domain code (lib/) throws plain Errors that say
+  // what is wrong; the route's onError logs them.
+  const mapped = fromDatabase;
+  if (!mapped) return error;
+  if (mapped.ref) log.error({ path, ...internalErrorLog(cause ?? error, mapped.ref) }, "procedure failed");
+  return new PublicTRPCError(mapped, cause ?? error);
+}
+
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error, path }) {
     const zod = error.cause instanceof ZodError ? error.cause : null;
+    // A safety net for errors no middleware saw (e.g. while creating the context): the same mapping.
+    const safe = zod ? error : publicTrpcError(error, path);
+    const { stack: _stack, ...data } = shape.data;
     return {
       ...shape,
-      message: zod ? readableZodMessage(zod) : shape.message,
-      data: { ...shape.data, fieldErrors: zod ? zod.issues.map((i) => ({ path: i.path.join("."), message: i.message })) : null },
+      message: zod ? readableZodMessage(zod) : safe.message,
+      data: {
+        ...data,
+        code: safe === error ? shape.data.code : safe.code,
+        ...(safe instanceof PublicTRPCError && safe.ref ? { ref: safe.ref } : {}),
+        fieldErrors: zod ? zod.issues.map((i) => ({ path: i.path.join("."), message: i.message })) : null,
+      },
     };
   },
 });
@@ -34,9 +73,19 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure;
+/** Every procedure starts here: what it throws leaves through publicTrpcError (HTTP and server-side callers alike). */
+const baseProcedure = t.procedure.use(async ({ next, path }) => {
+  const result = await next();
+  if (!result.ok) {
+    const safe = publicTrpcError(result.error, path);
+    if (safe !== result.error) throw safe;
+  }
+  return result;
+});
 
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+export const publicProcedure = baseProcedure;
+
+export const protectedProcedure = baseProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
   return next({ ctx: { ...ctx, user: ctx.user } });
 });

@@ -60,7 +60,7 @@ export async function acceptWebhook(prisma: PrismaClient, sourceId: string, req:
   }
   let secret: string;
   try {
-    secret = openSecret(source.secretSealed);
+    secret = openSecret(source.secretSealed, { table: "WebhookSource", id: source.id, field: "secretSealed" });
   } catch (e) {
     if (!(e instanceof SecretBoxError)) throw e;
     log.error({ sourceId: source.id }, "webhook secret cannot be decrypted");

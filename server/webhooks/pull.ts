@@ -13,10 +13,10 @@ import { listStudyInstances, NodeError, retrieveInstance, withRetry, type DicomN
 
 const log = childLog("webhooks");
 
-type SourceRow = { nodeKind: "orthanc" | "dicomweb"; nodeUrl: string; nodeAuth: "none" | "basic" | "bearer"; nodeUser: string | null; nodeSecretSealed: string | null };
+type SourceRow = { id: string; nodeKind: "orthanc" | "dicomweb"; nodeUrl: string; nodeAuth: "none" | "basic" | "bearer"; nodeUser: string | null; nodeSecretSealed: string | null };
 
 export function nodeOf(source: SourceRow): DicomNode {
-  const secret = source.nodeSecretSealed ? openSecret(source.nodeSecretSealed) : "";
+  const secret = source.nodeSecretSealed ? openSecret(source.nodeSecretSealed, { table: "WebhookSource", id: source.id, field: "nodeSecretSealed" }) : "";
   const auth: DicomNode["auth"] =
     source.nodeAuth === "basic" ? { kind: "basic", user: source.nodeUser ?? "", password: secret } : source.nodeAuth === "bearer" ? { kind: "bearer", token: secret } : { kind: "none" };
   return { kind: source.nodeKind, baseUrl: source.nodeUrl, auth };

@@ -34,7 +34,7 @@ beforeAll(async () => {
   server = await startServer();
   await db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "Archive" } });
   await db.prisma.projectArchiveTarget.create({
-    data: { projectId: P, kind: "xnat", xnatUrl: server.url, xnatProject: "P1", xnatUser: ALICE.login, xnatSecretSealed: sealSecret(ALICE.password) },
+    data: { projectId: P, kind: "xnat", xnatUrl: server.url, xnatProject: "P1", xnatUser: ALICE.login, xnatSecretSealed: sealSecret(ALICE.password, { table: "ProjectArchiveTarget", id: P, field: "xnatSecretSealed" }) },
   });
 });
 afterAll(async () => {
@@ -126,7 +126,7 @@ describe("the archive state machine", () => {
     const study = await receive(["highdicom__ct_image.dcm"]);
     await makeStable();
     await handStableStudies(db.prisma);
-    await db.prisma.projectArchiveTarget.update({ where: { projectId: P }, data: { xnatSecretSealed: sealSecret("wrong-password") } });
+    await db.prisma.projectArchiveTarget.update({ where: { projectId: P }, data: { xnatSecretSealed: sealSecret("wrong-password", { table: "ProjectArchiveTarget", id: P, field: "xnatSecretSealed" }) } });
     try {
       let now = new Date();
       const gaps: Array<number | null> = [];
@@ -139,7 +139,7 @@ describe("the archive state machine", () => {
       }
       expect(gaps).toEqual([30_000, 60_000, null]);
     } finally {
-      await db.prisma.projectArchiveTarget.update({ where: { projectId: P }, data: { xnatSecretSealed: sealSecret(ALICE.password) } });
+      await db.prisma.projectArchiveTarget.update({ where: { projectId: P }, data: { xnatSecretSealed: sealSecret(ALICE.password, { table: "ProjectArchiveTarget", id: P, field: "xnatSecretSealed" }) } });
     }
     expect(await retryArchive(db.prisma, "OTHER", study.id)).toBeNull();
     const row = await retryArchive(db.prisma, P, study.id);
@@ -158,6 +158,35 @@ describe("the archive state machine", () => {
     expect(await runArchiveAttempt(db.prisma, dataDir, study.id, 1, fast)).toBe("failed");
     expect((await archiveOf(study.id)).lastError).toMatch(/de-identified file of instance .* is missing/);
     expect(server.stats.imports).toBe(imports);
+  });
+});
+
+describe("a site XNAT that decompresses on import", () => {
+  it("the study is archived, verified by SOP Instance UID, and its archive record says XNAT decompressed it; a new attempt starts without the old note", async () => {
+    const dec = await startServer({ decompress: true });
+    try {
+      await db.prisma.project.create({ data: { id: "DECOMP", idLower: "decomp", name: "Decompressing XNAT" } });
+      await db.prisma.projectArchiveTarget.create({
+        data: { projectId: "DECOMP", kind: "xnat", xnatUrl: dec.url, xnatProject: "P1", xnatUser: ALICE.login, xnatSecretSealed: sealSecret(ALICE.password, { table: "ProjectArchiveTarget", id: "DECOMP", field: "xnatSecretSealed" }) },
+      });
+      const inst = await stageFile(db.prisma, dataDir, "DECOMP", path.join(SAMPLES, "dicomParser__CT0012.not_fragmented_bot_rle.dcm"));
+      expect(await deidentifyInstance(db.prisma, dataDir, inst.id)).toBe("deidentified");
+      const studyId = (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId!;
+      await makeStable();
+      await handStableStudies(db.prisma);
+      expect(await runArchiveAttempt(db.prisma, dataDir, studyId, 1)).toBe("archived");
+      const a = await archiveOf(studyId);
+      expect(a).toMatchObject({ state: "archived", lastError: null, archivedInstances: 1 });
+      expect(a.verificationNote).toMatch(/^Verified by SOP Instance UID: the 1 instance \(1 series\) is on XNAT; this XNAT decompresses images on import: 1 of 1 series sent compressed is stored decompressed/);
+      // An owner's re-queue (or new instances) starts a new attempt: the old note goes with the old verification.
+      await db.prisma.studyArchive.update({ where: { studyId }, data: { state: "failed", lastError: "x" } });
+      await retryArchive(db.prisma, "DECOMP", studyId);
+      dec.inject({ method: "POST", path: "/data/services/import", kind: "status", status: 500, times: 10 });
+      expect(await runArchiveAttempt(db.prisma, dataDir, studyId, 1, fast)).toBe("failed");
+      expect((await archiveOf(studyId)).verificationNote).toBeNull();
+    } finally {
+      await dec.close();
+    }
   });
 });
 

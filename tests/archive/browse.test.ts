@@ -136,7 +136,7 @@ describe("browse.scans", () => {
   it("an experiment's scans by series number, with counts, sizes and the DICOMweb thumbnail URL", async () => {
     const e = local[0]!;
     const r = await asCollaborator().scans({ projectId: "BR1", experimentId: e.id });
-    expect(r.experiment).toEqual({ id: e.id, label: "SUBJ01_A1B2C3D4", subject: "SUBJ01" });
+    expect(r.experiment).toEqual({ id: e.id, label: "SUBJ01_A1B2C3D4", subject: "SUBJ01", studyInstanceUid: e.studyInstanceUid });
     expect(r.items.map((s) => [s.seriesNumber, s.modality, s.description, s.instances, s.bytes])).toEqual([
       [1, "MR", "Localizer", 1, 50],
       [2, "MR", "T1 MPRAGE", 2, 300],
@@ -175,5 +175,30 @@ describe("browse.overview and the download setting", () => {
     await asOwner().setCollaboratorDownload({ projectId: "BR1", allowed: false });
     expect(await db.prisma.auditEvent.count({ where: { projectId: "BR1", action: "project.collaboratorDownload" } })).toBe(2);
     await expect(asCollaborator().setCollaboratorDownload({ projectId: "BR1", allowed: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});
+
+describe("browse.search and browse.scanView", () => {
+  it("searches experiments across subjects by modality, description words and study date range, with every match's id", async () => {
+    const mr = await asCollaborator().search({ projectId: "BR1", modality: "mr" });
+    expect(mr.items.map((e) => [e.subject, e.label])).toEqual([["SUBJ01", "SUBJ01_A1B2C3D4"]]);
+    const ct = await asCollaborator().search({ projectId: "BR1", modality: "CT", pageSize: 5 });
+    expect(ct.total).toBe(12);
+    expect(ct.items).toHaveLength(5);
+    expect(ct.all).toHaveLength(12);
+    expect((await asCollaborator().search({ projectId: "BR1", text: "mprage" })).items.map((e) => e.label)).toEqual(["SUBJ01_A1B2C3D4"]);
+    const range = await asCollaborator().search({ projectId: "BR1", from: "2024-01-01", to: "2024-12-31" });
+    expect(range.items.map((e) => e.label)).toEqual(["SUBJ01_FFFF0000"]);
+    await expect(asCollaborator().search({ projectId: "BR1" })).rejects.toThrow(/Give a modality, words of a description or a date range/);
+    await expect(asCollaborator().search({ projectId: "BR1", from: "2024-02-01", to: "2024-01-01" })).rejects.toThrow(/start date is after the end date/);
+  });
+
+  it("a scan's instances in order; the collaborator may not read the stored files unless owners allow downloads", async () => {
+    const scan = local[0]!.scans[0]!; // series 2, two instances
+    await expect(asCollaborator().scanView({ projectId: "BR1", scanId: scan.id })).rejects.toThrow(/Collaborators may browse/);
+    const v = await callerFor(db.prisma, people.sessions.owner).browse.scanView({ projectId: "BR1", scanId: scan.id });
+    expect(v.scan).toMatchObject({ seriesNumber: 2, experimentLabel: "SUBJ01_A1B2C3D4", subject: "SUBJ01" });
+    expect(v.instances).toHaveLength(2);
+    expect(v.header).not.toBeNull();
   });
 });

@@ -199,6 +199,18 @@ describe("POST a selection", () => {
     expect(e.after).toMatchObject({ subjects: 2, experiments: 3, scans: 3, instances: 4 });
   });
 
+  it("whole subjects by label: every file of their experiments; a subject of another project is refused", async () => {
+    const r = await post("/api/projects/DL1/download", { subjects: ["SUBJ01", "SUBJ02"], experiments: [subj2[0]!.id] }, as("owner"));
+    expect(r.status, r.body.toString()).toBe(200);
+    const got = await unzip(r.body);
+    const want = await db.prisma.archiveInstance.count({ where: { scan: { experiment: { projectId: "DL1", subject: { label: { in: ["SUBJ01", "SUBJ02"] } } } } } });
+    expect(got.size).toBe(want);
+    expect([...got.keys()].every((k) => k.startsWith("SUBJ01/") || k.startsWith("SUBJ02/"))).toBe(true);
+    const foreign = await post("/api/projects/DL1/download", { subjects: ["OTHER01"] }, as("owner"));
+    expect(foreign.status).toBe(404);
+    expect(foreign.json!.error).toMatch(/has no subject OTHER01 with experiments in its local archive/);
+  });
+
   it("refuses what is not in the project, an empty or malformed selection, and a non-JSON body, saying what to send", async () => {
     const foreign = await post("/api/projects/DL1/download", { scans: [other[0]!.scans[0]!.id] }, as("owner"));
     expect(foreign.status).toBe(404);

@@ -6,11 +6,12 @@ import { openSource } from "@/lib/dicom/source";
 import { experimentLabel, type ArchiveStudy } from "@/lib/archive/driver";
 import { SAMPLES_DIR } from "@/lib/samples";
 
-export function uidsOf(file: string): { study: string; series: string; sop: string } {
+export function uidsOf(file: string): { study: string; series: string; sop: string; transferSyntax: string } {
   const src = openSource(file);
   try {
-    const ds = parseDicom(src).dataset;
-    return { study: stringValue(ds, 0x0020000d)!, series: stringValue(ds, 0x0020000e)!, sop: stringValue(ds, 0x00080018)! };
+    const parsed = parseDicom(src);
+    const ds = parsed.dataset;
+    return { study: stringValue(ds, 0x0020000d)!, series: stringValue(ds, 0x0020000e)!, sop: stringValue(ds, 0x00080018)!, transferSyntax: parsed.syntax.transferSyntaxUID };
   } finally {
     src.close?.();
   }
@@ -21,7 +22,7 @@ export function studyOf(files: string[], subjectLabel = "SUBJ-0001", studyId = "
   const instances = files.map((f, i) => {
     const p = path.isAbsolute(f) ? f : path.join(SAMPLES_DIR, f);
     const u = uidsOf(p);
-    return { instanceId: `i${i}`, path: p, sizeBytes: statSync(p).size, seriesInstanceUid: u.series, sopInstanceUid: u.sop };
+    return { instanceId: `i${i}`, path: p, sizeBytes: statSync(p).size, seriesInstanceUid: u.series, sopInstanceUid: u.sop, transferSyntaxUid: u.transferSyntax };
   });
   const studyUid = uidsOf(instances[0]!.path).study;
   return { studyId, projectId: "P", studyInstanceUid: studyUid, subjectLabel, experimentLabel: experimentLabel(subjectLabel, studyUid), instances };

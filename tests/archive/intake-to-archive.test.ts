@@ -31,7 +31,7 @@ beforeAll(async () => {
   await db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "All samples" } });
   await db.prisma.projectIntake.create({ data: { projectId: P, stableAfterSeconds: 2 } });
   await db.prisma.projectArchiveTarget.create({
-    data: { projectId: P, kind: "xnat", xnatUrl: server.url, xnatProject: "P1", xnatUser: ALICE.login, xnatSecretSealed: sealSecret(ALICE.password) },
+    data: { projectId: P, kind: "xnat", xnatUrl: server.url, xnatProject: "P1", xnatUser: ALICE.login, xnatSecretSealed: sealSecret(ALICE.password, { table: "ProjectArchiveTarget", id: P, field: "xnatSecretSealed" }) },
   });
 });
 afterAll(async () => {

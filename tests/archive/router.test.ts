@@ -38,7 +38,7 @@ describe("archive target", () => {
     expect(JSON.stringify(t)).not.toContain(ALICE.password);
     const row = await db.prisma.projectArchiveTarget.findUniqueOrThrow({ where: { projectId: f.projectId } });
     expect(row.xnatSecretSealed).not.toContain(ALICE.password);
-    expect(openSecret(row.xnatSecretSealed!)).toBe(ALICE.password);
+    expect(openSecret(row.xnatSecretSealed!, { table: "ProjectArchiveTarget", id: f.projectId, field: "xnatSecretSealed" })).toBe(ALICE.password);
     const audit = await db.prisma.auditEvent.findMany({ where: { projectId: f.projectId, action: "archive.target" } });
     expect(audit).toHaveLength(1);
     expect(JSON.stringify(audit, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(ALICE.password);
@@ -85,5 +85,14 @@ describe("archive status and retry", () => {
     expect(jobs.map((j) => j.data)).toContainEqual({ studyId: f.failedArchiveStudyId, attempt: 1 });
     await expect(owner().archive.retry({ projectId: f.projectId, studyId: f.failedArchiveStudyId })).rejects.toThrow(/no failed archive/);
     expect(await db.prisma.auditEvent.count({ where: { projectId: f.projectId, action: "archive.retry" } })).toBe(1);
+  });
+
+  it("an archived study carries its verification note (e.g. XNAT decompressed it); others none", async () => {
+    const note = "Verified by SOP Instance UID: the 1 instance (1 series) is on XNAT; this XNAT decompresses images on import: 1 of 1 series sent compressed is stored decompressed (524,288 bytes for 131,072 sent; not an error, but they take more space there).";
+    await db.prisma.studyArchive.update({ where: { studyId: f.failedArchiveStudyId }, data: { state: "archived", archivedAt: new Date(), verificationNote: note } });
+    const s = await collaborator().archive.status({ projectId: f.projectId, state: "archived" });
+    expect(s.studies).toEqual([expect.objectContaining({ studyId: f.failedArchiveStudyId, state: "archived", verificationNote: note })]);
+    await db.prisma.studyArchive.update({ where: { studyId: f.failedArchiveStudyId }, data: { verificationNote: null } });
+    expect((await collaborator().archive.status({ projectId: f.projectId })).studies[0]!.verificationNote).toBeNull();
   });
 });

@@ -8,6 +8,9 @@ import {
   COMMAND_FIELD,
   encodeCommandPData,
   encodeResponse,
+  encodeStoreRequest,
+  parseResponseCommand,
+  pdataChunks,
   NO_DATASET,
   parseCommand,
   PduFramer,
@@ -672,5 +675,32 @@ describe("encodeCommandPData and responseCommandField", () => {
     expect(responseCommandField(0x0020)).toBe(0x8020); // C-FIND
     expect(responseCommandField(0x0130)).toBe(0x8130); // N-ACTION
     expect(responseCommandField(0x8001)).toBe(0x8001);
+  });
+});
+
+describe("the SCU's C-STORE requests and responses (lib/dicom-net/pdata)", () => {
+  it("encodes a C-STORE-RQ the SCP's parser reads back", () => {
+    const cmd = parseCommand(encodeStoreRequest({ messageId: 7, sopClassUid: "1.2.840.10008.5.1.4.1.1.4", sopInstanceUid: "1.2.3.45" }));
+    expect(cmd).toEqual({ commandField: 0x0001, messageId: 7, sopClassUid: "1.2.840.10008.5.1.4.1.1.4", sopInstanceUid: "1.2.3.45", hasDataset: true });
+  });
+  it("reads a C-STORE-RSP's status, message id and error comment", () => {
+    const rsp = encodeResponse({ commandField: 0x8001, messageIdBeingRespondedTo: 7, status: 0xa700, sopClassUid: "1.2.3", sopInstanceUid: "1.2.3.4", errorComment: "disk full" });
+    expect(parseResponseCommand(rsp)).toEqual({ commandField: 0x8001, messageIdBeingRespondedTo: 7, status: 0xa700, errorComment: "disk full" });
+  });
+  it("splits a data set into P-DATA-TF PDUs no longer than the peer's maximum, the last fragment flagged", () => {
+    const value = Buffer.from(Array.from({ length: 40_000 }, (_, i) => i % 251));
+    const parts = pdataChunks(3, value, false, 16_384);
+    const pdus: Buffer[] = [];
+    for (let i = 0; i < parts.length; i += 2) pdus.push(Buffer.concat([parts[i]!, parts[i + 1]!]));
+    expect(pdus).toHaveLength(3);
+    for (const [i, p] of pdus.entries()) {
+      expect(p[0]).toBe(0x04);
+      expect(p.readUInt32BE(2) + 6).toBe(p.length);
+      expect(p.readUInt32BE(2)).toBeLessThanOrEqual(16_384);
+      expect(p[10]).toBe(3);
+      expect(p[11]).toBe(i === pdus.length - 1 ? 0x02 : 0x00);
+    }
+    expect(Buffer.concat(pdus.map((p) => p.subarray(12)))).toEqual(value);
+    expect(pdataChunks(1, Buffer.from([1, 2]), true, 0).map((b) => b.length)).toEqual([12, 2]);
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFileMetaHeader, readPart10Info } from "@/lib/dicom-net/part10";
 import type { AssociationEvent } from "@/lib/dicom-net/scp";
 import { freePort, run, sampleFiles, startTestScp, storescuConfig, storescuSuccesses, tempDir, type TestScp } from "./helpers";
-import { waitFor } from "../helpers/wait";
+import { waitFor, waitForPort } from "../helpers/wait";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -76,7 +76,7 @@ describe("storescu sends every sample", () => {
       stdio: "ignore",
     });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await waitForPort(witnessPort, "the witness storescp to listen");
       const args = ["-nh", "-v", "-xf", cfg, "Default", "-aec", "ATRIUM", "127.0.0.1"];
       const [ours, theirs] = await Promise.all([
         run("storescu", [...args, String(scp.port), ...files]),

@@ -8,6 +8,7 @@ import { readPart10Info } from "@/lib/dicom-net/part10";
 import { sendDicom, type SendSummary } from "@/lib/dicom-net/scu";
 import { TS } from "@/lib/dicom-net/uids";
 import { freePort, run, SAMPLES, startTestScp, tempDir } from "./helpers";
+import { waitForPort } from "../helpers/wait";
 
 const ATRIUM = path.resolve(import.meta.dirname, "../../bin/atrium.mjs");
 
@@ -61,7 +62,7 @@ describe("atrium send", () => {
       stdio: "ignore",
     });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await waitForPort(port, "storescp to listen");
       const { code, summary } = await atriumSend([SAMPLES, "--to", `127.0.0.1:${port}`, "--aet", "STORESCP"]);
       expect(summary.sent).toBeGreaterThan(0);
       expect(code).toBe(summary.failed > 0 ? 1 : 0);

@@ -3,7 +3,7 @@
 // and output paths that never carry the input's names.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createTestDatabase } from "../helpers/pg";
@@ -66,8 +66,16 @@ afterAll(async () => {
 });
 
 describe("atrium deid (command)", () => {
+  it("with --project and DATABASE_URL but no ATRIUM_SECRET_KEY, refuses before processing anything, saying what to set", () => {
+    const out = path.join(work, "nokey-out");
+    const r = atriumDeid(["--in", input, "--out", out, "--project", "trial-nokey"], { DATABASE_URL: db.url, ATRIUM_SECRET_KEY: undefined, NEXTAUTH_SECRET: undefined });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/set ATRIUM_SECRET_KEY \(the same as the portal's and workers'\)/);
+    expect(existsSync(out) ? listFiles(out) : []).toEqual([]);
+  });
+
   it("keeps pseudonyms, UIDs and date offsets across runs with --project and DATABASE_URL", async () => {
-    const env = { DATABASE_URL: db.url };
+    const env = { DATABASE_URL: db.url, ATRIUM_SECRET_KEY: "cli-test-secret-key-0123456789" };
     // Modified dates: shifted by the subject's offset, which must also survive between runs.
     const common = ["--in", input, "--project", "trial-7", "--profile", "basic+retainLongitudinalModifiedDates", "--json"];
     const a = atriumDeid([...common, "--out", path.join(work, "run1"), "--pattern", "TRIAL7-{000}"], env);
@@ -114,6 +122,53 @@ describe("atrium deid (command)", () => {
       const all = listFiles(path.join(work, dir)).join("\n") + readFileSync(path.join(work, dir, "quarantine", "reasons.tsv"), "utf8");
       for (const n of PHI_NAMES) expect(all.toLowerCase()).not.toContain(n.toLowerCase());
     }
+  });
+
+  it("refuses a CTP script that is not a script: non-zero exit, the line and the reason, nothing written", () => {
+    const clean = path.join(work, "garbage-in");
+    mkdirSync(clean, { recursive: true });
+    copyFileSync(path.join(SAMPLES, "pydicom__CT_small.dcm"), path.join(clean, "ct.dcm"));
+    const script = path.join(work, "garbage.script");
+    writeFileSync(script, "this is not a script\n");
+    const out = path.join(work, "garbage-out");
+    const r = atriumDeid(["--in", clean, "--out", out, "--script", script, "--json"], {});
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/line 1: .*not a script line/);
+    expect(r.json).toBeUndefined();
+    expect(existsSync(out) ? listFiles(out) : []).toEqual([]);
+  });
+
+  it("quarantines (exit 1) the output of a script that keeps Patient's Name: the floor check names the path, never the value", () => {
+    const clean = path.join(work, "keep-in");
+    mkdirSync(clean, { recursive: true });
+    copyFileSync(path.join(SAMPLES, "pydicom__CT_small.dcm"), path.join(clean, "ct.dcm"));
+    const script = path.join(work, "keep.script");
+    // Everything else removed or hashed (CTP keeps the SOP/Study UIDs unless a rule changes them); Patient's Name kept as it is.
+    writeFileSync(
+      script,
+      [
+        "<script>",
+        '<e t="00100010" n="PatientName">@keep()</e>',
+        '<e t="00080018" n="SOPInstanceUID">@hashuid(1.2.3,this)</e>',
+        '<e t="0020000D" n="StudyInstanceUID">@hashuid(1.2.3,this)</e>',
+        '<e t="00120062" n="PatientIdentityRemoved">@always()YES</e>',
+        '<r t="unspecifiedelements"/>',
+        "</script>",
+      ].join("\n"),
+    );
+    const out = path.join(work, "keep-out");
+    const r = atriumDeid(["--in", clean, "--out", out, "--script", script, "--json"], {});
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.json).toMatchObject({ files: 1, deidentified: 0, quarantined: 1 });
+    const tsv = readFileSync(path.join(out, "quarantine", "reasons.tsv"), "utf8");
+    expect(tsv).toMatch(/\tverification_failed\t\(0010,0010\)\t/);
+    expect(tsv.toLowerCase()).not.toContain("compressedsamples");
+    expect(listFiles(out).filter((f) => !f.startsWith("quarantine"))).toEqual([]);
+    // The operator lets Patient's Name through the floor explicitly: released.
+    const allowed = atriumDeid(["--in", clean, "--out", path.join(work, "keep-out-2"), "--script", script, "--floor-keep", "PatientName", "--json"], {});
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.json).toMatchObject({ files: 1, deidentified: 1, quarantined: 0 });
+    expect(atriumDeid(["--in", clean, "--out", path.join(work, "keep-out-3"), "--script", script, "--floor-keep", "NoSuchElement"], {}).code).toBe(2);
   });
 
   it("exits 0 when nothing is quarantined; warns when pseudonyms are not kept", () => {

@@ -2,7 +2,11 @@
 // under concurrency against the real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/pg";
-import { PrismaPseudonymStore } from "@/lib/dicom/pseudonyms-prisma";
+import { PrismaPseudonymStore } from "@/server/dicom/pseudonyms-prisma";
+import { deriveKey, open, seal } from "@/lib/crypto/secret-box";
+
+const sealKey = deriveKey("pseudonyms-test-secret-key");
+const sealer = { seal: (s: string, projectId: string) => seal(s, sealKey, projectId), open: (s: string, projectId: string) => open(s, sealKey, projectId) };
 import { formatPseudonym, LookupMissError, MemoryPseudonymStore, parseLookupCsv, deriveUid } from "@/lib/dicom/pseudonyms";
 import { deidentify } from "@/lib/dicom/deid";
 import { readSample } from "./helpers";
@@ -59,7 +63,7 @@ describe("PrismaPseudonymStore (PostgreSQL)", () => {
 
   it("never hands out two pseudonyms for one patient under concurrency", async () => {
     // Several independent store instances (as separate workers would have) on one database.
-    const stores = Array.from({ length: 4 }, () => new PrismaPseudonymStore(db.prisma));
+    const stores = Array.from({ length: 4 }, () => new PrismaPseudonymStore(db.prisma, sealer));
     await stores[0].configure("proj-a", { pattern: "PRJ-{0000}" });
     const calls = Array.from({ length: 40 }, (_, i) => stores[i % 4].subject("proj-a", `id:PAT${i % 8}`));
     const res = await Promise.all(calls);
@@ -80,8 +84,8 @@ describe("PrismaPseudonymStore (PostgreSQL)", () => {
   });
 
   it("keeps date offsets and UID maps stable per project, and differing between projects", async () => {
-    const s1 = new PrismaPseudonymStore(db.prisma);
-    const s2 = new PrismaPseudonymStore(db.prisma);
+    const s1 = new PrismaPseudonymStore(db.prisma, sealer);
+    const s2 = new PrismaPseudonymStore(db.prisma, sealer);
     const a = await s1.subject("proj-b", "id:X");
     const b = await s2.subject("proj-b", "id:X");
     expect(b).toEqual(a);
@@ -94,7 +98,7 @@ describe("PrismaPseudonymStore (PostgreSQL)", () => {
   });
 
   it("imports a lookup table and enforces lookup mode", async () => {
-    const s = new PrismaPseudonymStore(db.prisma);
+    const s = new PrismaPseudonymStore(db.prisma, sealer);
     await s.configure("proj-l", { mode: "lookup", dateOffsetScope: "project", dateOffsetRange: [-20, -20] });
     expect(await s.importLookup("proj-l", new Map([["A1", "L-001"], ["A2", "L-002"]]))).toEqual({ added: 2, existing: 0 });
     expect((await s.subject("proj-l", "id:A2")).pseudonym).toBe("L-002");

@@ -33,7 +33,8 @@ const P = "IMAGING";
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  xnat = await startServer();
+  // Rewrites what it imports as XNAT does, and decompresses compressed images as some sites' XNAT do.
+  xnat = await startServer({ decompress: true });
   app = await startAtrium({ DATABASE_URL: db.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: prefix });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -50,6 +51,11 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+async function receive(files: string[]) {
+  const { queueDeid } = await import("@/server/intake/queue");
+  for (const f of files) await queueDeid((await stageFile(db.prisma, dataDir, P, path.join(SAMPLES, f))).id);
+}
+
 describe("the Archive tab", () => {
   it("an owner tests the XNAT connection and saves it as the project's target", async () => {
     await devSignIn(page, app.url, "owner@institute.test", "Olga Owner");
@@ -62,10 +68,16 @@ describe("the Archive tab", () => {
     await shot("archive-tab-local-default");
 
     await page.getByText("XNAT", { exact: true }).click();
-    await page.getByLabel("XNAT URL").fill(xnat.url);
+    // A cloud metadata address is refused when saved, under the field, saying how to allow it (#17 §3).
+    await page.getByLabel("XNAT URL").fill("http://169.254.169.254/latest");
     await page.getByLabel("Project ID on that XNAT").fill("P1");
     await page.getByLabel("User (or alias token)").fill(ALICE.login);
     await page.getByLabel("Password (or token secret)").fill("not-the-password");
+    await page.getByRole("button", { name: "Save target" }).click();
+    await page.getByText(/does not connect to 169\.254\.169\.254: it is a cloud metadata service address\. .*ATRIUM_OUTBOUND_ALLOW/).waitFor();
+    await shot("archive-tab-url-refused");
+    expect(await db.prisma.projectArchiveTarget.findUnique({ where: { projectId: P } })).toBeNull();
+    await page.getByLabel("XNAT URL").fill(xnat.url);
     await page.getByRole("button", { name: "Test connection" }).click();
     await page.getByTestId("connection-result").getByText(/refused the login/).waitFor();
     await shot("archive-tab-connection-refused");
@@ -85,10 +97,6 @@ describe("the Archive tab", () => {
     await db.prisma.projectIntake.create({ data: { projectId: P, stableAfterSeconds: 5 } });
     // XNAT answers 500 to the first study's upload and to every retry of the client.
     xnat.inject({ method: "POST", path: "/data/services/import", kind: "status", status: 500, times: 5 });
-    const { queueDeid } = await import("@/server/intake/queue");
-    const receive = async (files: string[]) => {
-      for (const f of files) await queueDeid((await stageFile(db.prisma, dataDir, P, path.join(SAMPLES, f))).id);
-    };
     await receive(CT_STUDY);
     await page.getByTestId("archive-row-failed").waitFor({ timeout: 90_000 });
     await receive(MR_STUDY);
@@ -112,4 +120,15 @@ describe("the Archive tab", () => {
     expect([...xnat.experiments.values()].filter((e) => e.project === "P1")).toHaveLength(2);
     expect(await db.prisma.auditEvent.count({ where: { projectId: P, action: "archive.retry" } })).toBe(1);
   }, 180_000);
+
+  it("a compressed study the site's XNAT decompressed is archived, and its row says it was verified by SOP Instance UID and decompressed", async () => {
+    await receive(["dicomParser__CT0012.not_fragmented_bot_rle.dcm"]);
+    await page.getByTestId("archive-note").filter({ hasText: /this XNAT decompresses images on import: 1 of 1 series sent compressed is stored decompressed/ }).waitFor({ timeout: 90_000 });
+    expect(await page.getByTestId("count-archived").innerText()).toMatch(/3$/);
+    const note = await page.getByTestId("archive-note").filter({ hasText: /decompresses/ }).innerText();
+    expect(note).toMatch(/^Verified by SOP Instance UID: the 1 instance \(1 series\) is on XNAT; /);
+    await shot("archive-tab-verification-note");
+    const row = await db.prisma.studyArchive.findFirstOrThrow({ where: { projectId: P, verificationNote: { contains: "decompresses" } } });
+    expect(row.state).toBe("archived");
+  }, 120_000);
 });

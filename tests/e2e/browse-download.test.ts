@@ -180,7 +180,8 @@ describe("Browse tab", () => {
     await shot(page, "browse-owner-setting");
 
     await collab.reload();
-    await collab.getByTestId("subjects-table").getByRole("button", { name: "PSEUDO_0001", exact: true }).click();
+    // The place is in the URL (#21): the reload opens PSEUDO_0001 again.
+    await collab.getByTestId("experiments-table").waitFor();
     const enabled = collab.getByTestId("experiments-table").getByRole("button", { name: /^Download PSEUDO_0001_9D8E7F60/ });
     await expect.poll(() => enabled.isEnabled()).toBe(true);
     expect(await collab.getByTestId("download-refused").count()).toBe(0);

@@ -18,6 +18,8 @@ const shot = async (name: string) => {
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  // Ada, not a site admin, creates projects here: the site lets everyone (the default is admins only).
+  await db.prisma.siteSettings.create({ data: { projectCreation: "all" } });
   app = await startAtrium({ DATABASE_URL: db.url, ATRIUM_QUEUE_PREFIX: `atrium-portal-${process.pid}`, ATRIUM_ADMINS: "boss@institute.test" });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -89,7 +91,7 @@ describe("the portal in a browser", () => {
     await page.getByText("Changed: name").waitFor();
     await shot("project-overview");
     await page.getByRole("tab", { name: "Audit log" }).click();
-    await page.getByText("project.update").waitFor();
+    await page.getByTestId("audit-table").getByText("project.update").waitFor();
     await page.getByText("invitation.create").waitFor();
     await page.getByText("project.create").waitFor();
     await shot("project-audit");

@@ -73,10 +73,26 @@ describe("routing rules and the quarantine in the portal", () => {
     await rules.getByRole("button", { name: "Add rule" }).click();
     await rules.getByText(/At column 10: expected "=="/).waitFor();
     await shot("routing-rule-error");
+    // A backreference cannot run on RE2: refused with the reason, and the help says what RE2 lacks (#17 §2).
+    await rules.getByLabel("New rule").fill("StudyDescription ~ /(a+)\\1/");
+    await rules.getByRole("button", { name: "Add rule" }).click();
+    await rules.getByText(/At column 20: .*backreferences such as \\1 are not supported/).waitFor();
+    await rules.getByText("Syntax and examples").click();
+    await rules.getByTestId("rules-regex-help").getByText(/without backreferences/).waitFor();
+    await rules.getByText("MR studies whose description mentions brain, in any case").waitFor();
+    await page.waitForTimeout(500); // the help's opening transition, for the screenshot
+    await shot("routing-rule-re2");
 
     await rules.getByLabel("New rule").fill('Modality == "MR" && Rows >= 64');
     await rules.getByLabel("Description (optional)").fill("MR only");
     await rules.getByRole("button", { name: "Add rule" }).click();
+    // The first enabled rule changes what the project accepts: the portal says so and asks (#21 §3).
+    const confirm = page.getByTestId("first-rule-confirm");
+    await confirm.getByText(/only instances that match an enabled rule are accepted/).waitFor();
+    await page.waitForTimeout(400); // the modal's opening transition, for the screenshot
+    await shot("routing-first-rule-confirm");
+    expect(await db.prisma.routingRule.count({ where: { projectId: "NEURO" } })).toBe(0);
+    await confirm.getByRole("button", { name: "Accept only matching instances" }).click();
     await rules.getByText('Modality == "MR" && Rows >= 64').waitFor();
     // The list shows the rule once its save returned; the database is asked until then.
     await expect.poll(() => db.prisma.routingRule.count({ where: { projectId: "NEURO", enabled: true } })).toBe(1);

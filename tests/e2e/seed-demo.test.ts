@@ -43,7 +43,7 @@ describe("atrium seed-demo", () => {
     expect(seeded.out).toMatch(/project DEMO created/);
     expect(seeded.out).toMatch(/sent \d+ instances/);
 
-    let status: { instances: { total: number; received: number; deidentified: number } } | null = null;
+    let status: { instances: { total: number; received: number; deidentified: number; review: number } } | null = null;
     const deadline = Date.now() + 240_000;
     for (;;) {
       const r = await atrium(["status", "--project", "DEMO", "--json"]);
@@ -54,7 +54,9 @@ describe("atrium seed-demo", () => {
       await new Promise((res) => setTimeout(res, 1000));
     }
     expect(status!.instances.total).toBeGreaterThanOrEqual(60);
-    expect(status!.instances.deidentified).toBeGreaterThanOrEqual(50);
+    // Ultrasound and secondary-capture samples are held for a pixel review (burned-in text possible).
+    expect(status!.instances.deidentified).toBeGreaterThanOrEqual(40);
+    expect(status!.instances.review).toBeGreaterThanOrEqual(15);
 
     // Again: the project is there already, nothing breaks (the resend is recorded as duplicates).
     const again = await atrium(["seed-demo"]);

@@ -30,7 +30,7 @@ describe("npm start with the embedded default", () => {
   let cookie = "";
 
   it("starts on PGlite without DATABASE_URL, migrates, and reports itself healthy with its workers", async () => {
-    running = await startAtrium({ ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: prefix, DATABASE_URL: undefined });
+    running = await startAtrium({ ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: prefix, DATABASE_URL: undefined, ATRIUM_METRICS_TOKEN: "smoke-metrics-token" });
     const health = (await (await fetch(`${running.url}/api/health`)).json()) as Record<string, { ok: boolean; detail?: string }>;
     expect(health.database).toMatchObject({ ok: true, detail: "pglite" });
     expect(health.redis!.ok).toBe(true);
@@ -76,8 +76,9 @@ describe("npm start with the embedded default", () => {
     expect(forged.status).toBe(401);
   });
 
-  it("serves Prometheus metrics", async () => {
-    const text = await (await fetch(`${running!.url}/metrics`)).text();
+  it("serves Prometheus metrics to the scraper's token (ATRIUM_METRICS_TOKEN)", async () => {
+    expect((await fetch(`${running!.url}/metrics`)).status).toBe(401);
+    const text = await (await fetch(`${running!.url}/metrics`, { headers: { authorization: "Bearer smoke-metrics-token" } })).text();
     expect(text).toMatch(/^atrium_queue_jobs\{.*queue="health".*\} \d+$/m);
     expect(text).toMatch(/^atrium_http_requests_total\{.*route="api\/trpc".*\} \d+$/m);
     expect(text).not.toContain("dev@atrium.test");

@@ -41,7 +41,8 @@ async function waitForSummary(expectedFiles: number) {
   await expect
     .poll(
       async () => {
-        const done = (await count("deidentified")) + (await count("duplicate")) + (await count("quarantined")) + (await count("skipped"));
+        // Ultrasound and secondary-capture images are held for a pixel review (burned-in text possible).
+        const done = (await count("deidentified")) + (await count("duplicate")) + (await count("quarantined")) + (await count("skipped")) + (await count("review"));
         return done === expectedFiles && (await count("processing")) === 0;
       },
       { timeout: 90_000, interval: 500 },
@@ -109,6 +110,7 @@ describe("browser upload", () => {
     expect(new Set(rows.map((r) => r.batchId)).size).toBe(1);
     expect(rows.filter((r) => r.status === "deidentified").length).toBe(await count("deidentified"));
     expect(rows.filter((r) => r.status === "quarantined").length).toBe(await count("quarantined"));
+    expect(rows.filter((r) => r.status === "review").length).toBe(await count("review"));
     // Recorded files that de-identification skipped (e.g. a DICOMDIR) count as skipped, with its reason.
     expect(rows.filter((r) => r.status !== "skipped").length).toBe(await count("stored"));
     expect(rows.filter((r) => r.status === "skipped").length + 1).toBe(await count("skipped"));

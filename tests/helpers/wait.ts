@@ -20,3 +20,21 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Waits until something accepts TCP connections on 127.0.0.1:port (a server the test started). */
+export async function waitForPort(port: number, what = `a server on port ${port}`, timeoutMs = 10_000): Promise<void> {
+  const net = await import("node:net");
+  await waitFor(
+    what,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = net.connect({ host: "127.0.0.1", port });
+        s.once("connect", () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once("error", () => resolve(false));
+      }),
+    { timeoutMs, intervalMs: 20 },
+  );
+}

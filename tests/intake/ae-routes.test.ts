@@ -51,7 +51,7 @@ describe("AE routes in the database", () => {
     const err = await owner.intake.addAeRoute({ projectId: b.projectId, aeTitle: "shared" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TRPCError);
     expect((err as TRPCError).code).toBe("CONFLICT");
-    expect((err as TRPCError).message).toMatch(/SHARED already routes to a project.*choose another/);
+    expect((err as TRPCError).message).toMatch(/SHARED already routes to project FIRST.*choose another AE title/);
     expect(await snapshot(db.prisma)).toEqual(before);
   });
 
@@ -79,8 +79,9 @@ describe("AE routes in the database", () => {
     });
     await db.prisma.intakeStudy.create({ data: { projectId: f.projectId, studyInstanceUid: "2.25.1", subjectLabel: "SUBJ-0001", instanceCount: 2 } });
     const s = await intakeSummary(db.prisma, f.projectId);
-    // The fixture itself holds one quarantined instance and one study whose archive failed.
-    expect(s.instances).toEqual({ received: 0, deidentified: 2, duplicate: 1, skipped: 0, quarantined: 2, total: 5 });
+    // The fixture itself holds one quarantined instance, one held for a pixel review and one study
+    // whose archive failed.
+    expect(s.instances).toEqual({ received: 0, deidentified: 2, duplicate: 1, skipped: 0, quarantined: 2, review: 1, total: 6 });
     expect(s.studies).toMatchObject({ receiving: 1, failed: 1, total: 2 });
     expect(s.quarantineReasons).toEqual(
       expect.arrayContaining([

@@ -8,6 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { createTestDatabase } from "../helpers/pg";
+// Patients are stored under a keyed hash whose per-project secret is sealed with this key.
+process.env.ATRIUM_SECRET_KEY ??= "atrium-test-secret-key-not-for-production";
 import { setDbHandle } from "@/server/db";
 import { recordReceived } from "@/server/intake/receive";
 import { deidentifyInstance, markStableStudies } from "@/server/intake/deidentify";

@@ -141,7 +141,10 @@ describe("the site admins' unrouted quarantine", () => {
 
     // No rule matches yet; then an owner adds one for MR and the admin re-runs routing.
     expect(await admin().admin.rerouteUnrouted({ instanceId: mr.id })).toMatchObject({ routed: false });
-    await owner().rules.create({ projectId: "DST", expression: 'Modality == "MR"' });
+    await owner().rules.create({ projectId: "DST", expression: 'Modality == "MR"', acceptOnlyMatching: true });
+    // The site AE title consults only the projects site admins enabled for it.
+    expect(await admin().admin.rerouteUnrouted({ instanceId: mr.id })).toMatchObject({ routed: false });
+    await admin().admin.setSiteRouting({ projectId: "DST", enabled: true });
     expect(await admin().admin.rerouteUnrouted({ instanceId: mr.id })).toEqual({ routed: true, projectId: "DST" });
     expect(await admin().admin.rerouteUnrouted({ instanceId: ct.id })).toMatchObject({ routed: false });
 
@@ -158,6 +161,7 @@ describe("the site admins' unrouted quarantine", () => {
     await admin().admin.deleteUnrouted({ instanceId: del.id });
     expect((await admin().admin.unrouted({})).items).toEqual([]);
     await db.prisma.routingRule.deleteMany({ where: { projectId: "DST" } });
+    await admin().admin.setSiteRouting({ projectId: "DST", enabled: false });
     clearRuleCache();
   });
 
@@ -175,7 +179,7 @@ describe("routing rules through the API", () => {
   });
 
   it("creates in order, updates, reorders and deletes, each audited", async () => {
-    const a = await owner().rules.create({ projectId: "SRC", expression: 'Modality == "MR"', description: "MR" });
+    const a = await owner().rules.create({ projectId: "SRC", expression: 'Modality == "MR"', description: "MR", acceptOnlyMatching: true });
     const b = await owner().rules.create({ projectId: "SRC", expression: 'Modality == "CT"', enabled: false });
     expect([a.position, b.position]).toEqual([0, 1]);
     expect(await owner().rules.update({ projectId: "SRC", ruleId: b.id, enabled: true, expression: 'Modality == "CT"' })).toEqual({ changed: ["enabled"] });
@@ -216,15 +220,19 @@ describe("routing rules through the API", () => {
 
 describe("de-identification settings", () => {
   it("accepts a valid profile and CTP script, refuses invalid ones with what is wrong, and audits a script by its hash", async () => {
-    await owner().intake.updateSettings({ projectId: "SRC", deidProfile: "basic+retainUIDs+cleanDescriptors" });
+    await owner().intake.updateSettings({ projectId: "SRC", deidProfile: "basic+cleanDescriptors" });
+    // A retain option beyond the site floor waits for a site admin (tests/intake/deid-floor.test.ts).
+    expect((await owner().intake.updateSettings({ projectId: "SRC", deidProfile: "basic+retainUIDs+cleanDescriptors" })).pendingApproval?.message).toMatch(/site admin must approve/);
     const bad = await owner().intake.updateSettings({ projectId: "SRC", deidProfile: "basic+retainEverything" }).catch((e: unknown) => e);
     expect((bad as TRPCError).message).toMatch(/unknown profile option .*retainEverything/);
     const badScript = await owner().intake.updateSettings({ projectId: "SRC", deidScript: "<notascript/>" }).catch((e: unknown) => e);
     expect((badScript as TRPCError).message).toMatch(/CTP script cannot be read/);
-    const script = '<script><e en="T" t="00100010" n="PatientName">@empty()</e></script>';
+    const script =
+      '<script><e en="T" t="00100010" n="PatientName">@empty()</e><e t="00080018">@hashuid(1.2.3,this)</e><e t="0020000D">@hashuid(1.2.3,this)</e>' +
+      '<r t="unspecifiedelements"/><r t="privategroups"/></script>';
     await owner().intake.updateSettings({ projectId: "SRC", deidScript: script });
     const s = await owner().intake.settings({ projectId: "SRC" });
-    expect(s).toMatchObject({ deidProfile: "basic+retainUIDs+cleanDescriptors", hasDeidScript: true, deidScript: script, siteAeTitle: "ATRIUM" });
+    expect(s).toMatchObject({ deidProfile: "basic+cleanDescriptors", hasDeidScript: true, deidScript: script, siteAeTitle: "ATRIUM" });
     expect((await callerFor(db.prisma, people.sessions.member).intake.settings({ projectId: "SRC" })).deidScript).toBeNull();
     const audit = await db.prisma.auditEvent.findFirstOrThrow({ where: { projectId: "SRC", action: "intake.settings" }, orderBy: { id: "desc" } });
     expect(JSON.stringify(audit.after)).not.toContain("PatientName");

@@ -1,7 +1,8 @@
 // Routing decisions with routing rules, against the real PostgreSQL (and Redis for the queue):
 // project-bound ways in must match one of the project's enabled rules when it has any; the
-// site-wide AE title routes by every project's rules (projects in id order, rules by position),
-// and what matches nothing is quarantined with no project. The last part drives real DCMTK
+// site-wide AE title routes by the rules of the projects site admins enabled for it (in their
+// order, rules by position; tests/intake/site-routing.test.ts covers that decision), and what
+// matches nothing is quarantined with no project. The last part drives real DCMTK
 // storescu against the C-STORE listener.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,10 +35,12 @@ function staged(file: string): StagedFile {
   return { path: p, sizeBytes: 1, sha256: "0".repeat(64) };
 }
 
-async function project(id: string, rules: { expression: string; enabled?: boolean }[] = []) {
+/** `site`: enabled for routing the site AE title (as a site admin would), last in the order. */
+async function project(id: string, rules: { expression: string; enabled?: boolean }[] = [], site = false) {
   await db.prisma.project.create({
     data: { id, idLower: id.toLowerCase(), name: id, members: { create: { userId: people.users.owner.id, role: "owner" } } },
   });
+  if (site) await db.prisma.siteRoutingProject.create({ data: { projectId: id, position: (await db.prisma.siteRoutingProject.count()) + 1 } });
   for (const [position, r] of rules.entries()) {
     await db.prisma.routingRule.create({ data: { projectId: id, position, expression: r.expression, enabled: r.enabled ?? true } });
   }
@@ -96,9 +99,9 @@ describe("routing an instance bound to a project", () => {
 });
 
 describe("routing by the site AE title", () => {
-  it("tries projects in id order and rules by position; the first match wins; nothing matches → no project", async () => {
-    await project("A_BRAIN", [{ expression: 'Modality == "CT" && Rows > 100000' }, { expression: 'Modality == "MR"' }]);
-    await project("B_BODY", [{ expression: 'Modality == "CT" || Modality == "MR"' }]);
+  it("tries the enabled projects in order and rules by position; the first match wins; nothing matches → no project", async () => {
+    await project("A_BRAIN", [{ expression: 'Modality == "CT" && Rows > 100000' }, { expression: 'Modality == "MR"' }], true);
+    await project("B_BODY", [{ expression: 'Modality == "CT" || Modality == "MR"' }], true);
     expect(await resolveRoute(db.prisma, { site: true }, staged(MR[0]!))).toEqual({ projectId: "A_BRAIN" });
     expect(await resolveRoute(db.prisma, { site: true }, staged(CT[0]!))).toEqual({ projectId: "B_BODY" });
     const none = await resolveRoute(db.prisma, { site: true }, staged(US[0]!));
@@ -117,8 +120,8 @@ describe("storescu to the site AE title", () => {
   beforeAll(async () => {
     await db.prisma.routingRule.deleteMany({});
     await db.prisma.project.deleteMany({});
-    await project("BRAIN", [{ expression: 'Modality == "MR"' }]);
-    await project("CHEST", [{ expression: '(0008,0060) == "CT" && Rows >= 64' }]);
+    await project("BRAIN", [{ expression: 'Modality == "MR"' }], true);
+    await project("CHEST", [{ expression: '(0008,0060) == "CT" && Rows >= 64' }], true);
     await db.prisma.aeRoute.create({ data: { aeTitle: "BRAIN_MRI", projectId: "BRAIN", allowedCallingAes: [], allowedAddresses: [] } });
     clearRuleCache();
     port = await freePort();

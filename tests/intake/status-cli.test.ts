@@ -43,3 +43,25 @@ it("prints them for people, and says what is wrong with a bad project id", async
   expect(none.code).toBe(2);
   expect(none.stderr).toMatch(/--project ID is required/);
 });
+
+it("reads the same figures over plain pg as the portal does through Prisma, timestamps included", async () => {
+  const { intakeSummary } = await import("@/server/intake/summary");
+  await db.prisma.intakeStudy.create({
+    data: { projectId: "STAT", studyInstanceUid: "2.25.7", subjectLabel: "SUBJ-0007", instanceCount: 3, lastInstanceAt: new Date("2026-03-04T05:06:07.089Z") },
+  });
+  const r = await atrium(["status", "--project", "STAT", "--json"]);
+  expect(r.code).toBe(0);
+  const viaPg = JSON.parse(r.stdout);
+  const viaPrisma = JSON.parse(JSON.stringify(await intakeSummary(db.prisma, "STAT")));
+  // What depends on the moment of reading (the live window, a study's progress) is compared apart.
+  for (const s of [viaPg, viaPrisma]) {
+    for (const st of s.live.recentStudies) delete st.progress;
+    expect(s.live.activeBatches.length).toBeLessThanOrEqual(1);
+    delete s.live.instancesPerSecond;
+    delete s.live.instancesInWindow;
+    delete s.live.activeBatches;
+  }
+  expect(viaPg.live.recentStudies).toEqual([expect.objectContaining({ subjectLabel: "SUBJ-0007", instanceCount: 3, lastInstanceAt: "2026-03-04T05:06:07.089Z" })]);
+  expect(viaPg.lastReceivedAt).toBe((await db.prisma.receivedInstance.findFirstOrThrow({ orderBy: { receivedAt: "desc" } })).receivedAt.toISOString());
+  expect(viaPg).toEqual(viaPrisma);
+});

@@ -31,8 +31,10 @@ describe("upload bodies", () => {
 
 describe("a batch's live outcome", () => {
   it("counts statuses and is done when nothing waits for de-identification", () => {
-    const c = countBatch([{ status: "received" }, { status: "deidentified" }, { status: "duplicate" }, { status: "quarantined" }]);
-    expect(c).toEqual({ processing: 1, deidentified: 1, duplicate: 1, quarantined: 1, skipped: 0, total: 4, done: false });
+    const c = countBatch([{ status: "received" }, { status: "deidentified" }, { status: "duplicate" }, { status: "quarantined" }, { status: "review" }]);
+    expect(c).toEqual({ processing: 1, deidentified: 1, duplicate: 1, quarantined: 1, skipped: 0, review: 1, total: 5, done: false });
+    // An instance held for a pixel review is done with de-identification.
+    expect(countBatch([{ status: "review" }]).done).toBe(true);
     expect(countBatch([{ status: "deidentified" }]).done).toBe(true);
     expect(countBatch([])).toMatchObject({ total: 0, done: true });
   });

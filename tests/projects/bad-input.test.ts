@@ -13,6 +13,8 @@ let people: People;
 beforeAll(async () => {
   db = await createTestDatabase();
   people = await createPeople(db.prisma);
+  // These tests create projects as ordinary users: the site lets everyone (the default is admins only).
+  await db.prisma.siteSettings.create({ data: { projectCreation: "all" } });
 });
 afterAll(async () => db?.drop());
 

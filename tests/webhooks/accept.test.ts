@@ -60,7 +60,7 @@ describe("accepting a webhook", () => {
 
   it("says so when the stored secret cannot be read (the server key changed), recording nothing", async () => {
     const other = await db.prisma.webhookSource.create({
-      data: { id: "wh_oldkey", projectId: "WH_IN", name: "Old", nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9", secretSealed: seal("s", deriveKey("a-different-server-key-0123")) },
+      data: { id: "wh_oldkey", projectId: "WH_IN", name: "Old", nodeKind: "orthanc", nodeUrl: "http://127.0.0.1:9", secretSealed: seal("s", deriveKey("a-different-server-key-0123"), "atrium:WebhookSource:wh_oldkey:secretSealed") },
     });
     const before = await db.prisma.webhookDelivery.count();
     const a = await acceptWebhook(db.prisma, other.id, req(signWebhook("s", body)));

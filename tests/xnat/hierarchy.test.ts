@@ -127,11 +127,13 @@ describe("scans, resources, files", () => {
     const resources = await alice.listResources({ ...exp, scan: "1" });
     expect(resources[0]).toMatchObject({ label: "NIFTI", format: "NIFTI", content: "T1_RAW", file_count: "2", file_size: "1005" });
 
-    // existing name without overwrite: 409 conflict; with overwrite: replaced (200)
+    // existing name without overwrite: XNAT answers 200 with {"duplicates": [...]} and keeps the old
+    // file (a conflict for the client); with overwrite: replaced (200)
     const conflict = (await alice.uploadFile(res, "t1.nii", new Uint8Array(3)).catch((x: unknown) => x)) as XnatError;
     expect(conflict.kind).toBe("conflict");
-    expect(conflict.status).toBe(409);
-    expect(await alice.uploadFile(res, "t1.nii", new Uint8Array(3), { overwrite: true })).toEqual({ id: "t1.nii", created: false });
+    expect(conflict.status).toBe(200);
+    expect((await alice.listFiles(res)).find((f) => f.Name === "t1.nii")!.Size).toBe("1000");
+    expect(await alice.uploadFile(res, "t1.nii", new Uint8Array(3), { overwrite: true })).toEqual({ id: "t1.nii", created: true });
     expect((await alice.listFiles(res)).find((f) => f.Name === "t1.nii")!.Size).toBe("3");
 
     await alice.deleteFile(res, "sub/dir/notes.txt");

@@ -15,6 +15,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import zlib from "node:zlib";
+import { rewriteLikeDcm4che2 } from "./dcm4che";
 
 // dcmjs ships no type declarations; load it through a non-literal specifier and type the part we use.
 interface DcmjsLike {
@@ -53,6 +54,8 @@ interface Project {
   owners: Set<string>;
   members: Set<string>;
   collaborators: Set<string>;
+  /** Project-level resources (…/projects/{id}/resources/…). */
+  resources: Map<string, Resource>;
 }
 
 interface Subject {
@@ -62,6 +65,8 @@ interface Subject {
   insertDate: string;
   insertUser: string;
   fields: Record<string, string>;
+  /** Subject-level resources (…/subjects/{id}/resources/…). */
+  resources: Map<string, Resource>;
 }
 
 export interface StoredFile {
@@ -69,6 +74,8 @@ export interface StoredFile {
   size: number;
   digest: string;
   data?: Buffer;
+  /** DICOM files: the SOP Instance UID (XNAT's catalog keeps it as the entry's UID). */
+  sopInstance?: string;
   content?: string;
   format?: string;
   tags?: string;
@@ -194,6 +201,10 @@ export interface XnatTestServerOptions {
   /** Keep file bytes (for downloads). Default true; benchmarks turn it off. */
   keepFileData?: boolean;
   version?: string;
+  /** Rewrite imported DICOM as XNAT's dcm4che2 DicomOutputStream does (default true). */
+  rewriteDicom?: boolean;
+  /** Decompress compressed transfer syntaxes on import, as some XNAT versions do (default false). */
+  decompress?: boolean;
 }
 
 class HttpError extends Error {
@@ -363,6 +374,47 @@ export function readTar(buf: Buffer): Entry[] {
   return entries;
 }
 
+/** A zip of stored (uncompressed) entries with a central directory, as XNAT's download zips are read by clients. */
+export function storedZip(entries: Array<{ name: string; data: Buffer }>): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, "utf8");
+    const crc = zlib.crc32(e.data) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const dir = Buffer.alloc(46);
+    dir.writeUInt32LE(0x02014b50, 0);
+    dir.writeUInt16LE(20, 4);
+    dir.writeUInt16LE(20, 6);
+    dir.writeUInt16LE(0x0800, 8);
+    dir.writeUInt32LE(crc, 16);
+    dir.writeUInt32LE(e.data.length, 20);
+    dir.writeUInt32LE(e.data.length, 24);
+    dir.writeUInt16LE(name.length, 28);
+    dir.writeUInt32LE(offset, 42);
+    parts.push(local, name, e.data);
+    central.push(dir, name);
+    offset += 30 + name.length + e.data.length;
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cd, end]);
+}
+
 type ArchiveFormat = "zip" | "tar" | "tgz";
 
 function formatOf(name: string): ArchiveFormat | undefined {
@@ -450,6 +502,8 @@ interface Instance {
   patientId: string;
   studyDate: string;
   studyTime: string;
+  /** The name the file had in the upload (zip entry name). */
+  entryName: string;
   data: Buffer;
 }
 
@@ -497,6 +551,7 @@ function parseDicom(name: string, data: Buffer): Instance {
     patientId: val(dict, "00100020"),
     studyDate: val(dict, "00080020"),
     studyTime: val(dict, "00080030"),
+    entryName: name,
     data,
   };
 }
@@ -569,6 +624,8 @@ export class XnatTestServer {
       requireCsrf: options.requireCsrf ?? false,
       keepFileData: options.keepFileData ?? true,
       version: options.version ?? "1.8.10",
+      rewriteDicom: options.rewriteDicom ?? true,
+      decompress: options.decompress ?? false,
     };
     for (const u of options.users ?? [{ login: "admin", password: "admin", admin: true }]) this.users.set(u.login, u);
     this.server = http.createServer((req, res) => {
@@ -613,6 +670,7 @@ export class XnatTestServer {
       owners: new Set(o.owners ?? []),
       members: new Set(o.members ?? []),
       collaborators: new Set(o.collaborators ?? []),
+      resources: new Map(),
     });
   }
 
@@ -873,6 +931,17 @@ export class XnatTestServer {
         }),
       );
     }
+    // Parameters in a form body count as query parameters for the prearchive and its services (XNAT's
+    // resources read body variables too: pyxnat's prearchive reset and delete post them that way).
+    if (
+      (method === "POST" || method === "PUT") &&
+      /^application\/x-www-form-urlencoded/i.test(req.headers["content-type"] ?? "") &&
+      (path.startsWith("/data/prearchive") || path.startsWith("/data/services/prearchive/") || path === "/data/services/archive")
+    ) {
+      const form: Record<string, string[]> = {};
+      for (const [k, v] of new URLSearchParams(body.toString("utf8"))) (form[k] ??= []).push(v);
+      for (const [k, v] of Object.entries(form)) if (!(k in query)) query[k] = v.length === 1 ? v[0]! : v;
+    }
     if (path.startsWith("/data/services/tokens/")) return withCookies(this.tokensApi(method, path, user));
     if (path === "/data/services/import") return withCookies(await this.importService(method, query, req, body, user));
     if (path === "/data/services/archive") return withCookies(this.archiveService(method, query, user));
@@ -920,21 +989,65 @@ export class XnatTestServer {
 
   // ── Hierarchy ──
 
-  private listing<T extends Record<string, string>>(rowsIn: T[], query: Record<string, string | string[]>, title: string): Reply {
-    const reserved = new Set(["format", "columns", "limit", "offset", "sortBy", "sortOrder", "XNAT_CSRF", "accessible", "owner", "member", "collaborator", "recent", "favorite"]);
-    let rows = rowsIn.filter((r) =>
-      Object.entries(query).every(([k, v]) => reserved.has(k) || !(k in r) || (Array.isArray(v) ? v : [v]).some((one) => wildcard(one, r[k] ?? ""))),
-    );
+  /**
+   * A ResultSet listing in format json, csv or html. Filters: a row field (wildcards `*`), `xsiType`
+   * also matching the base types (xnat:subjectAssessorData, xnat:imageSessionData, …), and xml paths
+   * (`xnat:subjectData/label=…`) over the row and its `more` fields. With `columns=` (archive
+   * listings, as XNAT's QueryOrganizerResource): the named columns that are known, in that order —
+   * aliases or xml paths, unknown ones dropped — plus ID and URI.
+   */
+  private listing<T extends Record<string, string>>(
+    rowsIn: T[],
+    query: Record<string, string | string[]>,
+    title: string,
+    opts: { more?: (row: T) => Record<string, string>; columns?: boolean } = {},
+  ): Reply {
+    const reserved = new Set(["format", "columns", "limit", "offset", "sortBy", "sortOrder", "XNAT_CSRF", "accessible", "owner", "member", "collaborator", "recent", "favorite", "req_format"]);
+    const fieldsOf = (r: T): Record<string, string> => ({ ...opts.more?.(r), ...r });
+    const values = (v: string | string[]) => (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(","));
+    let rows = rowsIn.filter((r) => {
+      const all = fieldsOf(r);
+      return Object.entries(query).every(([k, v]) => {
+        if (reserved.has(k)) return true;
+        if (k === "xsiType" && "xsiType" in all) return values(v).some((t) => xsiTypeMatches(all.xsiType!, t));
+        const key = columnKey(all, k);
+        return key === undefined || values(v).some((one) => wildcard(one, all[key] ?? ""));
+      });
+    });
     const total = rows.length;
     const offset = Number(query.offset ?? 0) || 0;
     const limit = query.limit === undefined || query.limit === "*" ? Infinity : Number(query.limit);
     rows = rows.slice(offset, offset + limit);
+    const requested = (Array.isArray(query.columns) ? query.columns.join(",") : query.columns)?.split(",").filter(Boolean);
+    if (opts.columns && requested?.length && requested[0] !== "DEFAULT") {
+      rows = rows.map((r) => {
+        const all = fieldsOf(r);
+        const out: Record<string, string> = {};
+        for (const c of requested) {
+          const key = columnKey(all, c);
+          if (key !== undefined) out[c.includes("/") && !(c in all) ? c.toLowerCase() : key] = all[key] ?? "";
+        }
+        if ("ID" in all && !("ID" in out)) out.ID = all.ID!;
+        if ("URI" in all) out.URI = all.URI!;
+        return out as T;
+      });
+    }
     const format = (Array.isArray(query.format) ? query.format[0] : query.format) ?? "html";
     if (format === "json") return json(200, { ResultSet: { Result: rows, totalRecords: String(total), title } });
     const cols = rows[0] ? Object.keys(rows[0]) : [];
     if (format === "csv") {
       const cell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
       return text(200, [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c] ?? "")).join(","))].join("\n") + "\n", "text/csv;charset=UTF-8");
+    }
+    if (format === "xml") {
+      const x = escapeXml;
+      return text(
+        200,
+        `<?xml version="1.0" encoding="UTF-8"?>\n<results xmlns="http://www.nrg.wustl.edu/xe"><columns>${cols.map((c) => `<column>${x(c)}</column>`).join("")}</columns><rows>${rows
+          .map((r) => `<row>${cols.map((c) => `<cell>${x(r[c] ?? "")}</cell>`).join("")}</row>`)
+          .join("")}</rows></results>\n`,
+        "text/xml;charset=UTF-8",
+      );
     }
     const html = `<html><body><table><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>${rows
       .map((r) => `<tr>${cols.map((c) => `<td>${escapeHtml(r[c] ?? "")}</td>`).join("")}</tr>`)
@@ -960,6 +1073,22 @@ export class XnatTestServer {
       "xnat:subjectassessordata/id": e.id,
       insert_date: e.insertDate,
       URI: `/data/experiments/${e.id}`,
+    };
+  }
+
+  /** Experiment fields a listing offers through columns= and filters beyond its default columns. */
+  private experimentMore(row: Record<string, string>): Record<string, string> {
+    const e = this.experiments.get(row.ID ?? "");
+    if (!e) return {};
+    const subject = this.subjects.get(e.subjectId);
+    return {
+      subject_ID: e.subjectId,
+      "xnat:subjectassessordata/subject_id": e.subjectId,
+      "xnat:subjectdata/label": subject?.label ?? "",
+      subject_label: subject?.label ?? "",
+      modality: e.modality ?? "",
+      UID: e.uid ?? "",
+      time: e.time ?? "",
     };
   }
 
@@ -1032,6 +1161,59 @@ export class XnatTestServer {
     return { items: [{ children, meta: { "xsi:type": e.xsiType, isHistory: false, start_date: e.insertDate }, data_fields }] };
   }
 
+  // ── XML documents (format=xml), as XNAT writes its item documents ──
+
+  private static readonly NS = 'xmlns:arc="http://nrg.wustl.edu/arc" xmlns:xnat="http://nrg.wustl.edu/xnat" xmlns:xdat="http://nrg.wustl.edu/security" xmlns:prov="http://www.nbirn.net/prov" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
+
+  private resourcesXml(list: Iterable<Resource>, base: string, tag: string): string {
+    return [...list]
+      .map((r) => `<xnat:${tag} label="${escapeXml(r.label)}" URI="${escapeXml(`${base}/resources/${r.label}`)}" format="${escapeXml(r.format ?? "")}" content="${escapeXml(r.content ?? "")}" xsi:type="xnat:resourceCatalog"/>`)
+      .join("");
+  }
+
+  private scanXml(e: Experiment, sc: Scan, root: boolean): string {
+    const tag = root ? `xnat:${elementName(sc.xsiType)}` : "xnat:scan";
+    const attrs = `ID="${escapeXml(sc.id)}" type="${escapeXml(sc.type ?? "")}"${sc.uid ? ` UID="${escapeXml(sc.uid)}"` : ""}${root ? ` ${XnatTestServer.NS}` : ` xsi:type="${escapeXml(sc.xsiType)}"`}`;
+    const kids = [
+      `<xnat:image_session_ID>${escapeXml(e.id)}</xnat:image_session_ID>`,
+      sc.modality ? `<xnat:modality>${escapeXml(sc.modality)}</xnat:modality>` : "",
+      `<xnat:quality>${escapeXml(sc.quality)}</xnat:quality>`,
+      sc.seriesDescription ? `<xnat:series_description>${escapeXml(sc.seriesDescription)}</xnat:series_description>` : "",
+      this.resourcesXml(sc.resources.values(), `/data/experiments/${e.id}/scans/${sc.id}`, "file"),
+    ].join("");
+    return `<${tag} ${attrs}>${kids}</${tag}>`;
+  }
+
+  private experimentXml(e: Experiment): string {
+    const tag = `xnat:${elementName(e.xsiType)}`;
+    const kids = [
+      e.date ? `<xnat:date>${escapeXml(e.date)}</xnat:date>` : "",
+      e.time ? `<xnat:time>${escapeXml(e.time)}</xnat:time>` : "",
+      e.resources.size ? `<xnat:resources>${this.resourcesXml(e.resources.values(), `/data/experiments/${e.id}`, "resource")}</xnat:resources>` : "",
+      `<xnat:subject_ID>${escapeXml(e.subjectId)}</xnat:subject_ID>`,
+      e.uid ? `<xnat:UID>${escapeXml(e.uid)}</xnat:UID>` : "",
+      e.modality ? `<xnat:modality>${escapeXml(e.modality)}</xnat:modality>` : "",
+      e.scans.size ? `<xnat:scans>${[...e.scans.values()].map((sc) => this.scanXml(e, sc, false)).join("")}</xnat:scans>` : "",
+    ].join("");
+    return xmlDoc(`<${tag} ID="${escapeXml(e.id)}" project="${escapeXml(e.project)}" label="${escapeXml(e.label)}" ${XnatTestServer.NS}>${kids}</${tag}>`);
+  }
+
+  private subjectXml(sub: Subject): string {
+    const res = sub.resources.size ? `<xnat:resources>${this.resourcesXml(sub.resources.values(), `/data/subjects/${sub.id}`, "resource")}</xnat:resources>` : "";
+    const exps = [...this.experiments.values()].filter((e) => e.subjectId === sub.id);
+    const ex = exps.length
+      ? `<xnat:experiments>${exps.map((e) => `<xnat:experiment ID="${escapeXml(e.id)}" project="${escapeXml(e.project)}" label="${escapeXml(e.label)}" xsi:type="${escapeXml(e.xsiType)}"/>`).join("")}</xnat:experiments>`
+      : "";
+    return xmlDoc(`<xnat:Subject ID="${escapeXml(sub.id)}" project="${escapeXml(sub.project)}" label="${escapeXml(sub.label)}" ${XnatTestServer.NS}>${res}${ex}</xnat:Subject>`);
+  }
+
+  private projectXml(p: Project): string {
+    const res = p.resources.size ? `<xnat:resources>${this.resourcesXml(p.resources.values(), `/data/projects/${p.id}`, "resource")}</xnat:resources>` : "";
+    return xmlDoc(
+      `<xnat:Project ID="${escapeXml(p.id)}" secondary_ID="${escapeXml(p.secondaryId)}" ${XnatTestServer.NS}><xnat:name>${escapeXml(p.name)}</xnat:name><xnat:description>${escapeXml(p.description)}</xnat:description>${res}</xnat:Project>`,
+    );
+  }
+
   private findSubject(project: string, key: string): Subject | undefined {
     const byId = this.subjects.get(key);
     if (byId && byId.project === project) return byId;
@@ -1045,7 +1227,7 @@ export class XnatTestServer {
   }
 
   private createSubject(project: string, label: string, user: string): Subject {
-    const s: Subject = { id: `XNAT_S${pad(++this.subjectSeq, 5)}`, label, project, insertDate: xnatDateTime(new Date()), insertUser: user, fields: {} };
+    const s: Subject = { id: `XNAT_S${pad(++this.subjectSeq, 5)}`, label, project, insertDate: xnatDateTime(new Date()), insertUser: user, fields: {}, resources: new Map() };
     this.subjects.set(s.id, s);
     return s;
   }
@@ -1086,7 +1268,7 @@ export class XnatTestServer {
           if (filter === "accessible") return this.canRead(user, p);
           return this.canRead(user, p) || p.accessibility === "protected";
         });
-        return this.listing(list.map((p) => this.projectRow(p)), query, "Projects");
+        return this.listing(list.map((p) => this.projectRow(p)), query, "Projects", { columns: true });
       }
       if (method === "POST") {
         const xml = body.toString("utf8");
@@ -1105,14 +1287,14 @@ export class XnatTestServer {
         const p = this.projects.get(s.project);
         return p && this.canRead(user, p);
       });
-      return this.listing(list.map((s) => this.subjectRow(s)), query, "Subjects");
+      return this.listing(list.map((s) => this.subjectRow(s)), query, "Subjects", { columns: true });
     }
     if (segs[0] === "experiments" && segs.length === 1 && method === "GET") {
       const list = [...this.experiments.values()].filter((e) => {
         const p = this.projects.get(e.project);
         return p && this.canRead(user, p);
       });
-      return this.listing(list.map((e) => this.experimentRow(e)), query, "Experiments");
+      return this.listing(list.map((e) => this.experimentRow(e)), query, "Experiments", { columns: true, more: (r) => this.experimentMore(r) });
     }
 
     // Resolve the object path.
@@ -1128,6 +1310,10 @@ export class XnatTestServer {
       const pid = segs[1]!;
       if (segs.length === 2) return this.projectObject(method, pid, query, user);
       if (segs[2] === "accessibility" || segs[2] === "prearchive_code" || segs[2] === "users") return this.projectAttribute(method, pid, segs.slice(2), user);
+      if (segs[2] === "resources" || segs[2] === "files") {
+        const p = this.project(pid, user, "read");
+        return this.resources(method, segs.slice(2), { resources: p.resources, base: `/data/projects/${p.id}`, zipRoot: p.id, project: p }, query, req, body, user);
+      }
       project = this.project(pid, user, segs.length <= 3 && method !== "GET" ? need : "read");
       i = 2;
       if (segs[i] === "subjects") {
@@ -1177,11 +1363,12 @@ export class XnatTestServer {
 
     if (level === "subjects") {
       if (method !== "GET") return errorPage(405, "Method not allowed");
-      return this.listing([...this.subjects.values()].filter((s) => s.project === project!.id).map((s) => this.subjectRow(s)), query, "Subjects");
+      return this.listing([...this.subjects.values()].filter((s) => s.project === project!.id).map((s) => this.subjectRow(s)), query, "Subjects", { columns: true });
     }
     if (level === "subject" && rest.length === 0) {
       if (method === "GET") {
         if (!subject) return errorPage(404, `Unable to find subject ${subjectKey}`);
+        if (q("format") === "xml") return text(200, this.subjectXml(subject), "text/xml;charset=UTF-8");
         const exps = [...this.experiments.values()].filter((e) => e.subjectId === subject!.id);
         return json(200, {
           items: [
@@ -1212,12 +1399,16 @@ export class XnatTestServer {
       }
       return errorPage(405, "Method not allowed");
     }
-    if (level === "subject" && rest.length) return errorPage(404, "The server has not found anything matching the request URI");
+    if (level === "subject" && rest.length) {
+      if (rest[0] !== "resources" && rest[0] !== "files") return errorPage(404, "The server has not found anything matching the request URI");
+      if (!subject) return errorPage(404, `Unable to find subject ${subjectKey}`);
+      return this.resources(method, rest, { resources: subject.resources, base: `/data/subjects/${subject.id}`, zipRoot: subject.label, project }, query, req, body, user);
+    }
     if (level === "experiments") {
       if (method !== "GET") return errorPage(405, "Method not allowed");
       if (subjectKey && !subject) return errorPage(404, `Unable to find subject ${subjectKey}`);
       const list = [...this.experiments.values()].filter((e) => e.project === project!.id && (!subject || e.subjectId === subject.id));
-      return this.listing(list.map((e) => this.experimentRow(e)), query, "Experiments");
+      return this.listing(list.map((e) => this.experimentRow(e)), query, "Experiments", { columns: true, more: (r) => this.experimentMore(r) });
     }
     if (level === "project") return errorPage(404, "The server has not found anything matching the request URI");
 
@@ -1225,6 +1416,7 @@ export class XnatTestServer {
     if (rest.length === 0) {
       if (method === "GET") {
         if (!experiment) return errorPage(404, `Unable to find experiment ${experimentKey}`);
+        if (q("format") === "xml") return text(200, this.experimentXml(experiment), "text/xml;charset=UTF-8");
         return json(200, this.experimentItem(experiment));
       }
       if (method === "PUT") {
@@ -1283,13 +1475,17 @@ export class XnatTestServer {
           note: "",
           URI: `${expBase}/scans/${s.id}`,
         }));
-        return this.listing(rowsOut, query, "Scans");
+        return this.listing(rowsOut, query, "Scans", { columns: true });
       }
       scanKey = rest[1]!;
       scan = e.scans.get(scanKey);
       j = 2;
       if (rest.length === 2) {
-        if (method === "GET") return scan ? json(200, { items: [this.scanItem(e, scan)] }) : errorPage(404, `Unable to find scan ${scanKey}`);
+        if (method === "GET") {
+          if (!scan) return errorPage(404, `Unable to find scan ${scanKey}`);
+          if (q("format") === "xml") return text(200, xmlDoc(this.scanXml(e, scan, true)), "text/xml;charset=UTF-8");
+          return json(200, { items: [this.scanItem(e, scan)] });
+        }
         if (method === "PUT") {
           this.project(project.id, user, "edit");
           const xsi = q("xsiType") ?? scan?.xsiType;
@@ -1314,12 +1510,55 @@ export class XnatTestServer {
       }
       if (!scan) return errorPage(404, `Unable to find scan ${scanKey}`);
     }
-    const holder = scan ? scan.resources : e.resources;
-    const holderBase = scan ? `${expBase}/scans/${scan.id}` : expBase;
-    const r2 = rest.slice(j);
-    // …/scans/{id}/files: every file of the scan
-    if (r2[0] === "files" && r2.length === 1 && scan) {
+    return this.resources(
+      method,
+      rest.slice(j),
+      {
+        resources: scan ? scan.resources : e.resources,
+        base: scan ? `${expBase}/scans/${scan.id}` : expBase,
+        zipRoot: scan ? `${e.label}/scans/${scan.id}${scan.type ? `-${scan.type.replace(/[^A-Za-z0-9_-]/g, "_")}` : ""}` : e.label,
+        project,
+        scan: !!scan,
+      },
+      query,
+      req,
+      body,
+      user,
+    );
+  }
+
+  /**
+   * Resources and files of one holder (project, subject, experiment or scan): …/resources,
+   * …/resources/{label}, …/resources/{label}/files[/{name}], and for scans …/files. A files
+   * collection GET with format=zip answers a zip whose entries are `<root>/resources/<label>/files/<name>`
+   * (XNAT's layout, which pyxnat's Resource.get unpacks).
+   */
+  private resources(
+    method: string,
+    r2: string[],
+    h: { resources: Map<string, Resource>; base: string; zipRoot: string; project: Project; scan?: boolean },
+    query: Record<string, string | string[]>,
+    req: http.IncomingMessage,
+    body: Buffer,
+    user: TestUser,
+  ): Reply {
+    const q = (k: string): string | undefined => {
+      const v = query[k];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const project = h.project;
+    const holder = h.resources;
+    const holderBase = h.base;
+    const zipOf = (list: Resource[]) =>
+      ({
+        status: 200,
+        headers: { "Content-Type": "application/zip" },
+        body: storedZip(list.flatMap((r) => [...r.files.values()].map((f) => ({ name: `${h.zipRoot}/resources/${r.label}/files/${f.name}`, data: f.data ?? Buffer.alloc(0) })))),
+      }) satisfies Reply;
+    // …/files: every file of every resource of the holder
+    if (r2[0] === "files" && r2.length === 1) {
       if (method !== "GET") return errorPage(405, "Method not allowed");
+      if (q("format") === "zip") return zipOf([...holder.values()]);
       return this.listing([...holder.values()].flatMap((r) => this.fileRows(r, holderBase)), query, "Files");
     }
     if (r2[0] !== "resources") return errorPage(404, "The server has not found anything matching the request URI");
@@ -1353,6 +1592,7 @@ export class XnatTestServer {
     if (!fileName) {
       if (method === "GET") {
         if (!resource) return errorPage(404, `Unable to find resource ${resKey}`);
+        if (q("format") === "zip") return zipOf([resource]);
         return this.listing(this.fileRows(resource, holderBase), query, "Files");
       }
       if (method === "POST") {
@@ -1362,8 +1602,13 @@ export class XnatTestServer {
         if (q("inbody") === "true") return errorPage(406, "In-body File posts must include the file directly as the body of the message (not as part of multi-part form data).");
         resource ??= this.newResource(resKey);
         holder.set(resource.label, resource);
-        for (const p of parseMultipart(body, ct)) if (p.filename) resource.files.set(p.filename, this.storeFile(p.filename, p.data));
-        return { status: 200, body: "" };
+        const duplicates: string[] = [];
+        for (const p of parseMultipart(body, ct)) {
+          if (!p.filename) continue;
+          if (resource.files.has(p.filename) && q("overwrite") !== "true") duplicates.push(p.filename);
+          else resource.files.set(p.filename, this.storeFile(p.filename, p.data));
+        }
+        return duplicates.length ? json(200, { duplicates }) : { status: 200, body: "" };
       }
       return errorPage(405, "Method not allowed");
     }
@@ -1385,10 +1630,11 @@ export class XnatTestServer {
         for (const en of expand(formatOf(fileName)!, data)) resource.files.set(en.name, this.storeFile(en.name, en.data));
         return { status: 200, body: "" };
       }
-      const exists = resource.files.has(fileName);
-      if (exists && q("overwrite") !== "true") return errorPage(409, `File ${fileName} already exists.`);
+      // FileList: 200 whether created or replaced; an existing name without overwrite=true keeps the
+      // old file and is named in a {"duplicates": [...]} body (never 201, never 409).
+      if (resource.files.has(fileName) && q("overwrite") !== "true") return json(200, { duplicates: [fileName] });
       resource.files.set(fileName, this.storeFile(fileName, data, { content: q("content"), format: q("format"), tags: q("tags") }));
-      return { status: exists ? 200 : 201, body: "" };
+      return { status: 200, body: "" };
     }
     if (method === "DELETE") {
       if (!resource?.files.has(fileName)) return errorPage(404, `Unable to find file ${fileName}`);
@@ -1417,6 +1663,7 @@ export class XnatTestServer {
     };
     if (method === "GET") {
       const p = this.project(pid, user, "read");
+      if (q("format") === "xml") return text(200, this.projectXml(p), "text/xml;charset=UTF-8");
       return json(200, {
         items: [{ children: [], meta: { "xsi:type": "xnat:projectData", isHistory: false }, data_fields: { ID: p.id, secondary_ID: p.secondaryId, name: p.name, description: p.description } }],
       });
@@ -1612,7 +1859,7 @@ export class XnatTestServer {
         };
         this.prearchive.push(prearc);
       }
-      for (const inst of list) this.addToPrearc(prearc, inst);
+      for (const inst of list) this.addToPrearc(prearc, inst, params.rename === "true");
       prearc.lastmod = new Date();
 
       const projectRec = this.projects.get(project);
@@ -1659,7 +1906,12 @@ export class XnatTestServer {
     return { project: "Unassigned", explicitHonoured: false };
   }
 
-  private addToPrearc(prearc: PrearcSession, inst: Instance): void {
+  /**
+   * GradualDicomImporter.getSafeFile: the upload's own name (Files.toFileNameChars) unless
+   * rename=true, the name is not a valid file name, or a different SOP instance already holds it
+   * (then the SOP-hash namer's name); the same SOP instance under that name is overwritten.
+   */
+  private addToPrearc(prearc: PrearcSession, inst: Instance, rename: boolean): void {
     let scan = [...prearc.scans.values()].find((s) => s.uid === inst.seriesUid);
     if (!scan) {
       let id = inst.seriesNumber || String(prearc.scans.size + 1);
@@ -1667,8 +1919,12 @@ export class XnatTestServer {
       scan = { id, uid: inst.seriesUid, seriesDescription: inst.seriesDescription, modality: inst.modality, files: new Map() };
       prearc.scans.set(id, scan);
     }
-    const name = archiveFileName(inst);
-    scan.files.set(name, this.storeFile(name, inst.data));
+    const valname = inst.entryName.replace(/[^\w.-]/g, "_");
+    let name = valname;
+    const held = scan.files.get(valname);
+    if (rename || !/^[\w.-]+$/.test(valname) || (held && held.sopInstance !== inst.sopInstance)) name = archiveFileName(inst);
+    const data = this.opts.rewriteDicom ? rewriteLikeDcm4che2(inst.data, { decompress: this.opts.decompress }).data : inst.data;
+    scan.files.set(name, { ...this.storeFile(name, data), sopInstance: inst.sopInstance });
   }
 
   /** Moves a prearchive session into the archive: create or merge by overwrite mode. */
@@ -1945,6 +2201,45 @@ export class XnatTestServer {
     }
     return uriList(200, uris);
   }
+}
+
+/** XNAT's base types of an element: what an `xsiType=` filter on a listing also matches. */
+function xsiTypeMatches(type: string, wanted: string): boolean {
+  const t = type.toLowerCase();
+  const w = wanted.toLowerCase();
+  if (t === w) return true;
+  if (w === "xnat:experimentdata") return t !== "xnat:subjectdata" && t !== "xnat:projectdata";
+  if (w === "xnat:subjectassessordata") return /sessiondata$|assessordata$/.test(t) && !/imageassessordata$/.test(t);
+  if (w === "xnat:imagesessiondata") return /sessiondata$/.test(t);
+  if (w === "xnat:imagescandata") return /scandata$/.test(t);
+  return false;
+}
+
+/** The field of a row a column or filter names: the alias itself, an xml path as a field, or the path's last step. */
+function columnKey(fields: Record<string, string>, name: string): string | undefined {
+  if (name in fields) return name;
+  const lower = name.toLowerCase();
+  const byCase = Object.keys(fields).find((k) => k.toLowerCase() === lower);
+  if (byCase) return byCase;
+  if (!name.includes("/")) return undefined;
+  const last = lower.slice(lower.lastIndexOf("/") + 1);
+  return Object.keys(fields).find((k) => !k.includes("/") && k.toLowerCase() === last);
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** The XML element name of an xsi type: xnat:mrSessionData → MRSession, xnat:subjectData → Subject. */
+function elementName(xsiType: string): string {
+  const local = xsiType.replace(/^[^:]*:/, "").replace(/Data$/, "");
+  const m = /^([a-z]+)(Session|Scan)$/.exec(local);
+  if (m && m[1]!.length <= 4) return m[1]!.toUpperCase() + m[2];
+  return local.charAt(0).toUpperCase() + local.slice(1);
+}
+
+function xmlDoc(root: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${root}\n`;
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {

@@ -2,7 +2,7 @@
 import { Readable } from "node:stream";
 import yazl from "yazl";
 import { describe, expect, test } from "vitest";
-import { backoffDelay, dicomZipStream, entryNames, extractServerMessage, manifestOf, parseUriList, parseXnatUri, redact, XnatError } from "@/lib/xnat";
+import { backoffDelay, dicomZipStream, sizeNotes, entryNames, extractServerMessage, manifestOf, parseUriList, parseXnatUri, redact, XnatError } from "@/lib/xnat";
 import { entries, MR_STUDY, totalBytes } from "./helpers";
 import { readZipLikeJava } from "./server";
 import { readFileSync } from "node:fs";
@@ -128,5 +128,45 @@ describe("DICOM zip", () => {
     expect(() => entryNames([{ data: new Uint8Array(1), name: "../evil.dcm" }])).toThrow(/relative path/);
     expect(() => entryNames([{ data: new Uint8Array(1), name: "a.dcm" }, { data: new Uint8Array(1), name: "a.dcm" }])).toThrow(/duplicate/);
     expect(() => dicomZipStream([], { compressionLevel: 12 })).toThrow(/0–9/);
+  });
+});
+
+describe("size notes of a verification (sizes advisory, never the verdict)", () => {
+  const scan = (uid: string, files: number, bytes: number) => ({ id: uid, uid, files, bytes, names: [] });
+  test("nothing to say when the bytes match", () => {
+    expect(sizeNotes({ files: 2, bytes: 100, scans: [{ uid: "1", files: 2, bytes: 100 }] }, [scan("1", 2, 100)], 100)).toEqual([]);
+  });
+  test("a few bytes more or less: XNAT re-encoded the headers", () => {
+    expect(sizeNotes({ files: 2, bytes: 2000, scans: [{ uid: "1", files: 2, bytes: 2000, compressed: false }] }, [scan("1", 2, 1984)], 1984)).toEqual([
+      "XNAT re-encodes DICOM headers on import: 1,984 bytes stored for 2,000 sent (not an error)",
+    ]);
+  });
+  test("a compressed series much larger on XNAT is called decompressed; the native one beside it re-encoded", () => {
+    const notes = sizeNotes(
+      {
+        files: 3,
+        bytes: 3000,
+        scans: [
+          { uid: "rle", files: 1, bytes: 1000, compressed: true },
+          { uid: "jpeg", files: 1, bytes: 1000, compressed: true },
+          { uid: "native", files: 1, bytes: 1000, compressed: false },
+        ],
+      },
+      [scan("rle", 1, 5000), scan("jpeg", 1, 1010), scan("native", 1, 1004)],
+      7014,
+    );
+    expect(notes).toEqual([
+      "this XNAT decompresses images on import: 1 of 2 series sent compressed is stored decompressed (5,000 bytes for 1,000 sent; not an error, but they take more space there)",
+      "XNAT re-encodes DICOM headers on import: 2,014 bytes stored for 2,000 sent (not an error)",
+    ]);
+  });
+  test("a native series that grew is not called decompressed", () => {
+    expect(sizeNotes({ files: 1, bytes: 1000, scans: [{ uid: "1", files: 1, bytes: 1000, compressed: false }] }, [scan("1", 1, 4000)], 4000)).toEqual([
+      "XNAT re-encodes DICOM headers on import: 4,000 bytes stored for 1,000 sent (not an error)",
+    ]);
+  });
+  test("without transfer syntaxes, from the totals", () => {
+    expect(sizeNotes({ files: 1, bytes: 1000 }, [scan("1", 1, 4000)], 4000)[0]).toMatch(/decompresses compressed images/);
+    expect(sizeNotes({ files: 1, bytes: 1000 }, [scan("1", 1, 1004)], 1004)[0]).toMatch(/re-encodes DICOM headers/);
   });
 });

@@ -4,9 +4,10 @@ import { z } from "zod";
 import { devSignInEnabled } from "@/lib/config";
 import { emailSchema } from "@/lib/projects";
 import { db } from "@/server/db";
-import { createSession, SESSION_COOKIE, SESSION_MAX_AGE_S } from "@/server/auth/session";
+import { createSession, sessionSetCookie } from "@/server/auth/session";
 import { acceptPendingInvitations } from "@/server/auth/invitations";
 import { jsonError } from "@/server/http/access";
+import { safeCallbackPath } from "@/lib/auth/redirect";
 
 const devSignInInput = z.object({
   email: emailSchema,
@@ -14,15 +15,17 @@ const devSignInInput = z.object({
   callbackUrl: z.string().optional(),
 });
 
-function safeCallback(url: string | undefined): string {
-  // Only same-site paths: never redirect to another origin.
-  return url && url.startsWith("/") && !url.startsWith("//") ? url : "/projects";
-}
-
 export async function POST(req: Request) {
   if (!devSignInEnabled()) return jsonError(404, "Not found.");
   const origin = req.headers.get("origin");
-  if (origin && new URL(origin).host !== req.headers.get("host")) {
+  const originHost = (() => {
+    try {
+      return origin ? new URL(origin).host : null;
+    } catch {
+      return "(unparseable)"; // e.g. "Origin: null" from a sandboxed frame
+    }
+  })();
+  if (origin && originHost !== req.headers.get("host")) {
     return jsonError(403, "Development sign-in must be posted from this site's own sign-in page.");
   }
   const form = req.headers.get("content-type")?.includes("application/json")
@@ -39,11 +42,8 @@ export async function POST(req: Request) {
   });
   await acceptPendingInvitations(prisma, user);
   const { token, expires } = await createSession(prisma, user.id);
-  const location = safeCallback(parsed.data.callbackUrl);
+  const location = safeCallbackPath(parsed.data.callbackUrl);
   const headers = new Headers({ location });
-  headers.append(
-    "set-cookie",
-    `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_MAX_AGE_S}; Expires=${expires.toUTCString()}`,
-  );
+  headers.append("set-cookie", sessionSetCookie(token, expires));
   return new Response(null, { status: 303, headers });
 }

@@ -10,6 +10,7 @@ import { asciiLowerString, encodeValue, shiftDate } from "../values";
 import { newTransformState, patientKeyOf, type DeidConfig, type Outcome, type Transform, type TransformState } from "../deid";
 import type { CtpRule, CtpScript } from "./script";
 import { resolveElementName } from "./script";
+import { compilePattern, PatternError } from "../../regex";
 
 // ---- hashing (DigestUtil.getUSMD5) ---------------------------------------------------------
 
@@ -129,14 +130,14 @@ function unquote(s: string): string {
   return t;
 }
 
-interface Call {
+export interface Call {
   name: string;
   args: string[];
   clauses: string[];
 }
 
 /** Splits a rule into literal text and calls. */
-function tokenize(script: string): (string | Call)[] {
+export function tokenize(script: string): (string | Call)[] {
   const out: (string | Call)[] = [];
   let lit = "";
   let i = 0;
@@ -266,8 +267,7 @@ function call(c: Call, ctx: EvalCtx): string {
     case "contents": {
       const v = val(0);
       if (a.length >= 2) {
-        const re = new RegExp(unquote(a[1]), "g");
-        return v.replace(re, a.length >= 3 ? unquote(a[2]) : "");
+        return compilePattern(unquote(a[1])).replaceAll(v, a.length >= 3 ? unquote(a[2]) : "");
       }
       return v;
     }
@@ -399,7 +399,7 @@ function call(c: Call, ctx: EvalCtx): string {
         case "default":
           return unquote(a[3] ?? "");
         case "ignore":
-          if (new RegExp(`^(?:${unquote(a[3] ?? "")})$`).test(key)) return KEEP;
+          if (compilePattern(unquote(a[3] ?? "")).testWhole(key)) return KEEP;
           break;
       }
       throw new QuarantineSignal(`value not found in the lookup table (key type ${keyType})`);
@@ -433,7 +433,7 @@ function call(c: Call, ctx: EvalCtx): string {
           r = v.toLowerCase() === arg.toLowerCase();
           break;
         case "matches":
-          r = new RegExp(`^(?:${arg})$`).test(v);
+          r = compilePattern(arg).testWhole(v);
           break;
         case "greaterthan": {
           const x = Number(v.replace(/[^0-9]/g, ""));
@@ -515,7 +515,7 @@ export const ctpTransform: Transform = async (file: ParsedFile, config: DeidConf
   } catch (e) {
     if (e instanceof QuarantineSignal) return { kind: "quarantined", code: "script_quarantine", reason: `Anonymizer script: ${e.why}` };
     if (e instanceof SkipSignal) return { kind: "skipped", reason: "Anonymizer script called @skip()" };
-    if (e instanceof SyntaxError) return { kind: "quarantined", code: "script_quarantine", reason: "Anonymizer script has an invalid regular expression" };
+    if (e instanceof PatternError) return { kind: "quarantined", code: "script_quarantine", reason: `Anonymizer script has a regular expression RE2 cannot run: ${e.reason}` };
     throw e;
   }
   // The output folder name: the Patient ID the script wrote; if the script left the ID as it was

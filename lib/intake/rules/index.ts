@@ -43,7 +43,17 @@ export const createRuleInput = z.object({
   expression: ruleExpressionSchema,
   description: z.string().trim().max(500, "A description is at most 500 characters.").default(""),
   enabled: z.boolean().default(true),
+  /**
+   * The caller knows that this, the project's first enabled rule, makes the project accept only
+   * matching instances. Without it, such a create (or enable) is refused with an explanation
+   * (PRECONDITION_FAILED), and the portal asks before sending it again.
+   */
+  acceptOnlyMatching: z.boolean().optional(),
 });
+
+/** Why a first enabled rule needs the caller's acknowledgement (the text the portal shows). */
+export const FIRST_RULE_MESSAGE =
+  "This would be the project's first enabled routing rule. From then on, only instances that match an enabled rule are accepted; everything else sent to this project (its AE titles, tokens, webhooks and uploads) waits in quarantine, where owners can retry or route it. Confirm to go ahead, or add the rule disabled.";
 
 export const updateRuleInput = z.object({
   projectId: projectIdSchema,
@@ -51,6 +61,8 @@ export const updateRuleInput = z.object({
   expression: ruleExpressionSchema.optional(),
   description: z.string().trim().max(500, "A description is at most 500 characters.").optional(),
   enabled: z.boolean().optional(),
+  /** As in createRuleInput: needed when enabling the project's first enabled rule. */
+  acceptOnlyMatching: z.boolean().optional(),
 });
 
 export const ruleRefInput = z.object({ projectId: projectIdSchema, ruleId });

@@ -15,7 +15,7 @@
 //   operand    := attribute | "string" | 'string' | number
 //   attribute  := DICOM keyword (e.g. StudyDescription, case-insensitive)
 //               | [gggg,eeee] | [ggggeeee] | (gggg,eeee)
-//   regex      := /pattern/flags   (flags from i, m, s, u)
+//   regex      := /pattern/flags   (flags from i, m, s, u; matched by RE2, see lib/regex)
 //
 // Values are the attribute's text as stored (multiple values joined by a backslash, trailing
 // padding removed); a missing attribute is the empty string. ==, != and the orderings compare as
@@ -23,6 +23,7 @@
 // case-insensitive matching). contains/startsWith/endsWith are case-sensitive text tests.
 // Pure: no I/O, no framework. Parse errors name the position and what was expected.
 import { formatTag, lookupKeyword, lookupTag } from "@/lib/dicom/dictionary";
+import { compilePattern, PatternError, type SafePattern } from "@/lib/regex";
 
 export class RuleSyntaxError extends Error {
   /** 0-based offset in the expression, and 1-based column (the same place, for people). */
@@ -49,7 +50,7 @@ export type RuleNode =
   | { kind: "or" | "and"; left: RuleNode; right: RuleNode }
   | { kind: "not"; operand: RuleNode }
   | { kind: "compare"; op: CompareOp; left: Operand; right: Operand }
-  | { kind: "regex"; negate: boolean; left: Operand; regex: RegExp };
+  | { kind: "regex"; negate: boolean; left: Operand; regex: SafePattern };
 
 type Token =
   | { t: "op"; v: string; pos: number }
@@ -57,7 +58,7 @@ type Token =
   | { t: "tag"; tag: number; v: string; pos: number }
   | { t: "string"; v: string; raw: string; pos: number }
   | { t: "number"; v: number; raw: string; pos: number }
-  | { t: "regex"; v: RegExp; raw: string; pos: number }
+  | { t: "regex"; v: SafePattern; raw: string; pos: number }
   | { t: "end"; pos: number };
 
 const MAX_LENGTH = 4_000;
@@ -126,11 +127,13 @@ function tokenize(src: string): Token[] {
       const bad = [...flags].find((f, n) => !"imsu".includes(f) || flags.indexOf(f) !== n);
       if (bad !== undefined) throw new RuleSyntaxError(j + 1 + flags.indexOf(bad), "regular expression flags from i, m, s and u (each once)", `"${bad}"`);
       if (!body) throw new RuleSyntaxError(i, "a non-empty regular expression", '"//"');
-      let re: RegExp;
+      // RE2 (linear time): a pattern can never block the event loop (issue #17 §2).
+      let re: SafePattern;
       try {
-        re = new RegExp(body, flags);
+        re = compilePattern(body, flags);
       } catch (e) {
-        throw new RuleSyntaxError(i, "a valid regular expression", `${src.slice(i, k)} (${(e as Error).message.replace(/^Invalid regular expression: /, "")})`);
+        if (!(e instanceof PatternError)) throw e;
+        throw new RuleSyntaxError(i, "a valid regular expression (RE2 syntax)", `${src.slice(i, k)}: ${e.reason}`);
       }
       out.push({ t: "regex", v: re, raw: src.slice(i, k), pos: i });
       i = k;
@@ -361,7 +364,6 @@ export class CompiledRule {
         case "not":
           return !evalNode(n.operand);
         case "regex": {
-          n.regex.lastIndex = 0;
           const hit = n.regex.test(value(n.left));
           return n.negate ? !hit : hit;
         }

@@ -27,7 +27,7 @@ export async function POST(req: Request, { params }: Ctx) {
   const auth = await authorizeDownload(req, (await params).projectId);
   if (!auth.ok) return auth.response;
   if (!(req.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json")) {
-    return jsonError(415, 'Send the selection as JSON (Content-Type: application/json): {"scans": [ids], "experiments": [ids]}.');
+    return jsonError(415, 'Send the selection as JSON (Content-Type: application/json): {"scans": [ids], "experiments": [ids], "subjects": [labels]}.');
   }
   const text = await req.text();
   if (text.length > 2_000_000) return jsonError(413, "The selection is too large; download in parts.");

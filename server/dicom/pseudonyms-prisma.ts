@@ -4,18 +4,22 @@
 // workers racing on the same patient therefore serialise on the lock and the second one finds
 // the first one's row; the unique constraints (projectId, patientKeyHash) and
 // (projectId, pseudonym) are the backstop. Existing subjects are read without any lock.
+// Patients are stored by keyedPatientHash with the project's secret, which is kept sealed
+// (`secrets`: server/secrets in the application) and created on the project's first use, when the
+// rows written before keying are re-keyed in the same transaction (patientKey()).
 import { randomBytes } from "node:crypto";
 import type { PrismaClient } from "@/server/db/generated/client";
 import {
   deriveUid,
   formatPseudonym,
+  keyedPatientHash,
   LookupMissError,
   patientKeyHash,
   randomOffset,
   type PseudonymSettings,
   type PseudonymStore,
   type SubjectPseudonym,
-} from "./pseudonyms";
+} from "@/lib/dicom/pseudonyms";
 
 interface ProjectRow {
   projectId: string;
@@ -29,9 +33,76 @@ interface ProjectRow {
   projectOffset: number | null;
 }
 
+/** Seals and opens secrets at rest (the application passes server/secrets sealSecret/openSecret). */
+export interface SecretSealer {
+  /** `projectId` binds the sealed value to its project's row (authenticated, not secret). */
+  seal(plaintext: string, projectId: string): string;
+  open(sealed: string, projectId: string): string;
+}
+
+const REKEY_BATCH = 1000;
+
 export class PrismaPseudonymStore implements PseudonymStore {
   private salts = new Map<string, string>();
-  constructor(private prisma: PrismaClient) {}
+  private patientKeys = new Map<string, Buffer>();
+  constructor(
+    private prisma: PrismaClient,
+    private secrets: SecretSealer,
+  ) {}
+
+  /**
+   * The project's patient-key secret. On the project's first use in this process: creates it if it
+   * has none (sealed), and re-keys the rows still holding the bare SHA-256 (keyed = false: written
+   * before keying, or by an older worker during an upgrade), all in one transaction with the
+   * project row locked, so no lookup sees a half re-keyed project.
+   */
+  async patientKey(projectId: string): Promise<Buffer> {
+    const known = this.patientKeys.get(projectId);
+    if (known) return known;
+    await this.ensureProject(projectId);
+    const secret = await this.prisma.$transaction(
+      async (tx) => {
+        const [p] = await tx.$queryRaw<{ sealed: string | null }[]>`
+          SELECT "patientKeySecretSealed" AS sealed FROM "DeidProject" WHERE "projectId" = ${projectId} FOR UPDATE`;
+        let key: Buffer;
+        if (p?.sealed) key = Buffer.from(this.secrets.open(p.sealed, projectId), "hex");
+        else {
+          key = randomBytes(32);
+          await tx.$executeRaw`UPDATE "DeidProject" SET "patientKeySecretSealed" = ${this.secrets.seal(key.toString("hex"), projectId)} WHERE "projectId" = ${projectId}`;
+        }
+        if (key.length !== 32) throw new Error("The project's patient-key secret is malformed.");
+        for (;;) {
+          const legacy = await tx.$queryRaw<{ id: string; patientKeyHash: string }[]>`
+            SELECT "id", "patientKeyHash" FROM "DeidSubject" WHERE "projectId" = ${projectId} AND NOT "keyed" LIMIT ${REKEY_BATCH}`;
+          if (!legacy.length) break;
+          const ids = legacy.map((r) => r.id);
+          let hashes = legacy.map((r) => keyedPatientHash(key, r.patientKeyHash));
+          // A patient an older worker added again after the project was keyed (it could not find the
+          // keyed row) already has a keyed row: that duplicate keeps its pseudonym but is set aside
+          // (no longer found by Patient ID) instead of blocking the project on the unique constraint.
+          const clash = new Set(
+            (
+              await tx.$queryRaw<{ h: string }[]>`
+                SELECT "patientKeyHash" AS h FROM "DeidSubject" WHERE "projectId" = ${projectId} AND "keyed" AND "patientKeyHash" = ANY(${hashes}::text[])`
+            ).map((r) => r.h),
+          );
+          if (clash.size) hashes = hashes.map((h, i) => (clash.has(h) ? `superseded:${ids[i]}` : h));
+          await tx.$executeRaw`
+            UPDATE "DeidSubject" d SET "patientKeyHash" = v.h, "keyed" = true
+            FROM unnest(${ids}::text[], ${hashes}::text[]) AS v(id, h) WHERE d."id" = v.id`;
+        }
+        return key;
+      },
+      { timeout: 120_000 },
+    );
+    this.patientKeys.set(projectId, secret);
+    return secret;
+  }
+
+  /** What the database holds for a patient key of this project. */
+  private async storedKey(projectId: string, patientKey: string): Promise<string> {
+    return keyedPatientHash(await this.patientKey(projectId), patientKeyHash(projectId, patientKey));
+  }
 
   /** Creates or updates a project's pseudonymisation settings. */
   async configure(projectId: string, s: Partial<PseudonymSettings>): Promise<void> {
@@ -55,8 +126,8 @@ export class PrismaPseudonymStore implements PseudonymStore {
     for (const [key, pseudonym] of table) {
       const offset = p.dateOffsetScope === "project" ? await this.projectOffset(projectId) : randomOffset([p.dateOffsetMin, p.dateOffsetMax]);
       const n = await this.prisma.$executeRaw`
-        INSERT INTO "DeidSubject" ("id","projectId","patientKeyHash","pseudonym","seq","dateOffsetDays","source")
-        VALUES (${randomBytes(12).toString("hex")}, ${projectId}, ${patientKeyHash(projectId, `id:${key}`)}, ${pseudonym}, NULL, ${offset}, 'lookup')
+        INSERT INTO "DeidSubject" ("id","projectId","patientKeyHash","keyed","pseudonym","seq","dateOffsetDays","source")
+        VALUES (${randomBytes(12).toString("hex")}, ${projectId}, ${await this.storedKey(projectId, `id:${key}`)}, true, ${pseudonym}, NULL, ${offset}, 'lookup')
         ON CONFLICT DO NOTHING`;
       if (n > 0) added++;
       else existing++;
@@ -81,7 +152,7 @@ export class PrismaPseudonymStore implements PseudonymStore {
   }
 
   async subject(projectId: string, patientKey: string): Promise<SubjectPseudonym> {
-    const key = patientKeyHash(projectId, patientKey);
+    const key = await this.storedKey(projectId, patientKey);
     const found = await this.prisma.$queryRaw<SubjectPseudonym[]>`
       SELECT "pseudonym", "dateOffsetDays" FROM "DeidSubject" WHERE "projectId" = ${projectId} AND "patientKeyHash" = ${key}`;
     if (found.length) return found[0];
@@ -105,8 +176,8 @@ export class PrismaPseudonymStore implements PseudonymStore {
       }
       const dateOffsetDays = projOffset ?? randomOffset([p.dateOffsetMin, p.dateOffsetMax]);
       await tx.$executeRaw`
-        INSERT INTO "DeidSubject" ("id","projectId","patientKeyHash","pseudonym","seq","dateOffsetDays","source")
-        VALUES (${randomBytes(12).toString("hex")}, ${projectId}, ${key}, ${pseudonym}, ${seq}, ${dateOffsetDays}, 'pattern')`;
+        INSERT INTO "DeidSubject" ("id","projectId","patientKeyHash","keyed","pseudonym","seq","dateOffsetDays","source")
+        VALUES (${randomBytes(12).toString("hex")}, ${projectId}, ${key}, true, ${pseudonym}, ${seq}, ${dateOffsetDays}, 'pattern')`;
       await tx.$executeRaw`UPDATE "DeidProject" SET "nextSeq" = ${seq + 1} WHERE "projectId" = ${projectId}`;
       return { pseudonym, dateOffsetDays };
     });

@@ -2,7 +2,7 @@
 // Keys of a lower level in a higher-level query (e.g. Modality or SeriesInstanceUID when searching
 // studies) match through EXISTS over the lower level. Values are always bound parameters.
 import { Prisma, type PrismaClient } from "@/server/db/generated/client";
-import { likePattern, type InstanceRow, type Level, type MatchKey, type Matcher, type Query, type SeriesRow, type StudyRow } from "./qido";
+import { likePattern, type InstanceRow, type Level, type MatchKey, type Matcher, type Query, type SeriesRow, type StudyRow } from "@/lib/dicomweb/qido";
 
 const COL: Record<MatchKey, { level: Level; sql: Prisma.Sql }> = {
   StudyInstanceUID: { level: "study", sql: Prisma.raw(`e."studyInstanceUid"`) },

@@ -1,0 +1,11 @@
+// Study Governor API v2: GET /api/v2/experiments/{id} (server/compat/studygovernor).
+import { getExperiment } from "@/server/compat/studygovernor";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+type Ctx = { params: Promise<{ id: string }> };
+
+export async function GET(req: Request, { params }: Ctx) {
+  return getExperiment(req, (await params).id);
+}

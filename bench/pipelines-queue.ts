@@ -1,0 +1,97 @@
+// Pipeline jobs through the whole compute path: a run of N jobs of a no-op tool (`true`, one per
+// scan of one archived experiment) started with startPipelineRun, dispatched through the `compute`
+// BullMQ queue, each job claimed in PostgreSQL, its scan staged from the archive's blob store,
+// checksummed, run on the local executor, recorded, and the next jobs dispatched; against spawning
+// the same N processes directly with the same executor concurrency (baseline, same run).
+// Goal (issue #12): Atrium's jobs/s ≥ 0.5× the bare spawn.
+//
+// Run: npx tsx bench/pipelines-queue.ts [--jobs 1000] [--concurrency 2]
+// Needs the test PostgreSQL (ATRIUM_TEST_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test) and Redis.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { jobs: { type: "string", default: "1000" }, concurrency: { type: "string", default: "2" } } });
+const N = Number(values.jobs);
+const C = Number(values.concurrency);
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-bench-queue-"));
+process.env.ATRIUM_LOG_LEVEL ??= "error";
+process.env.ATRIUM_DATA_DIR = dataDir;
+process.env.ATRIUM_QUEUE_PREFIX = `atrium-bench-queue-${process.pid}`;
+process.env.ATRIUM_COMPUTE_LOCAL_CONCURRENCY = String(C);
+process.env.ATRIUM_COMPUTE_PROJECT_LIMIT = String(Math.max(64, C * 8));
+
+const { setDbHandle } = await import("../server/db");
+const { openBenchDatabase } = await import("./bench-db");
+const { archiveBlobStore } = await import("../lib/blob");
+const { registerTool, registerPipeline } = await import("../server/pipelines/registry");
+const { startPipelineRun } = await import("../server/pipelines/runs");
+const { processCompute } = await import("../workers/compute");
+const { Worker } = await import("bullmq");
+const { createRedis } = await import("../server/redis");
+const { getQueue, closeQueues, queuePrefix } = await import("../server/queues");
+const { closeSharedRedis } = await import("../server/redis");
+
+async function pool(n: number, c: number, fn: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: c }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
+// Baseline: the same N processes spawned directly, C at a time.
+let t0 = performance.now();
+await pool(N, C, () => new Promise<void>((resolve, reject) => spawn("true", [], { stdio: "ignore" }).on("exit", () => resolve()).on("error", reject)));
+const bareS = (performance.now() - t0) / 1000;
+
+const h = await openBenchDatabase("queue");
+setDbHandle(Promise.resolve(h));
+const connection = createRedis();
+let worker: { close(): Promise<void> } | undefined;
+try {
+  const p = h.prisma;
+  const P = "BENCH";
+  await p.project.create({ data: { id: P, idLower: "bench", name: "Bench" } });
+  const subj = await p.archiveSubject.create({ data: { projectId: P, label: "S" } });
+  const exp = await p.archiveExperiment.create({ data: { projectId: P, subjectId: subj.id, label: "S_E", studyInstanceUid: "2.25.1", modalities: ["CT"] } });
+  const store = archiveBlobStore();
+  for (let i = 0; i < N; i++) {
+    const scan = await p.archiveScan.create({ data: { experimentId: exp.id, seriesInstanceUid: `2.25.1.${i}`, seriesNumber: i, modality: "CT", instanceCount: 1 } });
+    const key = `${P}/2.25.1/2.25.1.${i}/2.25.1.${i}.1.dcm`;
+    const put = await store.put(key, randomBytes(512));
+    await p.archiveInstance.create({ data: { scanId: scan.id, sopInstanceUid: `2.25.1.${i}.1`, sopClassUid: "1.2.840.10008.5.1.4.1.1.2", transferSyntaxUid: "1.2.840.10008.1.2.1", blobKey: key, sizeBytes: BigInt(put.size), sha256: put.sha256 } });
+  }
+  await registerTool(p, { kind: "project", projectId: P }, `kind: tool\nid: noop\nversion: "1"\ncommand: ["true", "{dicom}"]\ninputs:\n  - { id: dicom, type: dicom-series }\n`, null);
+  await registerPipeline(p, { kind: "project", projectId: P }, `kind: pipeline\nid: noop\nversion: 1\nsources: { s: { from: scans } }\nnodes:\n  n: { tool: noop, in: { dicom: s } }\n`, null);
+  const w = new Worker("compute", processCompute, { connection, prefix: queuePrefix(), concurrency: Math.max(8, C * 4) });
+  worker = w;
+  await w.waitUntilReady();
+
+  const c0 = cpu();
+  t0 = performance.now();
+  const run = await startPipelineRun(p, { projectId: P, pipeline: "noop", experimentIds: [exp.id], startedBy: "cli" });
+  for (;;) {
+    const r = await p.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { state: true } });
+    if (r.state !== "queued" && r.state !== "running") break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const atriumS = (performance.now() - t0) / 1000;
+  const cpuMs = cpu() - c0;
+  const counts = await p.pipelineJob.groupBy({ by: ["state"], where: { runId: run.id }, _count: true });
+  console.log(`jobs: ${counts.map((c) => `${c._count} ${c.state}`).join(", ")}`);
+  console.log(`Atrium (queue + database + staging + local executor, concurrency ${C}): ${N} jobs in ${atriumS.toFixed(1)} s = ${(N / atriumS).toFixed(1)} jobs/s; worker-process CPU ${(cpuMs / N).toFixed(1)} ms per job`);
+  console.log(`baseline (bare spawn of \`true\`, concurrency ${C}, same run): ${N} in ${bareS.toFixed(1)} s = ${(N / bareS).toFixed(1)} jobs/s`);
+  console.log(`ratio: ${((N / atriumS) / (N / bareS)).toFixed(2)}× the bare spawn (goal ≥ 0.5×)`);
+} finally {
+  await worker?.close();
+  await getQueue("compute").obliterate({ force: true });
+  await closeQueues();
+  await connection.quit();
+  await closeSharedRedis();
+  await h.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+}

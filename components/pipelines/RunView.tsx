@@ -1,0 +1,121 @@
+"use client";
+// One run: state, who started it, its DAG (elkjs) with each node's jobs by state, the jobs (state,
+// host, exit code, reason, peak memory), a job's log (end of it, refreshed while it runs), cancel and
+// re-run failed (members), and the run's PROV-JSON.
+import { useMemo, useState } from "react";
+import Link from "next/link";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Anchor, Badge, Breadcrumbs, Button, Card, Code, Drawer, Group, ScrollArea, Skeleton, Stack, Table, Text, Title } from "@mantine/core";
+import { IconDownload, IconPlayerStop, IconRefresh } from "@tabler/icons-react";
+import { useTRPC } from "@/components/trpc";
+import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { PipelineDag } from "./PipelineDag";
+import { jobStateColor, runStateColor, RunProgress } from "./PipelinesPanel";
+
+const duration = (a: Date | string | null, b: Date | string | null) => (a && b ? `${((new Date(b).getTime() - new Date(a).getTime()) / 1000).toFixed(1)} s` : "");
+
+function JobLog({ projectId, jobId, onClose }: { projectId: string; jobId: string | null; onClose: () => void }) {
+  const trpc = useTRPC();
+  const job = useQuery(trpc.pipeline.job.queryOptions({ projectId, jobId: jobId ?? "" }, { enabled: Boolean(jobId), refetchInterval: (q) => (q.state.data?.state === "running" ? 2000 : false) }));
+  const j = job.data;
+  return (
+    <Drawer opened={Boolean(jobId)} onClose={onClose} position="right" size="xl" title={j ? `Job ${j.key.split(":")[0]} (${j.state})` : "Job"}>
+      {job.error && <ErrorAlert error={job.error} title="Cannot read the job" />}
+      {j && (
+        <Stack gap="xs">
+          <Text size="sm">Tool {j.toolId}@{j.toolVersion} · {j.executor} on {j.host ?? "—"} · exit {j.exitCode ?? "—"} · attempt {j.attempt}</Text>
+          {j.reason && <Text size="sm" c="red">{j.reason}</Text>}
+          {j.reusedFromJobId && <Text size="sm" c="teal">Outputs reused from job {j.reusedFromJobId}</Text>}
+          <Code block>{j.command.join(" ")}</Code>
+          <Text size="sm" fw={600}>Log{j.log.truncated ? ` (last ${Math.round(j.log.text.length / 1024)} KiB of ${Math.round(j.log.size / 1024)} KiB)` : ""}</Text>
+          <ScrollArea h={400}><Code block>{j.log.text || "(empty)"}</Code></ScrollArea>
+        </Stack>
+      )}
+    </Drawer>
+  );
+}
+
+export function RunView({ projectId, runId }: { projectId: string; runId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const run = useQuery(trpc.pipeline.run.queryOptions({ projectId, runId }, { refetchInterval: (q) => (q.state.data && ["queued", "running"].includes(q.state.data.state) ? 2000 : false) }));
+  const [jobId, setJobId] = useState<string | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.pipeline.run.queryKey({ projectId, runId }) });
+  const cancel = useMutation(trpc.pipeline.cancel.mutationOptions({ onSuccess: refresh }));
+  const rerun = useMutation(trpc.pipeline.rerunFailed.mutationOptions({ onSuccess: refresh }));
+  const prov = useMutation({
+    mutationFn: () => queryClient.fetchQuery(trpc.pipeline.provenance.queryOptions({ projectId, runId })),
+    onSuccess: (doc) => {
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }));
+      a.download = `run-${runId}.prov.json`;
+      a.click();
+    },
+  });
+  const states = useMemo(() => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const j of run.data?.jobs ?? []) {
+      out[j.node] ??= {};
+      out[j.node]![j.state] = (out[j.node]![j.state] ?? 0) + 1;
+    }
+    return out;
+  }, [run.data]);
+  if (run.isPending) return <Stack><Skeleton h={36} w={300} /><Skeleton h={200} /></Stack>;
+  if (run.error) return <ErrorAlert error={run.error} title="Cannot open this run" />;
+  const r = run.data;
+  const active = r.state === "queued" || r.state === "running";
+  return (
+    <Stack gap="lg">
+      <Breadcrumbs>
+        <Anchor component={Link} href="/projects">Projects</Anchor>
+        <Anchor component={Link} href={`/projects/${projectId}?tab=pipelines`} ff="monospace">{projectId}</Anchor>
+        <Text ff="monospace">run {r.id.slice(0, 10)}</Text>
+      </Breadcrumbs>
+      <Group justify="space-between" align="flex-start">
+        <div>
+          <Title order={2}>{r.pipelineId}@{r.pipelineVersion}</Title>
+          <Group gap="xs" mt={6}>
+            <Badge color={runStateColor[r.state]} size="lg">{r.state}</Badge>
+            <RunProgress counts={r.counts} total={r.total} />
+            <Text size="sm" c="dimmed">{r.counts.succeeded ?? 0} of {r.total} jobs succeeded · {r.executor} · started by {r.startedBy.split(":")[0]} · {r.experimentIds.length} experiment(s)</Text>
+          </Group>
+          {r.error && <Text c="red" size="sm" mt={6}>{r.error}</Text>}
+          {r.notes.map((n) => <Text key={n} size="sm" c="dimmed">{n}</Text>)}
+        </div>
+        <Group>
+          {active && <Button color="red" variant="light" leftSection={<IconPlayerStop size={16} />} loading={cancel.isPending} onClick={() => cancel.mutate({ projectId, runId })}>Cancel run</Button>}
+          {(r.state === "failed" || r.state === "cancelled") && <Button variant="light" leftSection={<IconRefresh size={16} />} loading={rerun.isPending} onClick={() => rerun.mutate({ projectId, runId })}>Re-run failed jobs</Button>}
+          <Button variant="default" leftSection={<IconDownload size={16} />} onClick={() => prov.mutate()}>PROV-JSON</Button>
+        </Group>
+      </Group>
+      {(cancel.error ?? rerun.error) && <ErrorAlert error={(cancel.error ?? rerun.error)!} title="That did not work" />}
+      <Card withBorder>
+        <Title order={4} mb="sm">Graph</Title>
+        <PipelineDag graph={r.graph} states={states} />
+      </Card>
+      <Card withBorder>
+        <Title order={4} mb="sm">Jobs</Title>
+        <Table highlightOnHover>
+          <Table.Thead>
+            <Table.Tr><Table.Th>Node</Table.Th><Table.Th>Sample</Table.Th><Table.Th>State</Table.Th><Table.Th>Host</Table.Th><Table.Th>Exit</Table.Th><Table.Th>Time</Table.Th><Table.Th>Peak memory</Table.Th><Table.Th>Reason</Table.Th></Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {r.jobs.map((j) => (
+              <Table.Tr key={j.id} onClick={() => setJobId(j.id)} style={{ cursor: "pointer" }}>
+                <Table.Td><Anchor component="button" size="sm" ff="monospace">{j.node}</Anchor></Table.Td>
+                <Table.Td><Text size="xs" ff="monospace" title={j.sample}>{j.level}: {j.sample.split("/").pop()?.slice(0, 10)}</Text></Table.Td>
+                <Table.Td><Badge color={jobStateColor[j.state]} variant="light">{j.state.replace(/_/g, " ")}</Badge>{j.reusedFromJobId && <Badge ml={4} variant="outline" color="teal">reused</Badge>}</Table.Td>
+                <Table.Td><Text size="sm">{j.host ?? "—"}</Text></Table.Td>
+                <Table.Td><Text size="sm">{j.exitCode ?? "—"}</Text></Table.Td>
+                <Table.Td><Text size="sm">{duration(j.startedAt, j.endedAt)}</Text></Table.Td>
+                <Table.Td><Text size="sm">{j.peakMemoryKb ? `${(j.peakMemoryKb / 1024).toFixed(0)} MB` : "—"}</Text></Table.Td>
+                <Table.Td><Text size="xs" c={j.reason ? "red" : undefined} maw={300}>{j.reason ?? ""}</Text></Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Card>
+      <JobLog projectId={projectId} jobId={jobId} onClose={() => setJobId(null)} />
+    </Stack>
+  );
+}

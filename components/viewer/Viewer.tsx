@@ -1,0 +1,804 @@
+"use client";
+// The viewer: cornerstone3D viewports laid out as a ViewerLayout says (lib/viewer/layout), each
+// showing the series its scan resolves to, as a stack ("acquired") or an MPR reformat of a volume;
+// window presets, sync groups, a progress bar per viewport while frames stream, reset to the
+// template's view, the tools it is given with hotkeys and a help overlay, and annotations readable
+// and restorable as JSON (lib/viewer/viewer: ViewerAnnotations). Client-only: pages load it with
+// next/dynamic(ssr:false) through ./index (ViewerLazy), which keeps cornerstone out of other pages.
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type CSSProperties, type RefObject } from "react";
+import { ActionIcon, Badge, Box, Button, Group, Kbd, Modal, Progress, SegmentedControl, Select, Slider, Stack, Table, Text, Tooltip } from "@mantine/core";
+import type { ViewerLayout, ViewportSpec, WindowPreset } from "@/lib/viewer/layout";
+import {
+  ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, WINDOW_PRESETS, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
+  resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
+} from "@/lib/viewer/viewer";
+import { core, dicomwebRoot, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
+
+export type { SeriesRef } from "./cornerstone";
+
+export interface ViewerApi {
+  /** The annotations drawn so far (measurements and brush labelmaps), as JSON. */
+  getAnnotations(): ViewerAnnotations;
+  /** Replaces the annotations with these (e.g. a draft being restored). */
+  setAnnotations(a: ViewerAnnotations): void;
+  /** Every viewport (or one) back to the template's view: camera, slice, window. */
+  reset(viewportId?: string): void;
+  /** Per viewport: images loaded of total, whether the first image is drawn, and any message. */
+  status(): Record<string, ViewportStatus>;
+}
+
+export interface ViewportStatus {
+  loaded: number;
+  failed: number;
+  total: number;
+  firstImageAt: number | null;
+  allLoadedAt: number | null;
+  message: string | null;
+}
+
+export interface ViewerProps {
+  layout: ViewerLayout;
+  /** The series each of the layout's scans resolves to; null: the scan is missing (the viewport says so). */
+  scans: Record<string, SeriesRef | null | undefined>;
+  /** Annotation tools offered (navigation is always there). Default: none. */
+  tools?: ViewerTool[];
+  /** Hotkeys replacing the defaults (DEFAULT_HOTKEYS). */
+  hotkeys?: Partial<Record<ViewerAction, string>>;
+  /** Labels of the brush and of labelled points. */
+  labels?: SegmentLabel[];
+  initialAnnotations?: ViewerAnnotations;
+  readOnly?: boolean;
+  /** Called (debounced) after each change of the annotations. */
+  onAnnotationsChange?: (a: ViewerAnnotations) => void;
+  /** Receives the viewer's API once it is ready (and null when it unmounts). */
+  apiRef?: RefObject<ViewerApi | null> | ((api: ViewerApi | null) => void);
+  height?: CSSProperties["height"];
+}
+
+const TOOL_NAME: Record<ViewerTool, string> = {
+  length: tools.LengthTool.toolName,
+  angle: tools.AngleTool.toolName,
+  ellipse: tools.EllipticalROITool.toolName,
+  rectangle: tools.RectangleROITool.toolName,
+  point: tools.ProbeTool.toolName,
+  brush: tools.BrushTool.toolName,
+};
+const TOOL_OF_NAME = new Map(Object.entries(TOOL_NAME).map(([k, v]) => [v, k as ViewerTool]));
+const NAV_NAME = { window: tools.WindowLevelTool.toolName, pan: tools.PanTool.toolName, zoom: tools.ZoomTool.toolName, eraser: tools.EraserTool.toolName } as const;
+type Primary = ViewerTool | keyof typeof NAV_NAME;
+
+const { MouseBindings } = tools.Enums;
+const ORIENTATION = { axial: core.Enums.OrientationAxis.AXIAL, sagittal: core.Enums.OrientationAxis.SAGITTAL, coronal: core.Enums.OrientationAxis.CORONAL } as const;
+
+interface VpState {
+  status: ViewportStatus;
+  text: ReturnType<typeof viewportText> | null;
+  error: string | null;
+}
+const emptyStatus = (): ViewportStatus => ({ loaded: 0, failed: 0, total: 0, firstImageAt: null, allLoadedAt: null, message: null });
+
+interface Runtime {
+  engine: core.RenderingEngine;
+  toolGroupId: string;
+  series: Map<string, LoadedSeries>; // viewportId → series
+  volumes: Map<string, string>; // viewportId → volumeId
+  segmentations: Map<string, string>; // scan → segmentationId
+  annotationViewport: Map<string, string>; // annotationUID → viewportId
+  syncIds: string[];
+  abort: AbortController;
+}
+
+export default function Viewer(props: ViewerProps) {
+  const { layout, scans, readOnly = false } = props;
+  const offered = useMemo(() => (readOnly ? [] : (props.tools ?? [])), [props.tools, readOnly]);
+  const uid = useId().replace(/[^A-Za-z0-9]/g, "");
+  const engineId = `atrium-viewer-${uid}`;
+  const elements = useRef(new Map<string, HTMLDivElement>());
+  const runtime = useRef<Runtime | null>(null);
+  const [vp, setVp] = useState<Record<string, VpState>>({});
+  const [primary, setPrimary] = useState<Primary>("window");
+  const [activeLabel, setActiveLabel] = useState<number>(props.labels?.[0]?.value ?? 1);
+  const [brushSize, setBrushSize] = useState(8);
+  const [overlayOpacity, setOverlayOpacity] = useState(0.5);
+  const [help, setHelp] = useState(false);
+  const [activeViewport, setActiveViewport] = useState<string>(layout.viewports[0]!.id);
+  const [fatal, setFatal] = useState<string | null>(null);
+  const statusRef = useRef<Record<string, ViewportStatus>>({});
+  const onChangeRef = useRef(props.onAnnotationsChange);
+  onChangeRef.current = props.onAnnotationsChange;
+  const labelsRef = useRef(props.labels ?? []);
+  labelsRef.current = props.labels ?? [];
+  const activeLabelRef = useRef(activeLabel);
+  activeLabelRef.current = activeLabel;
+  const initialAnnotations = useRef(props.initialAnnotations);
+
+  const hotkeys = useMemo(() => {
+    try {
+      return { map: resolveHotkeys(offered, props.hotkeys), error: null };
+    } catch (e) {
+      return { map: resolveHotkeys(offered), error: (e as Error).message };
+    }
+  }, [offered, props.hotkeys]);
+
+  const patch = useCallback((id: string, f: (s: VpState) => Partial<VpState>) => {
+    setVp((all) => {
+      const cur = all[id] ?? { status: emptyStatus(), text: null, error: null };
+      const next = { ...cur, ...f(cur) };
+      statusRef.current[id] = next.status;
+      return { ...all, [id]: next };
+    });
+  }, []);
+
+  // ---- the text in the corners, kept up to date from the viewport's events
+  const refreshText = useCallback(
+    (spec: ViewportSpec) => {
+      const rt = runtime.current;
+      const s = rt?.series.get(spec.id);
+      const v = rt?.engine.getViewport(spec.id) as core.Types.IStackViewport | core.Types.IVolumeViewport | undefined;
+      if (!rt || !s || !v) return;
+      const ref = scans[spec.scan];
+      let index = 0;
+      let count = s.imageIds.length;
+      try {
+        index = v.getSliceIndex?.() ?? (v as core.Types.IStackViewport).getCurrentImageIdIndex();
+        count = v.getNumberOfSlices?.() ?? count;
+      } catch {
+        // not rendered yet
+      }
+      const cam = v.getCamera();
+      const pos = cam.focalPoint && cam.viewPlaneNormal ? cam.focalPoint[0] * cam.viewPlaneNormal[0] + cam.focalPoint[1] * cam.viewPlaneNormal[1] + cam.focalPoint[2] * cam.viewPlaneNormal[2] : null;
+      const volumeId = rt.volumes.get(spec.id);
+      let props: { voiRange?: { lower: number; upper: number } } = {};
+      try {
+        // Before a volume or stack is set, cornerstone has no properties to give.
+        props = ((volumeId ? (v as core.Types.IVolumeViewport).getProperties(volumeId) : (v as core.Types.IStackViewport).getProperties()) ?? {}) as typeof props;
+      } catch {
+        // not rendered yet
+      }
+      const text = viewportText({
+        subjectLabel: ref?.subjectLabel, experimentLabel: ref?.experimentLabel, seriesDescription: s.description, seriesNumber: s.seriesNumber, modality: s.modality,
+        orientation: spec.orientation, imageIndex: index, imageCount: count, slicePosition: Number.isFinite(pos) ? pos : null, window: props.voiRange ? rangeToWindow(props.voiRange) : null,
+      });
+      patch(spec.id, () => ({ text }));
+    },
+    [scans, patch],
+  );
+
+  // ---- apply the template's view to one viewport
+  const applyTemplateView = useCallback((spec: ViewportSpec, window: WindowPreset = spec.window) => {
+    const rt = runtime.current;
+    const v = rt?.engine.getViewport(spec.id);
+    if (!rt || !v) return;
+    const w = presetWindow(window);
+    const volumeId = rt.volumes.get(spec.id);
+    if (volumeId) {
+      const vv = v as core.Types.IVolumeViewport;
+      vv.resetCamera();
+      if (w) vv.setProperties({ voiRange: windowToRange(w) }, volumeId);
+      else vv.resetProperties?.();
+    } else {
+      const sv = v as core.Types.IStackViewport;
+      sv.resetCamera();
+      sv.resetProperties();
+      if (w) sv.setProperties({ voiRange: windowToRange(w) });
+      if (sv.getCurrentImageIdIndex() !== 0) void sv.setImageIdIndex(0);
+    }
+    v.render();
+  }, []);
+
+  // ---- annotations ⇄ JSON
+  const scanOfViewport = useCallback((viewportId: string) => layout.viewports.find((x) => x.id === viewportId)?.scan, [layout]);
+
+  const getAnnotations = useCallback((): ViewerAnnotations => {
+    const rt = runtime.current;
+    if (!rt) return EMPTY_ANNOTATIONS;
+    const measurements: Measurement[] = [];
+    for (const a of tools.annotation.state.getAllAnnotations()) {
+      if (!a.metadata) continue;
+      const tool = TOOL_OF_NAME.get(a.metadata.toolName);
+      if (!tool || tool === "brush" || !a.annotationUID) continue;
+      const imageId = a.metadata.referencedImageId;
+      let viewportId = rt.annotationViewport.get(a.annotationUID);
+      let imgRef: { sopInstanceUid: string; frame: number } | undefined;
+      if (imageId) {
+        for (const [vid, s] of rt.series) {
+          const r = s.refOf.get(imageId);
+          if (r) {
+            imgRef = r;
+            viewportId ??= vid;
+            break;
+          }
+        }
+      }
+      const scan = viewportId ? scanOfViewport(viewportId) : undefined;
+      if (!scan) continue;
+      const data = a.data as { handles?: { points?: number[][] }; label?: string; cachedStats?: Record<string, Record<string, unknown>> };
+      const points = (data.handles?.points ?? []).map((p) => [p[0]!, p[1]!, p[2]!] as [number, number, number]);
+      if (points.length === 0) continue;
+      const stats: Record<string, number | string | null> = {};
+      for (const st of Object.values(data.cachedStats ?? {})) {
+        for (const [k, val] of Object.entries(st ?? {})) if (typeof val === "number" || typeof val === "string" || val === null) stats[k] = typeof val === "number" && !Number.isFinite(val) ? null : val;
+        break;
+      }
+      const m = a.metadata as { FrameOfReferenceUID?: string; viewPlaneNormal?: number[]; viewUp?: number[] };
+      measurements.push({
+        uid: a.annotationUID,
+        tool,
+        ref: {
+          scan,
+          viewportId,
+          ...(imgRef ? { sopInstanceUid: imgRef.sopInstanceUid, frame: imgRef.frame } : {}),
+          ...(m.FrameOfReferenceUID ? { frameOfReferenceUid: m.FrameOfReferenceUID } : {}),
+          ...(m.viewPlaneNormal ? { viewPlaneNormal: [m.viewPlaneNormal[0]!, m.viewPlaneNormal[1]!, m.viewPlaneNormal[2]!] } : {}),
+          ...(m.viewUp ? { viewUp: [m.viewUp[0]!, m.viewUp[1]!, m.viewUp[2]!] } : {}),
+        },
+        points,
+        ...(data.label ? { label: data.label } : {}),
+        ...(Object.keys(stats).length ? { stats } : {}),
+      });
+    }
+    const labelmaps: ViewerAnnotations["labelmaps"] = [];
+    for (const [scan, segId] of rt.segmentations) {
+      const seg = tools.segmentation.state.getSegmentation(segId);
+      const ids = (seg?.representationData.Labelmap as { imageIds?: string[] } | undefined)?.imageIds ?? [];
+      const source = [...rt.series.entries()].find(([vid]) => scanOfViewport(vid) === scan)?.[1];
+      const slices: ViewerAnnotations["labelmaps"][number]["slices"] = [];
+      ids.forEach((segImageId) => {
+        const img = core.cache.getImage(segImageId);
+        const ref = img?.referencedImageId ? source?.refOf.get(img.referencedImageId) : undefined;
+        if (!img || !ref) return;
+        const runs = encodeRuns(img.voxelManager ? (img.voxelManager.getScalarData() as ArrayLike<number>) : (img.getPixelData() as ArrayLike<number>));
+        if (runs.length) slices.push({ sopInstanceUid: ref.sopInstanceUid, frame: ref.frame, rows: img.rows, columns: img.columns, runs });
+      });
+      if (slices.length) labelmaps.push({ scan, slices });
+    }
+    return { version: 1, measurements, labelmaps };
+  }, [scanOfViewport]);
+
+  const setAnnotations = useCallback(
+    (input: ViewerAnnotations) => {
+      const rt = runtime.current;
+      if (!rt) return;
+      const parsed = ViewerAnnotations.parse(input);
+      for (const a of tools.annotation.state.getAllAnnotations()) if (a.annotationUID && a.metadata && TOOL_OF_NAME.has(a.metadata.toolName)) tools.annotation.state.removeAnnotation(a.annotationUID);
+      for (const m of parsed.measurements) {
+        const spec = layout.viewports.find((x) => x.id === m.ref.viewportId) ?? layout.viewports.find((x) => x.scan === m.ref.scan);
+        const s = spec ? rt.series.get(spec.id) : undefined;
+        const el = spec ? elements.current.get(spec.id) : undefined;
+        if (!spec || !s || !el) continue;
+        const referencedImageId = m.ref.sopInstanceUid ? s.imageIdOf(m.ref.sopInstanceUid, m.ref.frame ?? 1) : undefined;
+        const ann = {
+          annotationUID: m.uid,
+          highlighted: false,
+          invalidated: true,
+          isLocked: readOnly,
+          isVisible: true,
+          metadata: {
+            toolName: TOOL_NAME[m.tool],
+            FrameOfReferenceUID: m.ref.frameOfReferenceUid ?? "",
+            viewPlaneNormal: m.ref.viewPlaneNormal,
+            viewUp: m.ref.viewUp,
+            ...(referencedImageId ? { referencedImageId } : {}),
+          },
+          data: {
+            handles: { points: m.points.map((p) => [...p]), activeHandleIndex: null, textBox: { hasMoved: false, worldPosition: [0, 0, 0], worldBoundingBox: { topLeft: [0, 0, 0], topRight: [0, 0, 0], bottomLeft: [0, 0, 0], bottomRight: [0, 0, 0] } } },
+            ...(m.label ? { label: m.label } : {}),
+            cachedStats: {},
+          },
+        };
+        tools.annotation.state.addAnnotation(ann as never, el);
+        rt.annotationViewport.set(m.uid, spec.id);
+      }
+      for (const lm of parsed.labelmaps) {
+        const spec = layout.viewports.find((x) => x.scan === lm.scan);
+        const s = spec ? rt.series.get(spec.id) : undefined;
+        if (!spec || !s) continue;
+        void ensureSegmentation(rt, spec, s).then((segId) => {
+          const seg = tools.segmentation.state.getSegmentation(segId);
+          const ids = (seg?.representationData.Labelmap as { imageIds?: string[] } | undefined)?.imageIds ?? [];
+          const bySource = new Map<string, string>();
+          for (const id of ids) {
+            const img = core.cache.getImage(id);
+            if (img?.referencedImageId) bySource.set(img.referencedImageId, id);
+          }
+          for (const sl of lm.slices) {
+            const segImageId = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
+            const img = segImageId ? core.cache.getImage(segImageId) : undefined;
+            if (!img) continue;
+            if (img.voxelManager) {
+              const data = new Uint8Array(img.rows * img.columns);
+              decodeRuns(sl.runs, data.length, data);
+              img.voxelManager.setScalarData?.(data as never);
+            } else decodeRuns(sl.runs, img.rows * img.columns, img.getPixelData() as unknown as Uint8Array);
+          }
+          tools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segId);
+        });
+      }
+      rt.engine.render();
+    },
+    [layout, readOnly],
+  );
+
+  const reset = useCallback(
+    (viewportId?: string) => {
+      for (const spec of layout.viewports) if (!viewportId || spec.id === viewportId) applyTemplateView(spec);
+    },
+    [layout, applyTemplateView],
+  );
+
+  // ---- the API for the caller
+  useEffect(() => {
+    const api: ViewerApi = { getAnnotations, setAnnotations, reset, status: () => ({ ...statusRef.current }) };
+    const target = props.apiRef;
+    if (typeof target === "function") target(api);
+    else if (target) target.current = api;
+    return () => {
+      if (typeof target === "function") target(null);
+      else if (target) target.current = null;
+    };
+  }, [getAnnotations, setAnnotations, reset, props.apiRef]);
+
+  // ---- set-up: engine, tool group, viewports, series, sync groups
+  const layoutKey = JSON.stringify(layout) + JSON.stringify(scans);
+  useEffect(() => {
+    let cancelled = false;
+    const abort = new AbortController();
+    const cleanups: (() => void)[] = [];
+    setVp({});
+    statusRef.current = {};
+    (async () => {
+      await initCornerstone();
+      if (cancelled) return;
+      const engine = new core.RenderingEngine(engineId);
+      const toolGroupId = `${engineId}-tools`;
+      const rt: Runtime = { engine, toolGroupId, series: new Map(), volumes: new Map(), segmentations: new Map(), annotationViewport: new Map(), syncIds: [], abort };
+      runtime.current = rt;
+      const tg = tools.ToolGroupManager.createToolGroup(toolGroupId)!;
+      for (const name of [...Object.values(NAV_NAME), tools.StackScrollTool.toolName]) tg.addTool(name);
+      for (const t of offered) tg.addTool(TOOL_NAME[t], t === "brush" ? { activeStrategy: "FILL_INSIDE_CIRCLE" } : undefined);
+      tg.setToolActive(NAV_NAME.window, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+      tg.setToolActive(NAV_NAME.pan, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
+      tg.setToolActive(NAV_NAME.zoom, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
+      tg.setToolActive(tools.StackScrollTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
+      for (const t of offered) tg.setToolPassive(TOOL_NAME[t]);
+
+      // Viewports are enabled in one go; series load in parallel.
+      const inputs: core.Types.PublicViewportInput[] = [];
+      for (const spec of layout.viewports) {
+        const el = elements.current.get(spec.id);
+        if (!el) continue;
+        el.oncontextmenu = (e) => e.preventDefault();
+        const volume = spec.orientation !== "acquired";
+        inputs.push({
+          viewportId: spec.id,
+          element: el,
+          type: volume ? core.Enums.ViewportType.ORTHOGRAPHIC : core.Enums.ViewportType.STACK,
+          defaultOptions: { background: [0, 0, 0] as core.Types.Point3, ...(volume ? { orientation: ORIENTATION[spec.orientation as keyof typeof ORIENTATION] } : {}) },
+        });
+      }
+      engine.setViewports(inputs);
+      for (const i of inputs) tg.addViewport(i.viewportId, engineId);
+
+      // Sync groups: one synchronizer per (kind, group) of this viewer.
+      const groups = new Map<string, { kind: string; viewports: string[] }>();
+      for (const spec of layout.viewports) for (const s of spec.sync) {
+        const id = `${engineId}-${s.kind}-${s.group}`;
+        const g = groups.get(id) ?? { kind: s.kind, viewports: [] };
+        g.viewports.push(spec.id);
+        groups.set(id, g);
+      }
+      for (const [id, g] of groups) {
+        const sync =
+          g.kind === "scroll" ? tools.synchronizers.createImageSliceSynchronizer(id) : g.kind === "window" ? tools.synchronizers.createVOISynchronizer(id, { syncInvertState: false, syncColormap: false }) : tools.synchronizers.createZoomPanSynchronizer(id);
+        for (const viewportId of g.viewports) sync.add({ renderingEngineId: engineId, viewportId });
+        rt.syncIds.push(id);
+      }
+
+      // Annotation events: remember which viewport an annotation was drawn in; label points; tell the caller.
+      let changeTimer: ReturnType<typeof setTimeout> | undefined;
+      const changed = () => {
+        clearTimeout(changeTimer);
+        changeTimer = setTimeout(() => onChangeRef.current?.(getAnnotations()), 300);
+      };
+      const onAdded = (evt: Event) => {
+        const d = (evt as CustomEvent).detail as { annotation?: { annotationUID?: string; metadata: { toolName: string }; data: { label?: string } }; viewportId?: string; renderingEngineId?: string };
+        if (d.renderingEngineId && d.renderingEngineId !== engineId) return;
+        if (d.annotation?.annotationUID && d.viewportId) rt.annotationViewport.set(d.annotation.annotationUID, d.viewportId);
+        if (d.annotation?.metadata.toolName === TOOL_NAME.point && !d.annotation.data.label) {
+          const l = labelsRef.current.find((x) => x.value === activeLabelRef.current);
+          if (l) d.annotation.data.label = l.name;
+        }
+      };
+      const TE = tools.Enums.Events;
+      core.eventTarget.addEventListener(TE.ANNOTATION_ADDED, onAdded);
+      for (const e of [TE.ANNOTATION_COMPLETED, TE.ANNOTATION_MODIFIED, TE.ANNOTATION_REMOVED, TE.SEGMENTATION_DATA_MODIFIED]) core.eventTarget.addEventListener(e, changed);
+      cleanups.push(() => {
+        clearTimeout(changeTimer);
+        core.eventTarget.removeEventListener(TE.ANNOTATION_ADDED, onAdded);
+        for (const e of [TE.ANNOTATION_COMPLETED, TE.ANNOTATION_MODIFIED, TE.ANNOTATION_REMOVED, TE.SEGMENTATION_DATA_MODIFIED]) core.eventTarget.removeEventListener(e, changed);
+      });
+
+      await Promise.all(layout.viewports.map((spec) => setUpViewport(spec)));
+      if (cancelled) return;
+      if (initialAnnotations.current) {
+        try {
+          setAnnotations(initialAnnotations.current);
+        } catch (e) {
+          setFatal(`The saved annotations could not be restored: ${(e as Error).message}`);
+        }
+      }
+
+      async function setUpViewport(spec: ViewportSpec) {
+        const ref = scans[spec.scan];
+        const el = elements.current.get(spec.id);
+        if (!el) return;
+        if (!ref) {
+          patch(spec.id, (s) => ({ status: { ...s.status, message: `No series for "${spec.scan}" in this experiment.` } }));
+          return;
+        }
+        let s: LoadedSeries;
+        try {
+          s = await loadSeries(ref);
+        } catch (e) {
+          patch(spec.id, () => ({ error: (e as Error).message }));
+          return;
+        }
+        if (cancelled) return;
+        if (s.noPixels) {
+          patch(spec.id, (st) => ({ status: { ...st.status, message: s.noPixels } }));
+          return;
+        }
+        rt.series.set(spec.id, s);
+        const total = s.imageIds.length;
+        patch(spec.id, (st) => ({ status: { ...st.status, total } }));
+        const seen = new Set<string>();
+        let failedOnce: string | null = null;
+        const count = (imageId: string, err?: unknown) => {
+          if (seen.has(imageId) || cancelled) return;
+          seen.add(imageId);
+          if (err) failedOnce ??= describeLoadError(err);
+          patch(spec.id, (st) => {
+            const loaded = st.status.loaded + (err ? 0 : 1);
+            const failed = st.status.failed + (err ? 1 : 0);
+            return { status: { ...st.status, loaded, failed, allLoadedAt: loaded + failed >= total ? performance.now() : null, message: failed && failedOnce ? `${failed} of ${total} image(s) could not be shown: ${failedOnce}` : st.status.message } };
+          });
+        };
+        const onRendered = () => {
+          if (statusRef.current[spec.id]?.firstImageAt == null) {
+            const t = performance.now();
+            patch(spec.id, (st) => ({ status: { ...st.status, firstImageAt: st.status.firstImageAt ?? t } }));
+            el.dataset.firstImage = String(t);
+          }
+        };
+        const onText = () => refreshText(spec);
+        el.addEventListener(core.Enums.Events.IMAGE_RENDERED, onRendered);
+        for (const e of [core.Enums.Events.STACK_NEW_IMAGE, core.Enums.Events.VOLUME_NEW_IMAGE, core.Enums.Events.VOI_MODIFIED, core.Enums.Events.CAMERA_MODIFIED]) el.addEventListener(e, onText);
+        cleanups.push(() => {
+          el.removeEventListener(core.Enums.Events.IMAGE_RENDERED, onRendered);
+          for (const e of [core.Enums.Events.STACK_NEW_IMAGE, core.Enums.Events.VOLUME_NEW_IMAGE, core.Enums.Events.VOI_MODIFIED, core.Enums.Events.CAMERA_MODIFIED]) el.removeEventListener(e, onText);
+        });
+        const viewport = engine.getViewport(spec.id);
+        try {
+          if (spec.orientation === "acquired") {
+            const sv = viewport as core.Types.IStackViewport;
+            await sv.setStack(s.imageIds, 0);
+            count(s.imageIds[0]!);
+            applyTemplateView(spec);
+            void streamImages(s.imageIds, 0, abort.signal, count);
+          } else {
+            if (!s.volumeCapable) {
+              patch(spec.id, () => ({ error: `This series cannot be reformatted (${spec.orientation}): its images are not parallel slices of one volume. Show it as acquired.` }));
+              return;
+            }
+            const volumeId = `cornerstoneStreamingImageVolume:${s.key}`;
+            rt.volumes.set(spec.id, volumeId);
+            const volume = await core.volumeLoader.createAndCacheVolume(volumeId, { imageIds: s.imageIds });
+            const onLoaded = (evt: Event) => {
+              const d = (evt as CustomEvent).detail as { image?: { imageId?: string }; imageId?: string };
+              const id = d.image?.imageId ?? d.imageId;
+              if (id && s.refOf.has(id)) count(id);
+            };
+            const onFailed = (evt: Event) => {
+              const d = (evt as CustomEvent).detail as { imageId?: string; error?: unknown };
+              if (d.imageId && s.refOf.has(d.imageId)) count(d.imageId, d.error ?? "failed");
+            };
+            core.eventTarget.addEventListener(core.Enums.Events.IMAGE_LOADED, onLoaded);
+            core.eventTarget.addEventListener(core.Enums.Events.IMAGE_LOAD_FAILED, onFailed);
+            cleanups.push(() => {
+              core.eventTarget.removeEventListener(core.Enums.Events.IMAGE_LOADED, onLoaded);
+              core.eventTarget.removeEventListener(core.Enums.Events.IMAGE_LOAD_FAILED, onFailed);
+            });
+            for (const id of s.imageIds) if (core.cache.isLoaded?.(id) || core.cache.getImage(id)) count(id);
+            (volume as unknown as { load: () => void }).load();
+            await (viewport as core.Types.IVolumeViewport).setVolumes([{ volumeId }]);
+            applyTemplateView(spec);
+          }
+          refreshText(spec);
+        } catch (e) {
+          patch(spec.id, () => ({ error: describeLoadError(e) }));
+        }
+      }
+    })().catch((e) => {
+      if (!cancelled) setFatal(`The viewer could not start: ${(e as Error).message}`);
+    });
+    return () => {
+      cancelled = true;
+      abort.abort();
+      for (const c of cleanups) c();
+      const rt = runtime.current;
+      runtime.current = null;
+      if (rt) {
+        for (const id of rt.syncIds) tools.SynchronizerManager.destroySynchronizer(id);
+        for (const segId of rt.segmentations.values()) {
+          try {
+            tools.segmentation.removeSegmentation(segId);
+          } catch {
+            // already gone
+          }
+        }
+        tools.ToolGroupManager.destroyToolGroup(rt.toolGroupId);
+        rt.engine.destroy();
+      }
+    };
+    // layoutKey stands for layout and scans; the callbacks are stable for one layout.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [layoutKey, engineId, offered.join(",")]);
+
+  // ---- the primary (left-button) tool
+  const choosePrimary = useCallback(
+    (next: Primary) => {
+      const rt = runtime.current;
+      const tg = rt ? tools.ToolGroupManager.getToolGroup(rt.toolGroupId) : undefined;
+      if (!tg) return;
+      const nameOf = (p: Primary) => (p in NAV_NAME ? NAV_NAME[p as keyof typeof NAV_NAME] : TOOL_NAME[p as ViewerTool]);
+      const prev = nameOf(primary);
+      if (primary === "eraser") tg.setToolDisabled(prev);
+      else tg.setToolPassive(prev);
+      if (next === "brush" && rt) {
+        void (async () => {
+          for (const spec of layout.viewports) {
+            const s = rt.series.get(spec.id);
+            if (s) await ensureSegmentation(rt, spec, s);
+          }
+          tools.segmentation.segmentIndex.setActiveSegmentIndex([...rt.segmentations.values()][0] ?? "", activeLabelRef.current);
+          tools.utilities.segmentation.setBrushSizeForToolGroup(rt.toolGroupId, brushSize);
+          tg.setToolActive(nameOf(next), { bindings: [{ mouseButton: MouseBindings.Primary }] });
+        })();
+      } else {
+        if (next === "eraser") tg.addTool(NAV_NAME.eraser);
+        tg.setToolActive(nameOf(next), { bindings: [{ mouseButton: MouseBindings.Primary }] });
+      }
+      setPrimary(next);
+    },
+    [primary, layout, brushSize],
+  );
+
+  useEffect(() => {
+    const rt = runtime.current;
+    if (!rt) return;
+    for (const segId of rt.segmentations.values()) tools.segmentation.segmentIndex.setActiveSegmentIndex(segId, activeLabel);
+    try {
+      tools.utilities.segmentation.setBrushSizeForToolGroup(rt.toolGroupId, brushSize);
+    } catch {
+      // no brush in this viewer
+    }
+  }, [activeLabel, brushSize]);
+
+  useEffect(() => {
+    const rt = runtime.current;
+    if (!rt) return;
+    for (const spec of layout.viewports) {
+      for (const segId of rt.segmentations.values()) {
+        try {
+          tools.segmentation.config.style.setStyle({ viewportId: spec.id, segmentationId: segId, type: tools.Enums.SegmentationRepresentations.Labelmap }, { fillAlpha: overlayOpacity, outlineOpacity: Math.min(1, overlayOpacity + 0.3) } as never);
+        } catch {
+          // not shown in this viewport
+        }
+      }
+    }
+    rt.engine.render();
+  }, [overlayOpacity, layout]);
+
+  // ---- hotkeys
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      const action = hotkeys.map.get(key);
+      if (!action) return;
+      e.preventDefault();
+      if (action === "help") setHelp((h) => !h);
+      else if (action === "reset") reset();
+      else if (action === "next-image" || action === "previous-image") {
+        const v = runtime.current?.engine.getViewport(activeViewport);
+        if (v) core.utilities.scroll(v, { delta: action === "next-image" ? 1 : -1 });
+      } else choosePrimary(action as Primary);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [hotkeys, reset, choosePrimary, activeViewport]);
+
+  // ---- render
+  const keyOf = (a: ViewerAction) => [...hotkeys.map.entries()].find(([, x]) => x === a)?.[0];
+  const toolButtons: { value: Primary; label: string }[] = [
+    { value: "window", label: "Window" },
+    { value: "pan", label: "Pan" },
+    { value: "zoom", label: "Zoom" },
+    ...offered.map((t) => ({ value: t as Primary, label: ACTION_LABELS[t] })),
+    ...(offered.length && offered.some((t) => t !== "brush") ? [{ value: "eraser" as Primary, label: "Erase" }] : []),
+  ];
+  const cells = placeCells(layout);
+  const windowPresets = Object.keys(WINDOW_PRESETS);
+
+  return (
+    <Stack gap={6} h={props.height ?? "100%"} data-testid="viewer">
+      <Group gap="xs" wrap="wrap">
+        <SegmentedControl
+          size="xs"
+          value={primary}
+          onChange={(v) => choosePrimary(v as Primary)}
+          data={toolButtons.map((b) => ({ value: b.value, label: keyOf(b.value as ViewerAction) ? `${b.label} (${keyOf(b.value as ViewerAction)})` : b.label }))}
+          aria-label="Tool"
+        />
+        <Select
+          size="xs"
+          w={150}
+          aria-label="Window preset"
+          placeholder="Window preset"
+          data={[{ value: "template", label: "Template window" }, ...windowPresets.map((p) => ({ value: p, label: p }))]}
+          onChange={(v) => {
+            const spec = layout.viewports.find((x) => x.id === activeViewport);
+            if (spec && v) applyTemplateView(spec, v === "template" ? spec.window : (v as WindowPreset));
+          }}
+        />
+        <Button size="xs" variant="default" onClick={() => reset()}>Reset view{keyOf("reset") ? ` (${keyOf("reset")})` : ""}</Button>
+        <Button size="xs" variant="subtle" onClick={() => setHelp(true)}>Keys{keyOf("help") ? ` (${keyOf("help")})` : ""}</Button>
+        {(offered.includes("brush") || offered.includes("point")) && (props.labels?.length ?? 0) > 0 && (
+          <Select
+            size="xs"
+            w={160}
+            aria-label="Label"
+            value={String(activeLabel)}
+            onChange={(v) => v && setActiveLabel(Number(v))}
+            data={(props.labels ?? []).map((l) => ({ value: String(l.value), label: l.name }))}
+          />
+        )}
+        {offered.includes("brush") && (
+          <Group gap={4} w={220}>
+            <Text size="xs">Brush</Text>
+            <Slider size="xs" style={{ flex: 1 }} min={1} max={40} value={brushSize} onChange={setBrushSize} aria-label="Brush size" />
+            <Text size="xs">Opacity</Text>
+            <Slider size="xs" style={{ flex: 1 }} min={0} max={1} step={0.05} value={overlayOpacity} onChange={setOverlayOpacity} aria-label="Overlay opacity" />
+          </Group>
+        )}
+      </Group>
+      {hotkeys.error && <Text size="xs" c="red">{hotkeys.error}</Text>}
+      {fatal && <Text size="sm" c="red" data-testid="viewer-error">{fatal}</Text>}
+      <Box
+        style={{ flex: 1, minHeight: 200, display: "grid", gap: 4, gridTemplateRows: `repeat(${layout.rows}, minmax(0, 1fr))`, gridTemplateColumns: `repeat(${layout.columns}, minmax(0, 1fr))` }}
+      >
+        {layout.viewports.map((spec, i) => {
+          const st = vp[spec.id];
+          const c = cells[i]!;
+          const status = st?.status ?? emptyStatus();
+          const loading = status.total > 0 && status.loaded + status.failed < status.total;
+          return (
+            <Box
+              key={spec.id}
+              data-testid={`viewport-${spec.id}`}
+              data-orientation={spec.orientation}
+              data-loaded={status.loaded}
+              data-total={status.total}
+              onMouseDown={() => setActiveViewport(spec.id)}
+              onMouseEnter={() => setActiveViewport(spec.id)}
+              style={{
+                position: "relative", background: "#000", overflow: "hidden", borderRadius: 2,
+                outline: activeViewport === spec.id && layout.viewports.length > 1 ? "2px solid var(--mantine-color-blue-6)" : "1px solid #333",
+                gridRow: `${c.row + 1} / span ${c.rowSpan}`, gridColumn: `${c.column + 1} / span ${c.columnSpan}`,
+              }}
+            >
+              <div
+                ref={(el) => {
+                  if (el) elements.current.set(spec.id, el);
+                  else elements.current.delete(spec.id);
+                }}
+                style={{ position: "absolute", inset: 0 }}
+                data-viewport-element={spec.id}
+              />
+              {st?.text && <Corners text={st.text} />}
+              {loading && (
+                <Box style={{ position: "absolute", left: 0, right: 0, bottom: 0, pointerEvents: "none" }}>
+                  <Progress size={3} value={(100 * (status.loaded + status.failed)) / status.total} aria-label={`Loading ${spec.id}`} />
+                </Box>
+              )}
+              {loading && (
+                <Badge size="xs" variant="filled" color="dark" style={{ position: "absolute", bottom: 8, left: "50%", transform: "translateX(-50%)", pointerEvents: "none" }} data-testid="viewport-progress">
+                  {status.loaded}/{status.total}
+                </Badge>
+              )}
+              {(st?.error || status.message) && (
+                <Box style={{ position: "absolute", inset: 0, display: "flex", alignItems: "center", justifyContent: "center", padding: 16, pointerEvents: "none" }}>
+                  <Text size="sm" c={st?.error ? "red.4" : "gray.4"} ta="center" data-testid="viewport-message">{st?.error ?? status.message}</Text>
+                </Box>
+              )}
+            </Box>
+          );
+        })}
+      </Box>
+      <Modal opened={help} onClose={() => setHelp(false)} title="Viewer keys and mouse" size="md">
+        <Table>
+          <Table.Tbody>
+            {[...hotkeys.map.entries()].map(([k, a]) => (
+              <Table.Tr key={a}>
+                <Table.Td><Kbd>{k}</Kbd></Table.Td>
+                <Table.Td>{ACTION_LABELS[a]}</Table.Td>
+              </Table.Tr>
+            ))}
+            <Table.Tr><Table.Td>Wheel</Table.Td><Table.Td>Scroll through images</Table.Td></Table.Tr>
+            <Table.Tr><Table.Td>Middle drag</Table.Td><Table.Td>Pan</Table.Td></Table.Tr>
+            <Table.Tr><Table.Td>Right drag</Table.Td><Table.Td>Zoom</Table.Td></Table.Tr>
+          </Table.Tbody>
+        </Table>
+      </Modal>
+    </Stack>
+  );
+}
+
+function Corners({ text }: { text: ReturnType<typeof viewportText> }) {
+  const base: CSSProperties = { position: "absolute", color: "#e8e8e8", fontSize: 11, lineHeight: 1.3, textShadow: "0 0 2px #000", pointerEvents: "none", fontFamily: "monospace" };
+  return (
+    <>
+      <div style={{ ...base, top: 4, left: 6 }} data-testid="vp-text-tl">{text.topLeft.map((l) => <div key={l}>{l}</div>)}</div>
+      <div style={{ ...base, top: 4, right: 6, textAlign: "right" }} data-testid="vp-text-tr">{text.topRight.map((l) => <div key={l}>{l}</div>)}</div>
+      <div style={{ ...base, bottom: 10, left: 6 }} data-testid="vp-text-bl">{text.bottomLeft.map((l) => <div key={l}>{l}</div>)}</div>
+      <div style={{ ...base, bottom: 10, right: 6, textAlign: "right" }} data-testid="vp-text-br">{text.bottomRight.map((l) => <div key={l}>{l}</div>)}</div>
+    </>
+  );
+}
+
+/** Each viewport's cell: its own, or the next free one row-major. */
+function placeCells(layout: ViewerLayout) {
+  const taken = new Set<string>();
+  const out: { row: number; column: number; rowSpan: number; columnSpan: number }[] = [];
+  for (const v of layout.viewports) if (v.cell) for (let r = 0; r < v.cell.rowSpan; r++) for (let c = 0; c < v.cell.columnSpan; c++) taken.add(`${v.cell.row + r},${v.cell.column + c}`);
+  let cursor = 0;
+  for (const v of layout.viewports) {
+    if (v.cell) {
+      out.push(v.cell);
+      continue;
+    }
+    while (taken.has(`${Math.floor(cursor / layout.columns)},${cursor % layout.columns}`)) cursor++;
+    const cell = { row: Math.floor(cursor / layout.columns), column: cursor % layout.columns, rowSpan: 1, columnSpan: 1 };
+    taken.add(`${cell.row},${cell.column}`);
+    out.push(cell);
+  }
+  return out;
+}
+
+function describeLoadError(e: unknown): string {
+  const x = e as { message?: string; error?: { message?: string }; request?: { status?: number }; status?: number } | string;
+  if (typeof x === "string") return x;
+  const status = x?.request?.status ?? x?.status;
+  if (status === 401) return "your session has ended; sign in again.";
+  if (status === 403) return "you may not read these images; ask an owner.";
+  if (status === 406) return "the archive cannot serve this image's transfer syntax.";
+  const msg = x?.message ?? x?.error?.message;
+  return msg ? `the image could not be decoded (${msg.slice(0, 160)}).` : "the image could not be loaded or decoded.";
+}
+
+/** The brush labelmap of a viewport's scan, created on first use and shown in every viewport of that scan. */
+async function ensureSegmentation(rt: Runtime, spec: ViewportSpec, s: LoadedSeries): Promise<string> {
+  let segId = rt.segmentations.get(spec.scan);
+  if (!segId) {
+    segId = `${rt.toolGroupId}-seg-${spec.scan}`;
+    rt.segmentations.set(spec.scan, segId);
+    const segImages = await core.imageLoader.createAndCacheDerivedLabelmapImages(s.imageIds);
+    tools.segmentation.addSegmentations([{ segmentationId: segId, representation: { type: tools.Enums.SegmentationRepresentations.Labelmap, data: { imageIds: segImages.map((i) => i.imageId) } } }]);
+  }
+  const shown = tools.segmentation.state.getSegmentationRepresentations(spec.id, { segmentationId: segId });
+  if (!shown?.length) await tools.segmentation.addLabelmapRepresentationToViewportMap({ [spec.id]: [{ segmentationId: segId }] });
+  return segId;
+}
+

@@ -1,0 +1,191 @@
+// cornerstone3D set-up and series loading from Atrium's DICOMweb (WADO-RS metadata + frames, with
+// the signed-in user's session cookie). Imported only by Viewer.tsx, which pages load through
+// next/dynamic(ssr:false): nothing here reaches another page's bundle or the server.
+import * as core from "@cornerstonejs/core";
+import * as tools from "@cornerstonejs/tools";
+import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
+import { utilities as metadataUtilities } from "@cornerstonejs/metadata";
+import { orderInstances } from "@/lib/viewer/viewer";
+
+let initialised: Promise<void> | null = null;
+
+/** Initialises cornerstone3D core, the DICOM image loader (with its wasm codecs in a worker) and tools, once. */
+export function initCornerstone(): Promise<void> {
+  initialised ??= (async () => {
+    await core.init();
+    const workers = Math.max(1, Math.min(3, (navigator.hardwareConcurrency || 2) - 1));
+    dicomImageLoader.init({ maxWebWorkers: workers });
+    core.volumeLoader.registerUnknownVolumeLoader(core.cornerstoneStreamingImageVolumeLoader as never);
+    core.volumeLoader.registerVolumeLoader("cornerstoneStreamingImageVolume", core.cornerstoneStreamingImageVolumeLoader as never);
+    // The retrieval pool fetches this many frames at once (HTTP/1.1 on localhost, small frames).
+    core.imageRetrievalPoolManager.setMaxSimultaneousRequests(core.Enums.RequestType.Interaction, 12);
+    core.imageRetrievalPoolManager.setMaxSimultaneousRequests(core.Enums.RequestType.Prefetch, 12);
+    tools.init();
+    for (const T of [
+      tools.WindowLevelTool, tools.PanTool, tools.ZoomTool, tools.StackScrollTool, tools.LengthTool, tools.AngleTool,
+      tools.EllipticalROITool, tools.RectangleROITool, tools.ProbeTool, tools.BrushTool, tools.EraserTool,
+    ]) {
+      tools.addTool(T);
+    }
+  })();
+  return initialised;
+}
+
+/** The series a viewport shows, resolved by the caller from the template's selector. */
+export interface SeriesRef {
+  projectId: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  /** Pseudonymous labels shown in the viewport's corner (never a patient name or ID). */
+  subjectLabel?: string | null;
+  experimentLabel?: string | null;
+}
+
+type DicomJson = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;
+
+export interface LoadedSeries {
+  key: string;
+  imageIds: string[];
+  volumeCapable: boolean;
+  description: string | null;
+  seriesNumber: number | null;
+  modality: string | null;
+  /** Set when the series has nothing to show (no pixel data): the message says what it is instead. */
+  noPixels: string | null;
+  /** imageId → SOP Instance UID and frame, for annotations. */
+  refOf: Map<string, { sopInstanceUid: string; frame: number }>;
+  imageIdOf: (sopInstanceUid: string, frame: number) => string | undefined;
+}
+
+const str = (j: DicomJson, tag: string): string | null => {
+  const v = j[tag]?.Value?.[0];
+  return v == null ? null : String(v);
+};
+const nums = (j: DicomJson, tag: string): number[] | null => {
+  const v = j[tag]?.Value;
+  return v ? v.map(Number) : null;
+};
+
+const NON_IMAGE: Record<string, string> = {
+  SR: "a structured report",
+  SEG: "a segmentation (shown as an overlay on its image series)",
+  RTSTRUCT: "an RT structure set",
+  RTPLAN: "an RT plan",
+  ECG: "a waveform",
+  PR: "a presentation state",
+  KO: "a key object selection",
+  DOC: "an encapsulated document",
+  ANN: "a bulk annotation",
+};
+
+const cache = new Map<string, Promise<LoadedSeries>>();
+
+export function dicomwebRoot(projectId: string): string {
+  return `${window.location.origin}/dicomweb/projects/${encodeURIComponent(projectId)}`;
+}
+
+/** Fetches a series' WADO-RS metadata, registers it with the loader and returns its imageIds in display order. */
+export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {
+  const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = fetchSeries(ref, key);
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return p;
+}
+
+async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
+  const base = `${dicomwebRoot(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
+  const r = await fetch(`${base}/metadata`, { headers: { accept: "application/dicom+json" }, credentials: "same-origin" });
+  if (!r.ok) {
+    let detail = "";
+    try {
+      detail = ((await r.json()) as { error?: string }).error ?? "";
+    } catch {
+      // not JSON
+    }
+    if (r.status === 401) throw new Error("Your session has ended: sign in again to see the images.");
+    if (r.status === 403) throw new Error(detail || "You may not read this series' images in this project; ask an owner.");
+    if (r.status === 404) throw new Error("This series is not in the project's archive (it may have been removed).");
+    throw new Error(`The archive could not give this series' metadata (HTTP ${r.status})${detail ? `: ${detail}` : ""}.`);
+  }
+  const instances = (await r.json()) as DicomJson[];
+  const first = instances[0];
+  const modality = first ? str(first, "00080060") : null;
+  const description = first ? str(first, "0008103E") : null;
+  const seriesNumber = first && str(first, "00200011") ? Number(str(first, "00200011")) : null;
+  const withPixels = instances.filter((j) => j["7FE00010"] || j["7FE00008"] || j["7FE00009"]);
+  const refOf = new Map<string, { sopInstanceUid: string; frame: number }>();
+  if (withPixels.length === 0) {
+    const what = (modality && NON_IMAGE[modality]) ?? "not an image";
+    return {
+      key, imageIds: [], volumeCapable: false, description, seriesNumber, modality, refOf, imageIdOf: () => undefined,
+      noPixels: `This series has no pixel data to show: it is ${what}${instances.length ? ` (${instances.length} instance${instances.length === 1 ? "" : "s"})` : ""}.`,
+    };
+  }
+  // The archive's own instance UID (what its frame URLs use) is in the pixel data's BulkDataURI.
+  const archivedUid = (j: DicomJson) => {
+    const uri = j["7FE00010"]?.BulkDataURI ?? j["7FE00008"]?.BulkDataURI ?? j["7FE00009"]?.BulkDataURI;
+    const m = uri ? /\/instances\/([0-9.]+)\/bulkdata/.exec(uri) : null;
+    return m?.[1] ?? str(j, "00080018") ?? "";
+  };
+  const geometry = withPixels.map((j) => ({
+    json: j,
+    sopInstanceUid: archivedUid(j),
+    instanceNumber: str(j, "00200013") != null ? Number(str(j, "00200013")) : null,
+    position: nums(j, "00200032"),
+    orientation: nums(j, "00200037"),
+    frames: Math.max(1, Number(str(j, "00280008") ?? 1) || 1),
+  }));
+  const { ordered, volumeCapable } = orderInstances(geometry);
+  const imageIds: string[] = [];
+  for (const g of ordered) {
+    const frame1 = `wadors:${base}/instances/${g.sopInstanceUid}/frames/1`;
+    dicomImageLoader.wadors.metaDataManager.add(frame1, g.json as never);
+    try {
+      // The typed metadata provider (@cornerstonejs/metadata); the legacy wadors provider above suffices if it refuses.
+      const r = metadataUtilities.addDicomWebInstance(frame1, g.json) as unknown;
+      if (r && typeof (r as Promise<unknown>).catch === "function") (r as Promise<unknown>).catch(() => undefined);
+    } catch {
+      // see above
+    }
+    for (let f = 1; f <= g.frames; f++) {
+      const id = `wadors:${base}/instances/${g.sopInstanceUid}/frames/${f}`;
+      imageIds.push(id);
+      refOf.set(id, { sopInstanceUid: g.sopInstanceUid, frame: f });
+    }
+  }
+  return {
+    key, imageIds, volumeCapable, description, seriesNumber, modality, noPixels: null, refOf,
+    imageIdOf: (sop, frame) => `wadors:${base}/instances/${sop}/frames/${frame}`,
+  };
+}
+
+/**
+ * Loads (and caches) every image of a series, nearest to `start` first, `concurrency` at a time;
+ * `onEach` is told of each one (loaded or failed). Stops when `signal` aborts.
+ */
+export async function streamImages(imageIds: string[], start: number, signal: AbortSignal, onEach: (imageId: string, error?: unknown) => void, concurrency = 8): Promise<void> {
+  const order: string[] = [];
+  for (let d = 0; order.length < imageIds.length; d++) {
+    if (start + d < imageIds.length) order.push(imageIds[start + d]!);
+    if (d > 0 && start - d >= 0) order.push(imageIds[start - d]!);
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < order.length && !signal.aborted) {
+      const id = order[next++]!;
+      try {
+        await core.imageLoader.loadAndCacheImage(id, { priority: 5, requestType: core.Enums.RequestType.Prefetch } as never);
+        onEach(id);
+      } catch (e) {
+        onEach(id, e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, order.length) }, worker));
+}
+
+export { core, tools };

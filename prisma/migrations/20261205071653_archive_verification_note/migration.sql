@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "StudyArchive" ADD COLUMN     "verificationNote" TEXT;

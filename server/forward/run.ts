@@ -1,0 +1,184 @@
+// One forward attempt of one study to one destination: queued → sending → verified, or failed with
+// a reason and the next attempt (the archive's state machine, lib/forward/state.ts). Only the
+// instances without a final delivery record are sent (never twice the same instance to the same
+// destination); each outcome is recorded as it comes back, so an attempt cut short resumes.
+import { scanDicomFiles, sendDicom } from "@/lib/dicom-net/scu";
+import { qidoStudyCount, stowSend, type StowAuth } from "@/lib/forward/stow";
+import { findStudyInstanceCount } from "@/lib/dicom-net/find";
+import { compileRule } from "@/lib/intake/rules/language";
+import { readRuleHeader } from "@/lib/intake/rules/header";
+import { DEFAULT_FORWARD_RETRY, failureReason, forwardJobDecision, nextAttemptAt, planDelivery, summarizeFailures, verificationOutcome, type DeliveryOutcome, type PeerCount, type RetryPolicy } from "@/lib/forward/state";
+import { childLog } from "@/lib/log";
+import type { PrismaClient } from "@/server/db/generated/client";
+import { openSecret } from "@/server/secrets";
+import { loadArchiveStudy } from "@/server/archive/run";
+
+const log = childLog("forward");
+
+export type ForwardRunResult = "verified" | "sent" | "failed" | "stale";
+
+export interface ForwardRunOptions {
+  retry?: RetryPolicy;
+  now?: () => Date;
+  /** The verification question (default: C-FIND or QIDO-RS to the destination). */
+  countAtPeer?: (dest: Destination, studyInstanceUid: string) => Promise<PeerCount>;
+}
+
+/** How many instances of the study the destination holds: C-FIND (STUDY level) or a QIDO-RS query. */
+export function countAtPeer(dest: Destination, studyInstanceUid: string): Promise<PeerCount> {
+  if (dest.kind === "dicom") return findStudyInstanceCount({ host: dest.host!, port: dest.port!, calledAe: dest.calledAe!, callingAe: dest.callingAe ?? "ATRIUM", studyInstanceUid });
+  return qidoStudyCount(dest.stowUrl!, stowAuthOf(dest), studyInstanceUid);
+}
+
+type Destination = NonNullable<Awaited<ReturnType<PrismaClient["forwardDestination"]["findUnique"]>>>;
+
+export function stowAuthOf(d: Destination): StowAuth {
+  if (d.authKind === "none" || !d.secretSealed) return { kind: "none" };
+  const secret = openSecret(d.secretSealed, { table: "ForwardDestination", id: d.id, field: "secretSealed" });
+  return d.authKind === "bearer" ? { kind: "bearer", token: secret } : { kind: "basic", user: d.authUser ?? "", password: secret };
+}
+
+interface DeliveryRow {
+  sopInstanceUid: string;
+  outcome: DeliveryOutcome;
+  status: number | null;
+  reason: string | null;
+  converted: boolean;
+}
+
+/** Records delivery outcomes in one statement (the last outcome per instance; attempts counted). */
+async function writeDeliveries(prisma: PrismaClient, destinationId: string, studyId: string, batch: DeliveryRow[]): Promise<void> {
+  const rows = [...new Map(batch.map((r) => [r.sopInstanceUid, r])).values()]; // one row per instance per statement
+  await prisma.$executeRaw`
+    INSERT INTO "ForwardDelivery" ("id", "destinationId", "studyId", "sopInstanceUid", "outcome", "status", "reason", "converted", "attempts", "updatedAt")
+    SELECT gen_random_uuid()::text, ${destinationId}, ${studyId}, u.sop, u.outcome::"ForwardOutcome", u.status, u.reason, u.converted, 1, now()
+    FROM unnest(${rows.map((r) => r.sopInstanceUid)}::text[], ${rows.map((r) => r.outcome)}::text[], ${rows.map((r) => r.status)}::int[], ${rows.map((r) => r.reason)}::text[], ${rows.map((r) => r.converted)}::bool[])
+      AS u(sop, outcome, status, reason, converted)
+    ON CONFLICT ("destinationId", "sopInstanceUid") DO UPDATE
+      SET "outcome" = EXCLUDED."outcome", "status" = EXCLUDED."status", "reason" = EXCLUDED."reason", "converted" = EXCLUDED."converted",
+          "attempts" = "ForwardDelivery"."attempts" + 1, "updatedAt" = now()`;
+}
+
+export async function runForwardAttempt(prisma: PrismaClient, dataDir: string, forwardId: string, attempt: number, opts: ForwardRunOptions = {}): Promise<ForwardRunResult> {
+  const now = opts.now ?? (() => new Date());
+  const row = await prisma.studyForward.findUnique({ where: { id: forwardId }, include: { destination: true } });
+  if (!row) return "stale";
+  const decision = forwardJobDecision(row, attempt, now());
+  if (decision === "stale") return "stale";
+  if (decision === "start") {
+    const claimed = await prisma.studyForward.updateMany({ where: { id: forwardId, attempts: attempt - 1, state: row.state }, data: { state: "sending", attempts: attempt, startedAt: now(), nextAttemptAt: null, done: 0 } });
+    if (!claimed.count) return "stale";
+  }
+  const mine = { id: forwardId, attempts: attempt, queuedAt: row.queuedAt };
+  const dest = row.destination;
+  try {
+    if (!dest.enabled) throw new Error("The destination is disabled: enable it to forward, then retry.");
+    const study = await loadArchiveStudy(prisma, dataDir, row.studyId);
+    const recorded = new Map<string, DeliveryOutcome>(
+      (await prisma.forwardDelivery.findMany({ where: { destinationId: dest.id, studyId: row.studyId }, select: { sopInstanceUid: true, outcome: true } })).map((d) => [d.sopInstanceUid, d.outcome]),
+    );
+    const plan = planDelivery(study.instances, recorded);
+    // Outcomes are written in batches (one statement per 100 instances or per second, whichever
+    // comes first), not one upsert per instance: measured in bench/forward.ts.
+    const buffer: DeliveryRow[] = [];
+    let flushing: Promise<unknown> = Promise.resolve();
+    let lastFlush = Date.now();
+    const flush = () => {
+      const rows = buffer.splice(0);
+      if (!rows.length) return flushing;
+      lastFlush = Date.now();
+      flushing = flushing.then(() => writeDeliveries(prisma, dest.id, row.studyId, rows));
+      flushing.catch(() => undefined); // the error surfaces at the last flush, awaited below
+      return flushing;
+    };
+    const record = (sopInstanceUid: string, outcome: DeliveryOutcome, extra: { status?: number; reason?: string; converted?: boolean } = {}) => {
+      buffer.push({ sopInstanceUid, outcome, status: extra.status ?? null, reason: extra.reason ?? null, converted: extra.converted ?? false });
+      if (buffer.length >= 100 || Date.now() - lastFlush > 1000) void flush();
+    };
+    // The filter: evaluated once per instance (filtered instances are recorded and not read again).
+    const rule = dest.filter.trim() ? compileRule(dest.filter) : null;
+    const toSend = [];
+    for (const i of plan.toSend) {
+      if (rule) {
+        let match: boolean;
+        try {
+          match = rule.matches(readRuleHeader(i.path));
+        } catch {
+          record(i.sopInstanceUid, "failed", { reason: "the de-identified file cannot be read to evaluate the filter" });
+          continue;
+        }
+        if (!match) {
+          record(i.sopInstanceUid, "filtered");
+          continue;
+        }
+      }
+      toSend.push(i);
+    }
+    await prisma.studyForward.updateMany({ where: mine, data: { total: toSend.length, done: 0 } });
+
+    let done = 0;
+    let progressAt = 0;
+    const onOutcome = (sop: string, outcome: DeliveryOutcome, extra: { status?: number; reason?: string; converted?: boolean }) => {
+      done++;
+      record(sop, outcome, extra);
+      if (Date.now() - progressAt > 1000) {
+        progressAt = Date.now();
+        const n = done;
+        flushing = flushing.then(() => prisma.studyForward.updateMany({ where: { ...mine, state: "sending" }, data: { done: n } }));
+        flushing.catch(() => undefined);
+      }
+    };
+    if (toSend.length) {
+      if (dest.kind === "dicom") {
+        // Files DICOM cannot frame are recorded as failed with the reason (skipped by the scan).
+        const { files, skipped } = await scanDicomFiles(toSend.map((i) => i.path));
+        const sopOf = new Map(toSend.map((i) => [i.path, i.sopInstanceUid]));
+        await sendDicom(
+          { files, skipped },
+          {
+            host: dest.host!,
+            port: dest.port!,
+            calledAe: dest.calledAe!,
+            callingAe: dest.callingAe ?? "ATRIUM",
+            associations: dest.associations,
+            onFile: (o) => {
+              const sop = sopOf.get(o.path);
+              if (!sop) return;
+              onOutcome(sop, o.outcome === "sent" ? "success" : o.outcome === "warning" ? "warning" : "failed", { status: o.status, reason: o.reason, converted: o.converted });
+            },
+          },
+        );
+      } else {
+        await stowSend(
+          toSend.map((i) => ({ path: i.path, sopInstanceUid: i.sopInstanceUid, sizeBytes: i.sizeBytes })),
+          { root: dest.stowUrl!, auth: stowAuthOf(dest), onOutcome: (o) => onOutcome(o.sopInstanceUid, o.outcome, { status: o.status, reason: o.reason }) },
+        );
+      }
+    }
+    await flush();
+
+    const deliveries = await prisma.forwardDelivery.findMany({ where: { destinationId: dest.id, studyId: row.studyId }, select: { outcome: true, reason: true } });
+    const count = (o: DeliveryOutcome) => deliveries.filter((d) => d.outcome === o).length;
+    const totals = { sent: count("success"), warnings: count("warning"), failed: count("failed"), filtered: count("filtered") };
+    await prisma.studyForward.updateMany({ where: mine, data: { ...totals, done } });
+    if (totals.failed) throw new Error(summarizeFailures(deliveries.filter((d) => d.outcome === "failed"), deliveries.length));
+
+    // Verification: ask the receiver how many instances of the study it holds.
+    const delivered = totals.sent + totals.warnings;
+    const peer = delivered === 0 ? null : await (opts.countAtPeer ?? countAtPeer)(dest, study.studyInstanceUid);
+    const outcome = verificationOutcome(delivered, peer);
+    if ("error" in outcome) throw new Error(outcome.error);
+    const n = await prisma.studyForward.updateMany({
+      where: { ...mine, state: "sending" },
+      data: { state: outcome.state, verification: outcome.note, finishedAt: now(), lastError: null, nextAttemptAt: null, handedInstances: study.instances.length },
+    });
+    if (n.count) log.info({ forwardId, destinationId: dest.id, attempt, ...totals, state: outcome.state }, "study forwarded");
+    return n.count ? outcome.state : "stale";
+  } catch (err) {
+    const reason = failureReason(err);
+    const next = nextAttemptAt(attempt, now(), opts.retry ?? DEFAULT_FORWARD_RETRY);
+    const n = await prisma.studyForward.updateMany({ where: { ...mine, state: "sending" }, data: { state: "failed", lastError: reason, nextAttemptAt: next, verification: null } });
+    log.warn({ forwardId, destinationId: dest.id, attempt, error: err instanceof Error ? err.name : "unknown", nextAttemptAt: next?.toISOString() ?? null }, "forward attempt failed");
+    return n.count ? "failed" : "stale";
+  }
+}

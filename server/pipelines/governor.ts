@@ -1,0 +1,22 @@
+// The Study Governor's "fastr" callback starts a pipeline run through this adapter: pass
+// `governorPipelineAdapter(prisma)` as `startPipelineRun` to servicesFromEnv (lib/governor/callbacks).
+// The callback names the network (pipeline id), the experiment by its API URL and the execution by
+// its URL; the run records "governor:<execution id>" as who started it, and the execution URL to tell.
+import type { PrismaClient } from "@/server/db/generated/client";
+import type { PipelineRunRequest } from "@/lib/governor/callbacks";
+import { startPipelineRun } from "./runs";
+
+const lastSegment = (url: string) => new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "";
+
+export function governorPipelineAdapter(prisma: PrismaClient) {
+  return async (req: PipelineRunRequest): Promise<{ runId: string; uri?: string }> => {
+    const run = await startPipelineRun(prisma, {
+      projectId: req.projectSlug,
+      pipeline: req.networkId,
+      experimentIds: [lastSegment(req.experimentUrl)],
+      startedBy: `governor:${lastSegment(req.callbackUrl)}`,
+      callbackUrl: req.callbackUrl,
+    });
+    return { runId: run.id, uri: `/projects/${encodeURIComponent(run.projectId)}/runs/${run.id}` };
+  };
+}

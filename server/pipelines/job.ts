@@ -1,0 +1,332 @@
+// One pipeline job, as the compute worker runs it: claim the row (queued → running), stage its
+// inputs into the job's work directory (scans and resources from the archive, outputs of upstream
+// jobs, values), reuse the outputs of an identical earlier job when there is one (same tool
+// version, parameters and input checksums), else build the command and run it on the run's
+// executor while watching for a cancel; then find the outputs, checksum them, write the sinks back
+// to the archive (files first, then the index in one transaction: never half-written), record
+// provenance, and dispatch what waited for this job.
+//
+// A worker that died mid-job leaves the row "running" with the executor's id (pid or SLURM job
+// id): the job comes back from the queue and the next worker re-attaches to it instead of
+// submitting it again.
+import { constants as fsc, existsSync } from "node:fs";
+import { appendFile, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import type { Prisma, PrismaClient, PipelineJob, PipelineRun } from "@/server/db/generated/client";
+import { archiveBlobStore, type BlobStore } from "@/lib/blob";
+import { buildCommand, type InputValues } from "@/lib/pipelines/command";
+import { discoverOutputs, type FoundOutput } from "@/lib/pipelines/outputs";
+import type { PlannedInput } from "@/lib/pipelines/plan";
+import { logTail, place, reuseKey, sha256Path } from "@/lib/pipelines/runner";
+import { isFileType, type Scalar, type ToolDefinition } from "@/lib/pipelines/schema";
+import type { SourceRef } from "@/lib/pipelines/sources";
+import type { AnalyzedPipeline } from "@/lib/pipelines/validate";
+import { getExecutor, type Executor } from "@/lib/pipelines/executors";
+import type { JobOutcome, JobSpec, SubmittedJob } from "@/lib/pipelines/executors/types";
+import { childLog } from "@/lib/log";
+import { analyzeStored, missingBinaries } from "./registry";
+import { dispatchProject } from "./runs";
+
+const log = childLog("compute");
+
+class JobFailure extends Error {
+  override readonly name = "JobFailure";
+}
+
+export interface ComputeDeps {
+  executor?: (name: string) => Executor;
+  store?: BlobStore;
+  /** How often a running job looks for a cancel (ms). */
+  cancelPollMs?: number;
+}
+
+type StoredOutputs = Record<string, { files: string[] } | { value: Scalar | Scalar[] }>;
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._]+/, "") || "file";
+
+async function copyIn(src: string, dest: string) {
+  await mkdir(path.dirname(dest), { recursive: true });
+  // A copy (a reflink where the filesystem has them), never a hard link: a tool must not be able to change the archive.
+  await copyFile(src, dest, fsc.COPYFILE_FICLONE);
+}
+
+async function stageFromArchive(prisma: PrismaClient, store: BlobStore, projectId: string, ref: SourceRef, type: string, dest: string): Promise<string> {
+  await mkdir(dest, { recursive: true });
+  const write = async (key: string, to: string) => {
+    const local = store.localPath(key);
+    if (local && existsSync(local)) await copyIn(local, to);
+    else await writeFile(to, await store.read(key));
+  };
+  if (ref.kind === "scan") {
+    const scan = await prisma.archiveScan.findFirst({ where: { id: ref.scanId, experiment: { projectId } }, select: { instances: { select: { blobKey: true, instanceNumber: true, sopInstanceUid: true } } } });
+    if (!scan || !scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
+    const sorted = [...scan.instances].sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
+    try {
+      for (const [i, inst] of sorted.entries()) await write(inst.blobKey, path.join(dest, `${String(i + 1).padStart(6, "0")}.dcm`));
+    } catch (e) {
+      if ((e as Error).name === "BlobNotFoundError") throw new JobFailure(`A file of input scan ${ref.scanId} is missing from the archive's store; check the archive (its index and files disagree).`);
+      throw e;
+    }
+    return dest;
+  }
+  const res = await prisma.archiveResource.findFirst({ where: { id: ref.resourceId, projectId } });
+  if (!res) throw new JobFailure(`Input resource ${ref.resourceId} is no longer in the archive; run the pipeline that writes it again.`);
+  const files = res.files as { name: string; blobKey: string }[];
+  for (const f of files) await write(f.blobKey, path.join(dest, safeName(f.name)));
+  return type !== "directory" && files.length === 1 ? path.join(dest, safeName(files[0]!.name)) : dest;
+}
+
+/** Runs (or re-attaches to) one job. Never throws for the job's own failures: they are recorded on the row. */
+export async function processComputeJob(prisma: PrismaClient, jobId: string, attempt: number, deps: ComputeDeps = {}): Promise<{ state: string }> {
+  let job = await prisma.pipelineJob.findUnique({ where: { id: jobId }, include: { run: true } });
+  if (!job || job.attempt !== attempt) return { state: "stale" };
+  const reattach = job.state === "running" && Boolean(job.externalId);
+  if (!reattach) {
+    if (job.state === "running") {
+      // A worker died between claiming and submitting: nothing ran; start over.
+      await prisma.pipelineJob.updateMany({ where: { id: jobId, state: "running", externalId: null, attempt }, data: { state: "queued" } });
+      job = { ...job, state: "queued" };
+    }
+    if (job.state !== "queued") return { state: job.state };
+    if (job.run.cancelRequested || job.cancelRequested) {
+      await prisma.pipelineJob.updateMany({ where: { id: jobId, state: "queued" }, data: { state: "cancelled", reason: "Cancelled before it ran.", endedAt: new Date() } });
+      await dispatchProject(prisma, job.run.projectId);
+      return { state: "cancelled" };
+    }
+    const claimed = await prisma.pipelineJob.updateMany({ where: { id: jobId, state: "queued", attempt }, data: { state: "running", startedAt: new Date(), host: hostname() } });
+    if (!claimed.count) return { state: "taken" };
+    await prisma.pipelineRun.updateMany({ where: { id: job.runId, state: "queued" }, data: { state: "running", startedAt: new Date() } });
+  }
+  let result: Prisma.PipelineJobUpdateInput;
+  try {
+    result = await execute(prisma, job, job.run, reattach, deps);
+  } catch (e) {
+    const reason = e instanceof JobFailure ? e.message : `Internal error while running the job (${(e as Error).name}: ${(e as Error).message})`.slice(0, 1000);
+    if (!(e instanceof JobFailure)) log.error({ jobId, error: (e as Error).name }, "compute job failed unexpectedly");
+    await appendFile(job.logPath, `\n[atrium] ${reason}\n`).catch(() => undefined);
+    result = { state: "failed", reason, endedAt: new Date() };
+  }
+  await prisma.pipelineJob.update({ where: { id: jobId }, data: result });
+  await dispatchProject(prisma, job.run.projectId);
+  return { state: String(result.state) };
+}
+
+async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps): Promise<Prisma.PipelineJobUpdateInput> {
+  const store = deps.store ?? archiveBlobStore();
+  const analyzed = await analyzeStored(prisma, (await prisma.pipeline.findUniqueOrThrow({ where: { id: run.pipelineRowId }, select: { id: true, projectId: true, pipelineId: true, version: true, definition: true, toolVersions: true } })) as Parameters<typeof analyzeStored>[1]);
+  const node = analyzed.nodes[job.node];
+  if (!node) throw new JobFailure(`Node "${job.node}" is not in pipeline ${run.pipelineId} version ${run.pipelineVersion}.`);
+  const tool = node.tool;
+  const res = { ...tool.resources, ...analyzed.definition.nodes[job.node]!.resources };
+  const sample = job.sample.replace(/\//g, "_");
+  const ctx = { outdir: path.join(job.workDir, "out"), workdir: job.workDir, cores: res.cores, memoryMb: res.memoryMb, sample };
+  const executor = (deps.executor ?? getExecutor)(job.executor);
+  let values: InputValues;
+  let spec: JobSpec;
+  let submitted: SubmittedJob;
+  let inputHashes: Record<string, string>;
+  let cacheKey: string;
+  if (reattach) {
+    const prov = (job.provenance ?? {}) as { values?: InputValues; inputHashes?: Record<string, string> };
+    values = prov.values ?? {};
+    inputHashes = prov.inputHashes ?? {};
+    cacheKey = job.cacheKey ?? "";
+    spec = { jobId: job.id, command: job.command, workDir: job.workDir, logPath: job.logPath, cores: res.cores, memoryMb: res.memoryMb, wallTimeSeconds: res.wallTimeSeconds };
+    submitted = { executor: executor.name, externalId: job.externalId!, host: job.host ?? "" };
+    log.info({ jobId: job.id, externalId: job.externalId }, "re-attaching to a running job");
+  } else {
+    // A fresh work directory: nothing of an earlier attempt is taken for this one's.
+    await rm(job.workDir, { recursive: true, force: true });
+    await mkdir(ctx.outdir, { recursive: true });
+    const staged = await stageInputs(prisma, store, run, job, tool);
+    values = staged.values;
+    inputHashes = staged.inputHashes;
+    const params = Object.fromEntries(Object.entries(values).filter(([id]) => !isFileType(tool.inputs.find((i) => i.id === id)?.type ?? "string")));
+    cacheKey = reuseKey(tool.id, tool.version, params, inputHashes);
+    const reused = await tryReuse(prisma, job, cacheKey, tool, values, inputHashes);
+    if (reused) return finishSucceeded(prisma, store, analyzed, run, job, tool, reused.outputs, values, inputHashes, cacheKey, { reusedFromJobId: reused.from, startedAt: new Date(), endedAt: new Date(), exitCode: 0, host: hostname() });
+    let command: string[];
+    try {
+      command = buildCommand(tool, values, ctx);
+    } catch (e) {
+      throw new JobFailure((e as Error).message);
+    }
+    if (executor.name === "local") {
+      const missing = missingBinaries(tool);
+      if (missing.length) throw new JobFailure(`Not installed on ${hostname()}: ${missing.join(", ")} (needed by tool ${tool.id}). Install it on the workers' host, or run on an executor that has it.`);
+    }
+    spec = { jobId: job.id, command, workDir: job.workDir, logPath: job.logPath, cores: res.cores, memoryMb: res.memoryMb, wallTimeSeconds: res.wallTimeSeconds };
+    submitted = await executor.submit(spec);
+    await prisma.pipelineJob.update({
+      where: { id: job.id },
+      data: { externalId: submitted.externalId, host: submitted.host, command, cacheKey, provenance: { values, inputHashes } as Prisma.InputJsonValue },
+    });
+  }
+  // Follow the job; a cancel asked meanwhile (in the database, from any process) stops it.
+  let cancelled = false;
+  const poll = setInterval(() => {
+    void prisma.pipelineJob
+      .findUnique({ where: { id: job.id }, select: { cancelRequested: true, run: { select: { cancelRequested: true } } } })
+      .then(async (r) => {
+        if (!cancelled && r && (r.cancelRequested || r.run.cancelRequested)) {
+          cancelled = true;
+          await executor.cancel(submitted);
+        }
+      })
+      .catch(() => undefined);
+  }, deps.cancelPollMs ?? 1000);
+  let outcome: JobOutcome;
+  try {
+    outcome = await executor.wait(submitted, spec);
+  } finally {
+    clearInterval(poll);
+  }
+  if (cancelled && outcome.state !== "succeeded") outcome = { ...outcome, state: "cancelled", reason: "Cancelled." };
+  const base = { exitCode: outcome.exitCode, host: outcome.host || submitted.host, peakMemoryKb: outcome.peakMemoryKb, endedAt: outcome.endedAt, ...(outcome.startedAt ? { startedAt: outcome.startedAt } : {}) };
+  if (outcome.state !== "succeeded") return { ...base, state: outcome.state, reason: outcome.reason, cacheKey };
+  const fill = (s: string) => s.replace(/\{outdir\}/g, "out").replace(/\{sample\}/g, sample).replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, n: string) => String(values[n] ?? ""));
+  let found: Record<string, FoundOutput>;
+  try {
+    found = await discoverOutputs(tool, job.workDir, await logTail(job.logPath), fill);
+  } catch (e) {
+    return { ...base, state: "failed", reason: (e as Error).message, cacheKey };
+  }
+  const outputs: StoredOutputs = {};
+  for (const [id, o] of Object.entries(found)) outputs[id] = "files" in o ? { files: o.files.map((f) => path.relative(job.workDir, f)) } : o;
+  return finishSucceeded(prisma, store, analyzed, run, job, tool, outputs, values, inputHashes, cacheKey, base);
+}
+
+async function stageInputs(prisma: PrismaClient, store: BlobStore, run: PipelineRun, job: PipelineJob, tool: ToolDefinition) {
+  const values: InputValues = {};
+  const inputHashes: Record<string, string> = {};
+  const planned = job.inputs as unknown as Record<string, PlannedInput>;
+  for (const [inputId, inp] of Object.entries(planned)) {
+    if (inp.kind === "constant") {
+      values[inputId] = inp.value;
+      continue;
+    }
+    const type = tool.inputs.find((i) => i.id === inputId)?.type ?? "file";
+    const staged: (string | Scalar)[] = [];
+    if (inp.kind === "source") {
+      for (const [n, item] of inp.items.entries()) staged.push(await stageFromArchive(prisma, store, run.projectId, item.ref as SourceRef, type, path.join(job.workDir, "in", inputId, inp.list ? String(n) : "")));
+    } else {
+      const ups = await prisma.pipelineJob.findMany({ where: { runId: run.id, key: { in: inp.jobs } }, select: { key: true, workDir: true, outputs: true, state: true } });
+      for (const k of inp.jobs) {
+        const up = ups.find((u) => u.key === k);
+        if (!up || up.state !== "succeeded") throw new JobFailure(`Upstream job ${k} has not succeeded; re-run the failed jobs of the run.`);
+        const out = (up.outputs as StoredOutputs | null)?.[inp.output];
+        if (!out) continue;
+        if ("value" in out) staged.push(...(Array.isArray(out.value) ? out.value : [out.value]));
+        else
+          for (const rel of out.files) {
+            const src = path.join(up.workDir, rel);
+            if (!existsSync(src)) throw new JobFailure(`Output ${inp.output} of upstream job ${k} is gone from its work directory; re-run the run.`);
+            const dest = path.join(job.workDir, "in", inputId, inp.list ? `${staged.length}_${path.basename(rel)}` : path.basename(rel));
+            await place(src, dest);
+            staged.push(dest);
+          }
+      }
+    }
+    values[inputId] = inp.list ? staged : staged[0];
+    for (const v of staged) if (typeof v === "string" && v.startsWith(job.workDir)) inputHashes[path.relative(job.workDir, v)] = await sha256Path(v);
+  }
+  return { values, inputHashes };
+}
+
+/** The outputs of an earlier job with the same content address whose files are all still there, linked into this job's directory. */
+async function tryReuse(prisma: PrismaClient, job: PipelineJob, cacheKey: string, tool: ToolDefinition, _values: InputValues, _hashes: Record<string, string>): Promise<{ from: string; outputs: StoredOutputs } | null> {
+  const earlier = await prisma.pipelineJob.findMany({ where: { cacheKey, state: "succeeded", id: { not: job.id }, toolId: tool.id, toolVersion: tool.version }, orderBy: { endedAt: "desc" }, take: 5, select: { id: true, runId: true, workDir: true, outputs: true } });
+  for (const e of earlier) {
+    const outs = (e.outputs ?? {}) as StoredOutputs;
+    const files = Object.values(outs).flatMap((o) => ("files" in o ? o.files : []));
+    if (!files.every((f) => existsSync(path.join(e.workDir, f)))) continue;
+    for (const f of files) await place(path.join(e.workDir, f), path.join(job.workDir, f));
+    await mkdir(path.dirname(job.logPath), { recursive: true });
+    await writeFile(job.logPath, `[atrium] Reused the outputs of job ${e.id} (run ${e.runId}): same tool ${tool.id}@${tool.version}, parameters and input checksums. Nothing was run.\n`);
+    return { from: e.id, outputs: outs };
+  }
+  return null;
+}
+
+async function finishSucceeded(
+  prisma: PrismaClient,
+  store: BlobStore,
+  analyzed: AnalyzedPipeline,
+  run: PipelineRun,
+  job: PipelineJob,
+  tool: ToolDefinition,
+  outputs: StoredOutputs,
+  values: InputValues,
+  inputHashes: Record<string, string>,
+  cacheKey: string,
+  base: { exitCode: number | null; host: string; startedAt?: Date; endedAt: Date; peakMemoryKb?: number | null; reusedFromJobId?: string },
+): Promise<Prisma.PipelineJobUpdateInput> {
+  const outputHashes: Record<string, string> = {};
+  for (const [id, o] of Object.entries(outputs)) if ("files" in o) for (const f of o.files) outputHashes[`${id}:${f}`] = await sha256Path(path.join(job.workDir, f));
+  const params = Object.fromEntries(Object.entries(values).filter(([id]) => !isFileType(tool.inputs.find((i) => i.id === id)?.type ?? "string")));
+  const provenance = {
+    run: run.id,
+    job: job.id,
+    pipeline: `${run.pipelineId}@${run.pipelineVersion}`,
+    node: job.node,
+    sample: job.sample,
+    tool: { id: tool.id, version: tool.version },
+    parameters: params,
+    inputs: inputHashes,
+    outputs: outputHashes,
+    executor: job.executor,
+    host: base.host,
+    command: job.command,
+    ...(base.reusedFromJobId ? { reusedFrom: base.reusedFromJobId } : {}),
+    values,
+    inputHashes,
+  };
+  try {
+    await writeSinks(prisma, store, analyzed, run, job, outputs);
+  } catch (e) {
+    throw new JobFailure(`The results could not be written to the archive: ${(e as Error).message}`);
+  }
+  return { ...base, state: "succeeded", reason: null, outputs: outputs as Prisma.InputJsonValue, inputHashes, outputHashes, provenance: provenance as Prisma.InputJsonValue, cacheKey };
+}
+
+/** Files go to the blob store first (new keys), then the index is switched in one transaction; the replaced files are removed after. */
+async function writeSinks(prisma: PrismaClient, store: BlobStore, analyzed: AnalyzedPipeline, run: PipelineRun, job: PipelineJob, outputs: StoredOutputs) {
+  const parts = job.sample === "run" ? [] : job.sample.split("/");
+  const [subjectId, experimentId = null, scanId = null] = parts;
+  const sinks = Object.entries(analyzed.definition.sinks).filter(([, s]) => s.from.split(".")[0] === job.node);
+  if (!sinks.length) return;
+  if (!subjectId) throw new Error(`node ${job.node} runs once per run; its results have no subject, experiment or scan to go on.`);
+  const target = { projectId: run.projectId, subjectId, experimentId, scanId };
+  const resources: { name: string; files: { name: string; blobKey: string; size: number; sha256: string }[] }[] = [];
+  const vals: { name: string; value: Scalar | Scalar[] }[] = [];
+  for (const [, sink] of sinks) {
+    const out = outputs[sink.from.split(".")[1]!];
+    if (!out) continue;
+    if (sink.resource && "files" in out) {
+      const files = [];
+      for (const rel of out.files) {
+        const name = safeName(path.basename(rel));
+        const key = `derived/${run.projectId}/${subjectId}/${experimentId ?? "_"}/${scanId ?? "_"}/${sink.resource}/${job.id}-${job.attempt}/${name}`;
+        const put = await store.putFile(key, path.join(job.workDir, rel));
+        files.push({ name, blobKey: key, size: put.size, sha256: put.sha256 });
+      }
+      resources.push({ name: sink.resource, files });
+    } else if (sink.value && "value" in out) vals.push({ name: sink.value, value: out.value });
+  }
+  const replaced: string[] = [];
+  await prisma.$transaction(async (tx) => {
+    for (const r of resources) {
+      const old = await tx.archiveResource.findMany({ where: { ...target, name: r.name } });
+      for (const o of old) replaced.push(...(o.files as { blobKey: string }[]).map((f) => f.blobKey));
+      await tx.archiveResource.deleteMany({ where: { ...target, name: r.name } });
+      await tx.archiveResource.create({ data: { ...target, name: r.name, files: r.files, runId: run.id, jobId: job.id } });
+    }
+    for (const v of vals) {
+      await tx.archiveValue.deleteMany({ where: { ...target, name: v.name } });
+      await tx.archiveValue.create({ data: { ...target, name: v.name, value: v.value as Prisma.InputJsonValue, runId: run.id, jobId: job.id } });
+    }
+  });
+  const kept = new Set(resources.flatMap((r) => r.files.map((f) => f.blobKey)));
+  for (const k of replaced) if (!kept.has(k)) await store.delete(k).catch(() => undefined);
+}

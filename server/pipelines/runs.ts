@@ -1,0 +1,279 @@
+// Pipeline runs: start (plan jobs from the archive's experiments), dispatch (queue the jobs whose
+// upstream jobs succeeded, skip the ones whose upstream did not), finish, cancel, re-run failed.
+//
+// Dispatch is dependency-driven from the database rather than a BullMQ flow built up front: the
+// PipelineJob rows are the truth (Redis holds only "run this job now", re-derivable at worker start),
+// a job is queued only when its inputs exist, fan-in waits for every sample without a flow per
+// group, a per-project limit on running jobs is a count at dispatch time, and "re-run the failed
+// jobs" is resetting rows and dispatching again (a finished flow cannot be re-opened in part).
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import type { Prisma, PrismaClient, PipelineJobState } from "@/server/db/generated/client";
+import { computeDir, readEnv } from "@/lib/config";
+import { planRun, sampleKeyString } from "@/lib/pipelines/plan";
+import { selectSources } from "@/lib/pipelines/sources";
+import { getExecutor, UnknownExecutorError } from "@/lib/pipelines/executors";
+import { getQueue } from "@/server/queues";
+import { childLog } from "@/lib/log";
+import { analyzeStored, findPipeline, PipelineRegistryError } from "./registry";
+
+const log = childLog("compute");
+
+export class PipelineRunError extends Error {
+  override readonly name = "PipelineRunError";
+}
+
+export const FAILED_JOB_STATES: PipelineJobState[] = ["failed", "timed_out", "out_of_memory", "cancelled", "skipped"];
+export const ACTIVE_JOB_STATES: PipelineJobState[] = ["waiting", "queued", "running"];
+export const COMPUTE_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: true };
+
+export interface StartRunInput {
+  projectId: string;
+  /** The pipeline's id (e.g. dicom-stats) or its database row id. */
+  pipeline: string;
+  version?: string;
+  experimentIds: string[];
+  /** "user:<id>", "governor:<execution id>", "cli". */
+  startedBy: string;
+  startedById?: string | null;
+  executor?: string;
+  priority?: number;
+  callbackUrl?: string | null;
+}
+
+export const bullJobId = (jobId: string, attempt: number) => `${jobId}-${attempt}`;
+
+export async function queueComputeJob(jobId: string, attempt: number, priority = 0): Promise<void> {
+  await getQueue("compute").add("compute", { jobId, attempt }, { ...COMPUTE_JOB_OPTIONS, jobId: bullJobId(jobId, attempt), ...(priority ? { priority: Math.max(1, 1000 - priority) } : {}) });
+}
+
+const safeSample = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
+
+export async function startPipelineRun(prisma: PrismaClient, input: StartRunInput) {
+  const experimentIds = [...new Set(input.experimentIds)];
+  if (!experimentIds.length) throw new PipelineRunError("Choose at least one experiment to run the pipeline on.");
+  const executorName = input.executor ?? "local";
+  try {
+    const check = await getExecutor(executorName).check();
+    if (!check.ok) throw new PipelineRunError(`The ${executorName} executor is not usable: ${check.reason}`);
+  } catch (e) {
+    if (e instanceof UnknownExecutorError) throw new PipelineRunError(e.message);
+    throw e;
+  }
+  const row = await findPipeline(prisma, input.projectId, input.pipeline, input.version);
+  const analyzed = await analyzeStored(prisma, row);
+  const experiments = await prisma.archiveExperiment.findMany({
+    where: { projectId: input.projectId, id: { in: experimentIds } },
+    select: {
+      id: true,
+      subjectId: true,
+      label: true,
+      scans: { select: { id: true, seriesNumber: true, modality: true, seriesDescription: true, instanceCount: true } },
+    },
+  });
+  const missing = experimentIds.filter((id) => !experiments.some((e) => e.id === id));
+  if (missing.length) throw new PipelineRunError(`Not in project ${input.projectId}'s archive: experiment(s) ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}.`);
+  const resources = await prisma.archiveResource.findMany({ where: { projectId: input.projectId, experimentId: { in: experimentIds } }, select: { id: true, name: true, scanId: true, experimentId: true } });
+  const { sources, notes } = selectSources(
+    analyzed.definition,
+    experiments.map((e) => ({ ...e, resources: resources.filter((r) => r.experimentId === e.id) })),
+  );
+  const planned = planRun(analyzed, sources);
+  const runId = `r${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+  const workDir = path.join(computeDir(), runId);
+  const run = await prisma.pipelineRun.create({
+    data: {
+      id: runId,
+      projectId: input.projectId,
+      pipelineRowId: row.id,
+      pipelineId: row.pipelineId,
+      pipelineVersion: row.version,
+      experimentIds,
+      startedBy: input.startedBy,
+      startedById: input.startedById ?? null,
+      executor: executorName,
+      priority: input.priority ?? 0,
+      notes,
+      callbackUrl: input.callbackUrl ?? null,
+      workDir,
+      state: planned.length ? "queued" : "failed",
+      ...(planned.length ? {} : { error: `Nothing to run: ${notes[0] ?? "the sources found nothing in these experiments."}`, endedAt: new Date() }),
+      jobs: {
+        create: planned.map((j) => {
+          const dir = path.join(workDir, j.node, safeSample(sampleKeyString(j.sample)));
+          const tool = analyzed.nodes[j.node]!.tool;
+          return {
+            key: j.key,
+            node: j.node,
+            sample: sampleKeyString(j.sample),
+            level: j.level,
+            toolId: tool.id,
+            toolVersion: tool.version,
+            after: j.after,
+            executor: executorName,
+            workDir: dir,
+            logPath: path.join(dir, "log.txt"),
+            inputs: j.inputs as unknown as Prisma.InputJsonValue,
+          };
+        }),
+      },
+    },
+  });
+  log.info({ runId: run.id, projectId: run.projectId, pipeline: `${row.pipelineId}@${row.version}`, jobs: planned.length }, "pipeline run started");
+  if (planned.length) await dispatchProject(prisma, input.projectId);
+  return run;
+}
+
+/** Queues every ready job of the project's active runs (highest priority, oldest run first) up to the project's limit of running jobs, and skips jobs whose upstream failed. */
+export async function dispatchProject(prisma: PrismaClient, projectId: string): Promise<void> {
+  const limit = readEnv().ATRIUM_COMPUTE_PROJECT_LIMIT;
+  const toQueue: { id: string; attempt: number; priority: number }[] = [];
+  const touched = new Set<string>();
+  await prisma.$transaction(async (tx) => {
+    // One dispatcher per project at a time, so the limit holds across workers.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`compute:${projectId}`}))`;
+    const runs = await tx.pipelineRun.findMany({ where: { projectId, state: { in: ["queued", "running"] } }, orderBy: [{ priority: "desc" }, { createdAt: "asc" }], select: { id: true, priority: true, cancelRequested: true } });
+    if (!runs.length) return;
+    let busy = await tx.pipelineJob.count({ where: { run: { projectId }, state: { in: ["queued", "running"] } } });
+    for (const run of runs) {
+      // The waiting jobs, and the states of the jobs they wait for (not the whole run).
+      const jobs = await tx.pipelineJob.findMany({ where: { runId: run.id, state: "waiting" }, select: { id: true, key: true, state: true, after: true, attempt: true } });
+      if (!jobs.length) continue;
+      const upKeys = [...new Set(jobs.flatMap((j) => j.after))];
+      const ups = upKeys.length ? await tx.pipelineJob.findMany({ where: { runId: run.id, key: { in: upKeys } }, select: { id: true, key: true, state: true, after: true, attempt: true } }) : [];
+      const byKey = new Map([...ups, ...jobs].map((j) => [j.key, j]));
+      let changed = true;
+      while (changed) {
+        changed = false;
+        for (const j of jobs) {
+          if (j.state !== "waiting") continue;
+          const ups = j.after.map((k) => byKey.get(k)!);
+          const bad = ups.find((u) => FAILED_JOB_STATES.includes(u.state));
+          if (bad || run.cancelRequested) {
+            const reason = run.cancelRequested ? "Cancelled before it ran." : `Not run: upstream job ${bad!.key} ${bad!.state.replace(/_/g, " ")}.`;
+            await tx.pipelineJob.update({ where: { id: j.id }, data: { state: run.cancelRequested ? "cancelled" : "skipped", reason, endedAt: new Date() } });
+            j.state = run.cancelRequested ? "cancelled" : "skipped";
+            changed = true;
+            touched.add(run.id);
+          } else if (ups.every((u) => u.state === "succeeded") && busy < limit) {
+            await tx.pipelineJob.update({ where: { id: j.id }, data: { state: "queued", queuedAt: new Date() } });
+            j.state = "queued";
+            busy++;
+            toQueue.push({ id: j.id, attempt: j.attempt, priority: run.priority });
+            touched.add(run.id);
+          }
+        }
+      }
+    }
+  });
+  for (const j of toQueue) await queueComputeJob(j.id, j.attempt, j.priority).catch((e: Error) => log.warn({ jobId: j.id, error: e.name }, "could not queue the job; the worker's start re-queues it"));
+  // Runs with nothing waiting, queued or running any more end now.
+  const runs = await prisma.pipelineRun.findMany({ where: { projectId, state: { in: ["queued", "running"] }, jobs: { none: { state: { in: ACTIVE_JOB_STATES } } } }, select: { id: true } });
+  for (const r of runs) await finishRunIfDone(prisma, r.id);
+}
+
+/** Ends the run when none of its jobs is waiting, queued or running. */
+export async function finishRunIfDone(prisma: PrismaClient, runId: string): Promise<boolean> {
+  const counts = await prisma.pipelineJob.groupBy({ by: ["state"], where: { runId }, _count: true });
+  const n = (s: PipelineJobState[]) => counts.filter((c) => s.includes(c.state)).reduce((a, c) => a + c._count, 0);
+  if (n(ACTIVE_JOB_STATES) > 0) return false;
+  const run = await prisma.pipelineRun.findUniqueOrThrow({ where: { id: runId }, select: { cancelRequested: true } });
+  const failed = n(FAILED_JOB_STATES);
+  const total = counts.reduce((a, c) => a + c._count, 0);
+  let error: string | null = null;
+  if (failed) {
+    const first = await prisma.pipelineJob.findFirst({ where: { runId, state: { in: ["failed", "timed_out", "out_of_memory"] } }, orderBy: { endedAt: "asc" }, select: { key: true, reason: true } });
+    error = `${failed} of ${total} jobs did not succeed${first ? `; first: ${first.key}: ${first.reason ?? "failed"}` : ""}`.slice(0, 1000);
+  }
+  const state = run.cancelRequested ? "cancelled" : failed ? "failed" : "succeeded";
+  const r = await prisma.pipelineRun.updateMany({ where: { id: runId, state: { in: ["queued", "running"] } }, data: { state, error, endedAt: new Date() } });
+  if (r.count) {
+    log.info({ runId, state, jobs: total, failed }, "pipeline run ended");
+    await tellGovernor(prisma, runId, state, error);
+  }
+  return r.count > 0;
+}
+
+/** Stops a run: jobs not started are cancelled now; running ones are killed by the worker following them. */
+export async function cancelRun(prisma: PrismaClient, projectId: string, runId: string) {
+  const run = await prisma.pipelineRun.findFirst({ where: { id: runId, projectId } });
+  if (!run) throw new PipelineRunError(`No run ${runId} in project ${projectId}.`);
+  if (run.state !== "queued" && run.state !== "running") return run;
+  await prisma.$transaction([
+    prisma.pipelineRun.update({ where: { id: runId }, data: { cancelRequested: true } }),
+    prisma.pipelineJob.updateMany({ where: { runId, state: { in: ["waiting", "queued"] } }, data: { state: "cancelled", reason: "Cancelled before it ran.", endedAt: new Date() } }),
+    prisma.pipelineJob.updateMany({ where: { runId, state: "running" }, data: { cancelRequested: true } }),
+  ]);
+  await finishRunIfDone(prisma, runId);
+  return prisma.pipelineRun.findUniqueOrThrow({ where: { id: runId } });
+}
+
+/** Runs the jobs that did not succeed again (and the ones they skipped); the succeeded ones keep their results. */
+export async function rerunFailed(prisma: PrismaClient, projectId: string, runId: string) {
+  const run = await prisma.pipelineRun.findFirst({ where: { id: runId, projectId } });
+  if (!run) throw new PipelineRunError(`No run ${runId} in project ${projectId}.`);
+  if (run.state === "queued" || run.state === "running") throw new PipelineRunError("The run is still going: wait for it to end (or cancel it) before re-running its failed jobs.");
+  const jobs = await prisma.pipelineJob.findMany({ where: { runId, state: { in: FAILED_JOB_STATES } }, select: { id: true } });
+  if (!jobs.length) throw new PipelineRunError("Every job of this run succeeded; there is nothing to re-run.");
+  await prisma.$transaction([
+    prisma.pipelineJob.updateMany({
+      where: { runId, state: { in: FAILED_JOB_STATES } },
+      data: { state: "waiting", attempt: { increment: 1 }, cancelRequested: false, externalId: null, host: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, peakMemoryKb: null, reusedFromJobId: null },
+    }),
+    prisma.pipelineRun.update({ where: { id: runId }, data: { state: "running", cancelRequested: false, error: null, endedAt: null } }),
+  ]);
+  await dispatchProject(prisma, projectId);
+  return { rerun: jobs.length };
+}
+
+/** At worker start (and when Redis comes back): queued and running jobs go back to the queue (a running one is re-attached, not started again), and active runs are dispatched. */
+export async function requeueComputeJobs(prisma: PrismaClient): Promise<number> {
+  const jobs = await prisma.pipelineJob.findMany({ where: { state: { in: ["queued", "running"] } }, select: { id: true, attempt: true, run: { select: { priority: true } } }, take: 5000 });
+  for (const j of jobs) await queueComputeJob(j.id, j.attempt, j.run.priority);
+  const projects = await prisma.pipelineRun.findMany({ where: { state: { in: ["queued", "running"] } }, select: { projectId: true }, distinct: ["projectId"] });
+  for (const p of projects) await dispatchProject(prisma, p.projectId);
+  return jobs.length;
+}
+
+export { PipelineRegistryError };
+
+/** A start request of the API (experiment ids or the whole project). */
+export async function startRunFromRequest(
+  prisma: PrismaClient,
+  req: { projectId: string; pipeline: string; version?: string; experimentIds: string[]; all: boolean; executor: string; priority: number },
+  startedBy: string,
+  startedById: string | null,
+) {
+  // Experiments by id or by label (the CLI's users know labels).
+  let experimentIds = req.experimentIds;
+  if (req.all) experimentIds = (await prisma.archiveExperiment.findMany({ where: { projectId: req.projectId }, select: { id: true }, orderBy: { createdAt: "asc" } })).map((e) => e.id);
+  else {
+    const found = await prisma.archiveExperiment.findMany({ where: { projectId: req.projectId, OR: [{ id: { in: experimentIds } }, { label: { in: experimentIds } }] }, select: { id: true, label: true } });
+    experimentIds = experimentIds.map((x) => found.find((e) => e.id === x)?.id ?? found.find((e) => e.label === x)?.id ?? x);
+  }
+  if (!experimentIds.length) throw new PipelineRunError(`Project ${req.projectId} has no archived experiments yet: archive some data first.`);
+  return startPipelineRun(prisma, { projectId: req.projectId, pipeline: req.pipeline, ...(req.version ? { version: req.version } : {}), experimentIds, startedBy, startedById, executor: req.executor, priority: req.priority });
+}
+
+/**
+ * A run a Study Governor callback started ("governor:<execution id>") resolves that callback when it
+ * ends, as fastr's launcher did by returning: success when every job succeeded, else failed.
+ */
+async function tellGovernor(prisma: PrismaClient, runId: string, state: string, error: string | null): Promise<void> {
+  const run = await prisma.pipelineRun.findUnique({ where: { id: runId }, select: { startedBy: true } });
+  const executionId = run?.startedBy.startsWith("governor:") ? run.startedBy.slice("governor:".length) : null;
+  if (!executionId) return;
+  const { updateExecution, ProtocolError } = await import("@/server/governor/engine");
+  try {
+    await updateExecution(prisma, executionId, {
+      status: "finished",
+      result: state === "succeeded" ? "success" : "failed",
+      result_log: error ?? `pipeline run ${runId} ${state}`,
+      result_values: { run_id: runId, run_state: state, error },
+    });
+  } catch (e) {
+    // Already resolved (a timeout came first, or an owner moved the experiment on): nothing to tell.
+    if (e instanceof ProtocolError) log.info({ runId, executionId, status: e.status }, "the governor callback was already resolved");
+    else log.warn({ runId, executionId, error: (e as Error).name }, "could not tell the governor that the run ended");
+  }
+}

@@ -1,0 +1,78 @@
+// The Pipelines tab and the run page through the real `atrium start` and Chromium: a member starts
+// dicom-stats on every archived experiment (made from the shared samples), the run succeeds in the
+// runs list, the run page draws the DAG (elkjs) with the jobs by state, and a job's log opens.
+// Screenshots go to ATRIUM_SCREENSHOTS when it is set.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { createTestDatabase } from "../helpers/pg";
+import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
+import { devSignIn, launchChromium } from "../helpers/browser";
+import { seedSubject } from "../archive/seed";
+import { SAMPLES_DIR } from "@/lib/samples";
+import { registerExamples } from "@/server/pipelines/registry";
+
+const prefix = `atrium-pipelines-e2e-${process.pid}`;
+process.env.ATRIUM_QUEUE_PREFIX = prefix;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let app: AtriumProcess;
+let browser: Browser;
+let page: Page;
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-pipelines-e2e-"));
+const shots = process.env.ATRIUM_SCREENSHOTS;
+const shot = async (name: string) => {
+  if (!shots) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+};
+const P = "PIPES";
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startAtrium({ DATABASE_URL: db.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: prefix });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  const { closeQueues } = await import("@/server/queues");
+  await closeQueues();
+  await (await import("@/server/redis")).closeSharedRedis();
+  await db?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the Pipelines tab", () => {
+  it("a member runs dicom-stats on every experiment and follows it to the run page", async () => {
+    await devSignIn(page, app.url, "member@institute.test", "Mia Member");
+    const user = await db.prisma.user.findUniqueOrThrow({ where: { email: "member@institute.test" } });
+    await db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "Pipelines study", members: { create: { userId: user.id, role: "member" } } } });
+    const sample = (f: string) => readFileSync(path.join(SAMPLES_DIR, f));
+    await seedSubject(db.prisma, dataDir, P, "SUBJ01", [{ label: "SUBJ01_A", scans: [{ seriesNumber: 1, modality: "CT", instances: ["dwv__osirix-toutatix-100.dcm", "dwv__osirix-toutatix-101.dcm"].map(sample) }, { seriesNumber: 2, modality: "CT", instances: [sample("highdicom__ct_image.dcm")] }] }]);
+    await registerExamples(db.prisma, P);
+
+    await page.goto(`${app.url}/projects/${P}?tab=pipelines`);
+    await page.getByText("dicom-stats", { exact: true }).waitFor();
+    await page.getByText("No runs yet.", { exact: true }).waitFor();
+    await shot("pipelines-tab");
+    await page.getByRole("row", { name: /dicom-stats/ }).getByRole("button", { name: "Run on all experiments" }).click();
+    await page.getByText("Run started").waitFor();
+    await page.getByText("succeeded", { exact: true }).waitFor({ timeout: 120_000 });
+    await shot("pipelines-tab-run-succeeded");
+
+    await page.getByRole("link", { name: /^r[0-9a-f]{9}$/ }).click();
+    await page.getByRole("img", { name: "Pipeline graph" }).waitFor();
+    for (const n of ["node:convert", "node:stats", "source:series", "sink:nifti"]) expect(await page.locator(`[data-node="${n}"]`).count()).toBe(1);
+    expect(await page.locator('[data-node="node:stats"]').textContent()).toMatch(/2 succeeded/);
+    expect(await page.getByRole("row", { name: /succeeded/ }).count()).toBe(4);
+    await shot("pipeline-run-page");
+    await page.getByRole("row", { name: /convert/ }).first().click();
+    await page.getByText(/Tool dcm2niix@1\.0\.20220720 · local on/).waitFor();
+    await page.getByText(/Chris Rorden's dcm2niiX/).waitFor();
+    await shot("pipeline-job-log");
+  }, 240_000);
+});

@@ -1,0 +1,211 @@
+// The task page (issues #14, #15) through the real `atrium start` and Chromium with SwiftShader
+// WebGL: a reader finds the queue on /tasks, takes the next task, the viewer draws the matched MR
+// series (real canvas pixels), they draw a length and answer; a submit with a missing required
+// answer is refused at the field; the draft survives closing the tab; submit stores the result with
+// its annotation and opens the next task. A task whose experiment lacks the required scan says
+// "cannot be done: no T1-weighted series". The owner's Tasks tab shows the group's progress.
+// Screenshots go to ATRIUM_SCREENSHOTS when it is set.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { createTestDatabase } from "../helpers/pg";
+import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
+import { CHROMIUM, devSignIn } from "../helpers/browser";
+import { SAMPLES_DIR } from "@/lib/samples";
+import { seedSubject, type SeededExperiment } from "../archive/seed";
+import { createGroup, saveTemplate } from "@/server/tasks/ops";
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let app: AtriumProcess;
+let browser: Browser;
+let reader: BrowserContext;
+let page: Page;
+let exps: SeededExperiment[];
+let groupId: string;
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-tasks-e2e-"));
+const shots = process.env.ATRIUM_SCREENSHOTS;
+const shot = async (p: Page, name: string) => {
+  if (shots) await p.screenshot({ path: `${shots}/${name}.png` });
+};
+const sample = (name: string) => readFileSync(path.join(SAMPLES_DIR, name));
+
+const TEMPLATE = `schemaVersion: 1
+title: T1 quality control
+instructions: { markdown: "Scroll through the T1 series and rate it." }
+estimatedMinutes: 2
+scans:
+  t1:
+    label: T1-weighted series
+    rules:
+      - { attribute: modality, equals: MR, required: true }
+      - { attribute: numberOfSlices, min: 2, weight: 2 }
+contexts:
+  - id: qc
+    title: Quality
+    layout: { grid: 1x1, viewports: [{ id: main, scan: t1, window: auto }] }
+    tools: [{ type: length, hotkey: l }]
+    hotkeys: { s: save }
+    form:
+      - id: usable
+        type: single
+        label: Is the scan usable?
+        required: true
+        options: [{ value: "yes", label: Usable }, { value: "no", label: Unusable }]
+      - id: reason
+        type: multiple
+        label: What is wrong?
+        required: true
+        showIf: { question: usable, equals: "no" }
+        options: [{ value: motion, label: Motion }, { value: artefact, label: Artefact }]
+      - { id: quality, type: likert, label: Overall image quality, points: 5, minLabel: poor, maxLabel: excellent }
+`;
+
+async function canvasInk(p: Page): Promise<number> {
+  return p.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('[data-viewport-element="main"] canvas');
+    const d = c?.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    if (d) for (let i = 0; i < d.length; i += 4) if (d[i]! > 8 || d[i + 1]! > 8 || d[i + 2]! > 8) n++;
+    return n;
+  });
+}
+
+async function settled(p: Page, timeout = 60_000) {
+  await p.waitForFunction(
+    () => {
+      const vps = [...document.querySelectorAll<HTMLElement>('[data-testid^="viewport-"][data-total]')];
+      return vps.length > 0 && vps.every((v) => v.querySelector('[data-testid="viewport-message"]') || (Number(v.dataset.total) > 0 && v.querySelector<HTMLElement>("[data-first-image]") && Number(v.dataset.loaded) >= Number(v.dataset.total)));
+    },
+    undefined,
+    { timeout },
+  );
+  await p.waitForTimeout(300);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startAtrium({ DATABASE_URL: db.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: `atrium-tasks-${process.pid}` });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"],
+  });
+  reader = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await reader.newPage();
+  page.on("pageerror", (e) => console.error("pageerror:", e.message));
+  await devSignIn(page, app.url, "reader@institute.test", "Rita Reader");
+  const owner = await db.prisma.user.create({ data: { email: "owner@institute.test", name: "Olga Owner" } });
+  const r = await db.prisma.user.findUniqueOrThrow({ where: { email: "reader@institute.test" } });
+  await db.prisma.project.create({ data: { id: "READS", idLower: "reads", name: "Reads", members: { create: [{ userId: owner.id, role: "owner" }, { userId: r.id, role: "member" }] } } });
+  const brain = ["131", "275", "419", "563", "707", "851"].map((n) => sample(`dwv__bbmri-53323${n}.dcm`));
+  exps = await seedSubject(db.prisma, dataDir, "READS", "PSEUDO_0042", [
+    { label: "PSEUDO_0042_MR1", description: "MR", scans: [{ seriesNumber: 2, modality: "MR", description: "Brain stack", instances: brain }] },
+    { label: "PSEUDO_0042_MR2", description: "MR", scans: [{ seriesNumber: 3, modality: "MR", description: "Brain stack", instances: brain }] },
+    { label: "PSEUDO_0042_CT", description: "CT", scans: [{ seriesNumber: 1, modality: "CT", description: "CT small", instances: [sample("pydicom__CT_small.dcm")] }] },
+  ]);
+  const t = await saveTemplate(db.prisma, "READS", owner.id, "t1-qc", TEMPLATE);
+  groupId = (await createGroup(db.prisma, "READS", owner.id, { label: "Baseline QC", templateId: t.templateId, experimentIds: exps.map((e) => e.id), readersPerCase: 1, distribution: "pool", pool: [] })).groupId;
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await db?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("task page", () => {
+  let firstTask = "";
+
+  it("a reader takes the next task from /tasks; the viewer draws the matched MR series", async () => {
+    await page.goto(`${app.url}/tasks`);
+    await page.waitForTimeout(1000);
+    await shot(page, "tasks-queues-initial");
+    const card = page.getByTestId("queue-Baseline QC");
+    await expect.poll(() => card.getByTestId("queue-open").textContent(), { timeout: 20_000 }).toBe("2 to do");
+    await shot(page, "tasks-queues");
+    await card.getByRole("button", { name: "Start next" }).click();
+    await page.waitForURL(/\/tasks\/[a-z0-9]+$/);
+    firstTask = page.url().split("/").pop()!;
+    await settled(page);
+    expect(await canvasInk(page)).toBeGreaterThan(1000);
+    expect(await page.getByTestId("task-state").textContent()).toBe("locked");
+    const text = await page.getByTestId("viewer").innerText();
+    expect(text).toContain("PSEUDO_0042");
+  }, 120_000);
+
+  it("a length and answers; a missing required answer is refused at its field; the draft survives closing the tab", async () => {
+    await page.keyboard.press("l");
+    const box = (await page.getByTestId("viewport-main").boundingBox())!;
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    await page.mouse.move(cx - 60, cy - 30);
+    await page.mouse.down();
+    await page.mouse.move(cx, cy, { steps: 6 });
+    await page.mouse.move(cx + 60, cy + 30, { steps: 6 });
+    await page.mouse.up();
+    await page.getByLabel("Unusable").check();
+    await page.getByRole("radio", { name: "4" }).check({ force: true }).catch(async () => page.getByText("4", { exact: true }).click());
+    await page.keyboard.press("Control+Enter");
+    await expect.poll(() => page.getByTestId("form-error").textContent(), { timeout: 20_000 }).toContain('"What is wrong?" is required');
+    expect(await page.locator('[data-question="reason"]').innerText()).toContain('"What is wrong?" is required');
+    await shot(page, "task-refused");
+    await page.getByLabel("Motion").check();
+    await page.keyboard.press("Control+s");
+    await expect.poll(async () => (await db.prisma.taskDraft.findFirst({ where: { taskId: firstTask } }))?.answers, { timeout: 20_000 }).toMatchObject({ usable: "no", reason: ["motion"] });
+    await page.close();
+    // A new tab on the same task finds the answers and the length again.
+    page = await reader.newPage();
+    await page.goto(`${app.url}/tasks/${firstTask}`);
+    await settled(page);
+    expect(await page.getByLabel("Unusable").isChecked()).toBe(true);
+    expect(await page.getByLabel("Motion").isChecked()).toBe(true);
+    const draft = await db.prisma.taskDraft.findFirstOrThrow({ where: { taskId: firstTask } });
+    expect((draft.annotations as { tool: string }[]).map((a) => a.tool)).toEqual(["length"]);
+    await expect.poll(() => page.getByTestId("annotation-rules").count(), { timeout: 20_000 }).toBe(0); // no annotation rules in this template
+    await shot(page, "task-draft-restored");
+  }, 120_000);
+
+  it("submit stores the result with its annotation and opens the next task", async () => {
+    await page.getByRole("button", { name: "Submit" }).click();
+    await page.waitForURL((u) => /\/tasks\/[a-z0-9]+$/.test(u.pathname) && !u.pathname.endsWith(firstTask), { timeout: 30_000 });
+    const done = await db.prisma.task.findUniqueOrThrow({ where: { id: firstTask }, include: { results: true } });
+    expect(done.state).toBe("done");
+    expect(done.results).toHaveLength(1);
+    expect(done.results[0]!.answers).toMatchObject({ usable: "no", reason: ["motion"] });
+    const anns = done.results[0]!.annotations as { tool: string; points: number[][]; data: { stats?: { length?: number } } }[];
+    expect(anns).toHaveLength(1);
+    expect(anns[0]!.tool).toBe("length");
+    expect(anns[0]!.points).toHaveLength(2);
+    expect(done.timeSpentMs).toBeGreaterThan(0);
+    await settled(page);
+    expect(await canvasInk(page)).toBeGreaterThan(1000);
+    await shot(page, "task-next");
+  }, 120_000);
+
+  it("a task whose experiment has no MR series cannot be done, and says which scan is missing", async () => {
+    const ct = await db.prisma.task.findFirstOrThrow({ where: { groupId, experimentId: exps[2]!.id } });
+    expect(ct.state).toBe("cannot_be_done");
+    await page.goto(`${app.url}/tasks/${ct.id}`);
+    await expect.poll(() => page.getByTestId("cannot-be-done").textContent(), { timeout: 20_000 }).toContain("Cannot be done: no T1-weighted series");
+    expect(await page.locator("[data-viewport-element]").count()).toBe(0);
+    await shot(page, "task-cannot-be-done");
+  }, 60_000);
+
+  it("the owner's Tasks tab shows the group's progress and its results", async () => {
+    const ownerCtx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const op = await ownerCtx.newPage();
+    await devSignIn(op, app.url, "owner@institute.test", "Olga Owner");
+    await op.goto(`${app.url}/projects/READS?tab=tasks`);
+    await expect.poll(() => op.getByTestId("progress-Baseline QC").textContent(), { timeout: 20_000 }).toContain("2 of 3 finished");
+    await op.getByRole("button", { name: "Baseline QC" }).click();
+    await op.getByTestId("group-details").waitFor();
+    await op.waitForTimeout(3000);
+    await shot(op, "project-tasks-tab-details");
+    await expect.poll(() => op.getByTestId("group-results").innerText(), { timeout: 20_000 }).toContain("usable: no");
+    expect(await op.getByTestId("group-results").innerText()).toContain("reason: motion");
+    await shot(op, "project-tasks-tab");
+    await ownerCtx.close();
+  }, 60_000);
+});
