@@ -92,8 +92,8 @@ describe("the portal in a browser", () => {
     await shot("project-overview");
     await page.getByRole("tab", { name: "Audit log" }).click();
     await page.getByTestId("audit-table").getByText("project.update").waitFor();
-    await page.getByText("invitation.create").waitFor();
-    await page.getByText("project.create").waitFor();
+    await page.getByTestId("audit-table").getByText("invitation.create").waitFor();
+    await page.getByTestId("audit-table").getByText("project.create").waitFor();
     await shot("project-audit");
   });
 

@@ -165,7 +165,7 @@ describe("a project's workflow, end to end", () => {
 
   it("an owner forces a state with a reason (audited) and sees it in the history", async () => {
     await page.getByRole("button", { name: "Force a state…" }).click();
-    await page.getByRole("textbox", { name: "State" }).click();
+    await page.getByRole("dialog").getByLabel("State").click();
     await page.getByRole("option", { name: "review" }).click();
     await page.getByLabel("Reason").fill("second opinion requested");
     await page.getByRole("button", { name: "Force", exact: true }).click();
