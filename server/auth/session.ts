@@ -33,12 +33,13 @@ export async function siteAdminFor(prisma: PrismaClient, user: { id: string; ema
   const own = accounts[0] ?? null;
   let binding = await prisma.siteAdminBinding.findUnique({ where: { email } });
   if (!binding) {
-    // First seen: bind. Concurrent first requests: the first insert wins, the others read it.
-    binding = await prisma.siteAdminBinding.upsert({
-      where: { email },
-      create: { email, userId: user.id, provider: own?.provider ?? null, subject: own?.providerAccountId ?? null },
-      update: {},
+    // First seen: bind. A page's first requests arrive together: the first insert wins (ON CONFLICT
+    // DO NOTHING; Prisma's upsert is a read then an insert here and lost that race), the others read it.
+    await prisma.siteAdminBinding.createMany({
+      data: [{ email, userId: user.id, provider: own?.provider ?? null, subject: own?.providerAccountId ?? null }],
+      skipDuplicates: true,
     });
+    binding = await prisma.siteAdminBinding.findUniqueOrThrow({ where: { email } });
   }
   if (binding.subject !== null) return accounts.some((a) => a.provider === binding.provider && a.providerAccountId === binding.subject);
   if (binding.userId !== user.id) return false;

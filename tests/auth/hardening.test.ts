@@ -187,6 +187,22 @@ describe("site admins (ATRIUM_ADMINS) are bound to the IdP subject first seen", 
   });
 });
 
+describe("a site admin's first page", () => {
+  it("binds the grant once when its first requests arrive together (no unique-constraint error)", async () => {
+    const email = "racing-admin@atrium.test";
+    process.env.ATRIUM_ADMINS = `${ADMIN_EMAIL},${email}`;
+    try {
+      const user = await db.prisma.user.create({ data: { email } });
+      const token = (await createSession(db.prisma, user.id)).token;
+      const seen = await Promise.all(Array.from({ length: 12 }, () => sessionUserFromToken(db.prisma, token)));
+      expect(seen.map((u) => u?.siteAdmin)).toEqual(seen.map(() => true));
+      expect(await db.prisma.siteAdminBinding.findMany({ where: { email } })).toMatchObject([{ userId: user.id, subject: null }]);
+    } finally {
+      process.env.ATRIUM_ADMINS = ADMIN_EMAIL;
+    }
+  });
+});
+
 describe("what the IdP says that Atrium believes", () => {
   it("needs an e-mail claim the IdP marks verified; preferred_username is never taken as the e-mail", () => {
     expect(refuseOidcProfile({ sub: "a", email: "a@x.org", email_verified: true })).toBeNull();

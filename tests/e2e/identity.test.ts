@@ -175,7 +175,8 @@ describe("npm start with the development sign-in", () => {
     } finally {
       await context.close();
     }
-  });
+    // Seven tabs walked to network idle: well over 30 s when the access matrix shares the two cores.
+  }, 120_000);
 
   it("serves /metrics to the scraper's token only", async () => {
     expect((await fetch(`${app.url}/metrics`)).status).toBe(401);
