@@ -1,7 +1,8 @@
 // The forward step on real PostgreSQL and Redis against real peers: de-identified studies handed
 // to a destination when archived, sent to DCMTK storescp (C-STORE) and to Orthanc (C-STORE), a
 // receiver that is down (failed with a reason and a next attempt, then verified on retry), no
-// instance sent twice after a re-forward, and a filter that excludes a series.
+// instance sent twice after a re-forward, a filter that excludes a series, and an image held for a
+// pixel review that stays out of its study's forward.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -204,6 +205,36 @@ describe("a filter that excludes a series", () => {
     const study = await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
     const series = (await (await orthanc.rest("/tools/find", { method: "POST", body: JSON.stringify({ Level: "Series", Query: { StudyInstanceUID: study.studyInstanceUid }, Expand: true }) })).json()) as { MainDicomTags: { SeriesNumber: string }; Instances: string[] }[];
     expect(series.map((x) => [x.MainDicomTags.SeriesNumber, x.Instances.length])).toEqual([["1", 3]]);
+  });
+});
+
+describe("an image held for a pixel review", () => {
+  it("is not forwarded with its study: the receiver gets only the instances filed in it", async () => {
+    // One study: two MR instances and an ultrasound image (burned-in candidate, held for review).
+    const files = await rewriteSamples([MR_STUDY[0]!, MR_STUDY[1]!, "pydicom-data__US1_UNCR.dcm"], (ds, i) => {
+      ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.778.2";
+      ds.SeriesInstanceUID = `1.2.826.0.1.3680043.10.778.2.${i < 2 ? 1 : 2}`;
+      ds.SOPInstanceUID = `1.2.826.0.1.3680043.10.778.2.${i < 2 ? 1 : 2}.${i + 1}`;
+      ds.PatientID = "HELDFORREVIEW";
+    });
+    const results: string[] = [];
+    let studyId = "";
+    for (const f of files) {
+      const inst = await stageFile(db.prisma, dataDir, P, f.path);
+      results.push(await deidentifyInstance(db.prisma, dataDir, inst.id));
+      studyId ||= (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId ?? "";
+    }
+    expect(results).toEqual(["deidentified", "deidentified", "held"]);
+    await db.prisma.intakeStudy.update({ where: { id: studyId }, data: { status: "archived" } });
+    const dest = await db.prisma.forwardDestination.create({
+      data: { projectId: P, name: "held-check", kind: "dicom", host: "127.0.0.1", port: orthanc.dicomPort, calledAe: orthanc.aet, callingAe: "ATRIUM" },
+    });
+    const f = await db.prisma.studyForward.create({ data: { destinationId: dest.id, studyId, projectId: P } });
+    expect(await runForwardAttempt(db.prisma, dataDir, f.id, 1)).toBe("verified");
+    expect(await db.prisma.studyForward.findUniqueOrThrow({ where: { id: f.id } })).toMatchObject({ sent: 2, failed: 0, filtered: 0 });
+    const study = await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
+    const series = (await (await orthanc.rest("/tools/find", { method: "POST", body: JSON.stringify({ Level: "Series", Query: { StudyInstanceUID: study.studyInstanceUid }, Expand: true }) })).json()) as { MainDicomTags: { Modality: string }; Instances: string[] }[];
+    expect(series.map((x) => [x.MainDicomTags.Modality, x.Instances.length])).toEqual([["MR", 2]]);
   });
 });
 
