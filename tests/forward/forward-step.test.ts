@@ -58,13 +58,16 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-async function receiveArchived(files: string[]) {
+/** Receives the files (each de-identified, or held where `outcomes` says so) into one study, then archived. */
+async function receiveArchived(files: string[], outcomes: string[] = files.map(() => "deidentified")) {
   let studyId = "";
+  const results: string[] = [];
   for (const f of files) {
     const inst = await stageFile(db.prisma, dataDir, P, path.isAbsolute(f) ? f : path.resolve(SAMPLES, f));
-    expect(await deidentifyInstance(db.prisma, dataDir, inst.id)).toBe("deidentified");
-    studyId = (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId!;
+    results.push(await deidentifyInstance(db.prisma, dataDir, inst.id));
+    studyId ||= (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId ?? "";
   }
+  expect(results).toEqual(outcomes);
   // The archive step is tested elsewhere: here the study is archived.
   await db.prisma.intakeStudy.update({ where: { id: studyId }, data: { status: "archived" } });
   return studyId;
@@ -170,6 +173,13 @@ async function orthancCount(studyUid: string): Promise<number> {
   return ids.length;
 }
 
+/** Orthanc's series of the study received as `studyId`. */
+async function orthancSeries(studyId: string) {
+  const study = await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
+  const query = { Level: "Series", Query: { StudyInstanceUID: study.studyInstanceUid }, Expand: true };
+  return (await (await orthanc.rest("/tools/find", { method: "POST", body: JSON.stringify(query) })).json()) as { MainDicomTags: { Modality: string; SeriesNumber: string }; Instances: string[] }[];
+}
+
 describe("forwarding to Orthanc by STOW-RS", () => {
   it("sends the study in batches and verifies it by a QIDO-RS count", async () => {
     const dest = await db.prisma.forwardDestination.create({ data: { projectId: P, name: "orthanc-web", kind: "stow", stowUrl: `${orthanc.url}/dicom-web`, filter: 'Modality == "CT"' } });
@@ -202,8 +212,7 @@ describe("a filter that excludes a series", () => {
     const f = await db.prisma.studyForward.create({ data: { destinationId: dest.id, studyId, projectId: P } });
     expect(await runForwardAttempt(db.prisma, dataDir, f.id, 1)).toBe("verified");
     expect(await db.prisma.studyForward.findUniqueOrThrow({ where: { id: f.id } })).toMatchObject({ sent: 3, filtered: 3, failed: 0 });
-    const study = await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
-    const series = (await (await orthanc.rest("/tools/find", { method: "POST", body: JSON.stringify({ Level: "Series", Query: { StudyInstanceUID: study.studyInstanceUid }, Expand: true }) })).json()) as { MainDicomTags: { SeriesNumber: string }; Instances: string[] }[];
+    const series = await orthancSeries(studyId);
     expect(series.map((x) => [x.MainDicomTags.SeriesNumber, x.Instances.length])).toEqual([["1", 3]]);
   });
 });
@@ -217,23 +226,14 @@ describe("an image held for a pixel review", () => {
       ds.SOPInstanceUID = `1.2.826.0.1.3680043.10.778.2.${i < 2 ? 1 : 2}.${i + 1}`;
       ds.PatientID = "HELDFORREVIEW";
     });
-    const results: string[] = [];
-    let studyId = "";
-    for (const f of files) {
-      const inst = await stageFile(db.prisma, dataDir, P, f.path);
-      results.push(await deidentifyInstance(db.prisma, dataDir, inst.id));
-      studyId ||= (await db.prisma.receivedInstance.findUniqueOrThrow({ where: { id: inst.id } })).studyId ?? "";
-    }
-    expect(results).toEqual(["deidentified", "deidentified", "held"]);
-    await db.prisma.intakeStudy.update({ where: { id: studyId }, data: { status: "archived" } });
+    const studyId = await receiveArchived(files.map((f) => f.path), ["deidentified", "deidentified", "held"]);
     const dest = await db.prisma.forwardDestination.create({
       data: { projectId: P, name: "held-check", kind: "dicom", host: "127.0.0.1", port: orthanc.dicomPort, calledAe: orthanc.aet, callingAe: "ATRIUM" },
     });
     const f = await db.prisma.studyForward.create({ data: { destinationId: dest.id, studyId, projectId: P } });
     expect(await runForwardAttempt(db.prisma, dataDir, f.id, 1)).toBe("verified");
     expect(await db.prisma.studyForward.findUniqueOrThrow({ where: { id: f.id } })).toMatchObject({ sent: 2, failed: 0, filtered: 0 });
-    const study = await db.prisma.intakeStudy.findUniqueOrThrow({ where: { id: studyId } });
-    const series = (await (await orthanc.rest("/tools/find", { method: "POST", body: JSON.stringify({ Level: "Series", Query: { StudyInstanceUID: study.studyInstanceUid }, Expand: true }) })).json()) as { MainDicomTags: { Modality: string }; Instances: string[] }[];
+    const series = await orthancSeries(studyId);
     expect(series.map((x) => [x.MainDicomTags.Modality, x.Instances.length])).toEqual([["MR", 2]]);
   });
 });
