@@ -5,9 +5,9 @@
 import { useState } from "react";
 import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, List, Modal, ScrollArea, Stack, Table, Text, Textarea, TextInput, Title, Tooltip } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Checkbox, FileButton, Group, List, Menu, Modal, ScrollArea, Select, Stack, Table, Text, Textarea, TextInput, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconAlertTriangle, IconFileImport, IconPlayerPause, IconRoute, IconSearch } from "@tabler/icons-react";
+import { IconAlertTriangle, IconDownload, IconFileImport, IconPlayerPause, IconRoute, IconSearch } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 
@@ -77,10 +77,110 @@ function ImportWorkflow({ projectId, opened, onClose }: { projectId: string; ope
   );
 }
 
+/** The study export: one row per visit with its state, variables, pipeline values and task answers. */
+function StudyExport({ projectId }: { projectId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [busy, setBusy] = useState<"csv" | "json" | null>(null);
+  const download = async (format: "csv" | "json") => {
+    setBusy(format);
+    try {
+      const f = await queryClient.fetchQuery(trpc.governor.export.queryOptions({ projectId, format }, { staleTime: 0 }));
+      const url = URL.createObjectURL(new Blob([f.body], { type: f.contentType }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = f.filename;
+      a.click();
+      URL.revokeObjectURL(url);
+      notifications.show({ title: "Study export", message: `${f.rows} visit(s) exported as ${format.toUpperCase()}.` });
+    } catch (e) {
+      notifications.show({ color: "red", title: "Export failed", message: `${e instanceof Error ? e.message : String(e)} Try again; if it persists, the server log says why.` });
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <Menu position="bottom-end">
+      <Menu.Target>
+        <Button variant="default" leftSection={<IconDownload size={16} />} loading={busy !== null}>Study export</Button>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Label>Per subject and visit: state, variables, pipeline values, task answers</Menu.Label>
+        <Menu.Item onClick={() => void download("csv")}>CSV</Menu.Item>
+        <Menu.Item onClick={() => void download("json")}>JSON (with data dictionary)</Menu.Item>
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
+
+/** Owners move the experiments of earlier versions to the active one, after a preview of where each group lands. */
+function MigrateExperiments({ projectId, opened, onClose }: { projectId: string; opened: boolean; onClose: () => void }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const [choices, setChoices] = useState<Record<string, string>>({});
+  const preview = useQuery({ ...trpc.governor.migrationPreview.queryOptions({ projectId, choices }), enabled: opened, placeholderData: (prev) => prev });
+  const migrate = useMutation(
+    trpc.governor.migrate.mutationOptions({
+      onSuccess: async (r) => {
+        notifications.show({ color: "teal", title: "Experiments migrated", message: `${r.migrated} experiment(s) moved: ${r.kept} kept their state, ${r.entered} entered a state${r.skipped ? `; ${r.skipped} moved meanwhile and stayed (migrate again)` : ""}.` });
+        await qc.invalidateQueries({ queryKey: trpc.governor.pathKey() });
+        setChoices({});
+        onClose();
+      },
+    }),
+  );
+  const p = preview.data;
+  return (
+    <Modal opened={opened} onClose={onClose} title="Migrate experiments to the active version" size="xl">
+      <Stack>
+        {preview.error && <ErrorAlert error={preview.error} title="Cannot preview the migration" />}
+        {p && (
+          <>
+            <Text size="sm">
+              {p.total} experiment(s) run on earlier versions. After the migration they follow <Text span ff="monospace">{p.target.label}</Text> version {p.target.version}. An experiment whose state the new version has keeps it (its open callbacks go on); the others enter the state shown, and its callbacks run. Each move is written to the history and the audit log.
+            </Text>
+            <Table withTableBorder fz="sm" data-testid="migration-preview">
+              <Table.Thead><Table.Tr><Table.Th>From</Table.Th><Table.Th>State</Table.Th><Table.Th>Experiments</Table.Th><Table.Th>Lands in</Table.Th></Table.Tr></Table.Thead>
+              <Table.Tbody>
+                {p.groups.map((g) => (
+                  <Table.Tr key={g.key}>
+                    <Table.Td ff="monospace">{g.from.label} v{g.from.version}</Table.Td>
+                    <Table.Td ff="monospace">{g.state ?? "(not started)"}</Table.Td>
+                    <Table.Td>{g.count}</Table.Td>
+                    <Table.Td>
+                      <Select
+                        aria-label={`Where experiments in ${g.state ?? "no state"} of version ${g.from.version} land`}
+                        size="xs"
+                        data={p.target.states}
+                        value={g.landing.state}
+                        onChange={(v) => v && setChoices((c) => ({ ...c, [g.key]: v }))}
+                        allowDeselect={false}
+                      />
+                      <Text size="xs" c="dimmed" mt={2}>{g.describe}</Text>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </>
+        )}
+        {migrate.error && <ErrorAlert error={migrate.error} title="Not migrated" />}
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>Cancel</Button>
+          <Button disabled={!p || p.total === 0 || preview.isFetching} loading={migrate.isPending} onClick={() => p && migrate.mutate({ projectId, choices, expected: p.total })}>
+            Migrate {p?.total ?? ""} experiment(s)
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
 export function WorkflowPanel({ projectId, isOwner }: { projectId: string; isOwner: boolean }) {
   const trpc = useTRPC();
   const [search, setSearch] = useState("");
   const [importing, setImporting] = useState(false);
+  const [migrating, setMigrating] = useState(false);
   const board = useQuery(trpc.governor.board.queryOptions({ projectId, search: search || undefined, perState: 25 }, { refetchInterval: 3000 }));
   const info = useQuery(trpc.governor.workflow.queryOptions({ projectId }));
 
@@ -103,6 +203,7 @@ export function WorkflowPanel({ projectId, isOwner }: { projectId: string; isOwn
         </div>
         <Group>
           <TextInput placeholder="Experiment label" aria-label="Search experiments" leftSection={<IconSearch size={14} />} value={search} onChange={(e) => setSearch(e.currentTarget.value)} w={220} />
+          {isOwner && <StudyExport projectId={projectId} />}
           {isOwner && <Button leftSection={<IconFileImport size={16} />} onClick={() => setImporting(true)}>Import workflow</Button>}
         </Group>
       </Group>
@@ -159,7 +260,19 @@ export function WorkflowPanel({ projectId, isOwner }: { projectId: string; isOwn
               ))}
             </Table.Tbody>
           </Table>
-          <Text size="xs" c="dimmed">Experiments keep the version they started with. <Anchor component={Link} href={`/api/v2/experiments?project=${encodeURIComponent(projectId)}`} target="_blank">Study Governor API v2</Anchor> clients use a project token with the &quot;workflow&quot; scope.</Text>
+          {(() => {
+            const behind = info.data.versions.filter((v) => !v.active).reduce((n, v) => n + v.experiments, 0);
+            return behind > 0 && isOwner ? (
+              <Alert color="blue" title={`${behind} experiment(s) run on an earlier version`} data-testid="migration-alert">
+                <Group justify="space-between">
+                  <Text size="sm">They follow the version they started with until you migrate them. The preview shows where each lands before anything moves.</Text>
+                  <Button size="xs" onClick={() => setMigrating(true)}>Preview the migration…</Button>
+                </Group>
+              </Alert>
+            ) : null;
+          })()}
+          {isOwner && <MigrateExperiments projectId={projectId} opened={migrating} onClose={() => setMigrating(false)} />}
+          <Text size="xs" c="dimmed">Experiments keep the version they started with until an owner migrates them. <Anchor component={Link} href={`/api/v2/experiments?project=${encodeURIComponent(projectId)}`} target="_blank">Study Governor API v2</Anchor> clients use a project token with the &quot;workflow&quot; scope.</Text>
         </Stack>
       )}
     </Stack>

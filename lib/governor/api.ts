@@ -27,3 +27,4 @@ export const setStateInput = z.object({
 });
 export const retryInput = z.object({ projectId: projectIdSchema, executionId: id });
 export const pauseInput = z.object({ projectId: projectIdSchema, experimentId: id, paused: z.boolean() });
+export const exportInput = z.object({ projectId: projectIdSchema, format: z.enum(["csv", "json"]) });

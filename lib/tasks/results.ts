@@ -52,7 +52,8 @@ export function dataDictionary(t: TaskTemplate): { column: string; type: string;
   ];
 }
 
-function cell(v: unknown): string {
+/** One CSV cell (RFC 4180 quoting; lists joined by ;; a formula-like text kept as text). */
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return "";
   const s = Array.isArray(v) ? v.join(";") : String(v);
   // Formula injection: a cell starting with = + - @ is read as text by spreadsheets.
@@ -67,7 +68,7 @@ export function resultsCsv(t: TaskTemplate, rows: readonly ResultRow[]): string 
   for (const r of rows) {
     lines.push(
       [r.taskNumber, r.kind, r.caseKey, r.subjectLabel, r.experimentLabel, r.readerIndex, r.reader, r.state, r.version, r.submittedAt, r.timeSpentSeconds, r.annotationCount, ...qs.map((q) => r.answers[q])]
-        .map(cell)
+        .map(csvCell)
         .join(","),
     );
   }

@@ -4,13 +4,17 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
-import { boardInput, experimentInput, importWorkflowInput, pauseInput, projectInput, retryInput, setStateInput } from "@/lib/governor/api";
+import { boardInput, experimentInput, exportInput, importWorkflowInput, pauseInput, projectInput, retryInput, setStateInput } from "@/lib/governor/api";
 import { importWorkflowYaml, WorkflowImportError } from "@/lib/governor";
 import { installWorkflow, ProtocolError, retryExecution, setExperimentState, evaluateExperiment } from "@/server/governor/engine";
 import { adoptExperiments, board, experimentDetail, workflowInfo } from "@/server/governor/views";
+import { migrateInput, migrationPreviewInput, MigrationChoiceError } from "@/lib/governor/migration";
+import { migrateExperiments, migrationPreview } from "@/server/governor/migration";
+import { studyExport } from "@/server/governor/export";
 
 const codeOf = { 400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT" } as const;
 function asTrpc(e: unknown): never {
+  if (e instanceof MigrationChoiceError) throw new TRPCError({ code: "BAD_REQUEST", message: e.message });
   if (e instanceof ProtocolError) throw new TRPCError({ code: codeOf[e.status], message: e.message });
   throw e;
 }
@@ -74,6 +78,25 @@ export const governorRouter = router({
       await retryExecution(ctx.prisma, x.id, ctx.user.id).catch(asTrpc);
       return { ok: true };
     }),
+
+  /** Where each experiment of an earlier version would land in the active one (owners choose per group). */
+  migrationPreview: projectProcedure("owner")
+    .input(migrationPreviewInput)
+    .query(({ ctx, input }) => migrationPreview(ctx.prisma, ctx.project.id, input.choices).catch(asTrpc)),
+
+  /** Moves the experiments of earlier versions to the active one, as the preview said; audited per experiment. */
+  migrate: projectProcedure("owner")
+    .input(migrateInput)
+    .mutation(({ ctx, input }) => migrateExperiments(ctx.prisma, ctx.project.id, { choices: input.choices, expected: input.expected, actorId: ctx.user.id }).catch(asTrpc)),
+
+  /**
+   * The study export: per subject and visit, the workflow state and variables, pipeline values and
+   * task answers, as CSV or as JSON with its data dictionary. Owners, as for a task group's
+   * results: a member who reads may not see the other reads of a case.
+   */
+  export: projectProcedure("owner")
+    .input(exportInput)
+    .query(({ ctx, input }) => studyExport(ctx.prisma, ctx.project.id, input.format)),
 
   /** An owner pauses (or resumes) an experiment's workflow; audited. Resuming evaluates it. */
   pause: projectProcedure("owner")

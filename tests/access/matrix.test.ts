@@ -225,6 +225,9 @@ const MATRIX: Record<string, Row> = {
   "governor.experiment": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "governor.setState": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId, state: "done", reason: "checked by hand" }) },
   "governor.retry": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, executionId: f.governorExecutionId }) },
+  "governor.migrationPreview": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId, choices: {} }) },
+  "governor.migrate": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, choices: {}, expected: 1 }) },
+  "governor.export": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId, format: "csv" }) },
   "governor.pause": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId, paused: true }) },
 };
 

@@ -11,7 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { devSignIn, launchChromium } from "../helpers/browser";
+import { chooseOption, devSignIn, launchChromium } from "../helpers/browser";
 import { createPeople, createProjectFixture, type People, type ProjectFixture } from "../helpers/fixtures";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -124,8 +124,7 @@ describe("small things that add up", () => {
     await page.goto(`${app.url}/projects/A11Y?tab=audit`);
     const table = page.getByTestId("audit-table");
     await table.getByText(/basic\+retainLongitudinalModifiedDates\+retainDeviceIdentity\+cleanDescriptors/).waitFor();
-    await page.getByPlaceholder("Any action").click();
-    await page.getByRole("option", { name: /^intake\.settings/ }).click();
+    await chooseOption(page, page.getByPlaceholder("Any action"), /^intake\.settings/);
     await page.getByTestId("audit-total").getByText(/match these filters/).waitFor();
     await shot("audit-filtered");
     const box = await table.getByText(/basic\+retainLongitudinalModifiedDates/).boundingBox();

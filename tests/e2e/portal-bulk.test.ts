@@ -11,7 +11,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { devSignIn, launchChromium } from "../helpers/browser";
+import { chooseOption, devSignIn, launchChromium } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 
 const prefix = `atrium-bulk-e2e-${process.pid}`;
@@ -118,8 +118,7 @@ describe("bulk actions over 1,500 rows", () => {
     expect(kept).toMatch(/^study /);
 
     // The one left: filter by its reason, tick it, delete it (asked first).
-    await page.getByLabel("Reason").first().click();
-    await page.getByRole("option", { name: /No routing rule matched/ }).click();
+    await chooseOption(page, page.getByLabel("Reason").first(), /No routing rule matched/);
     await page.getByTestId("quarantine-count").getByText("1 instance").waitFor();
     await page.getByTestId("quarantine-row").first().getByRole("checkbox").check();
     await page.getByTestId("selection-bar").getByRole("button", { name: "Delete" }).click();

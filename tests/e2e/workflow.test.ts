@@ -14,7 +14,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
-import { devSignIn, launchChromium } from "../helpers/browser";
+import { chooseOption, devSignIn, launchChromium } from "../helpers/browser";
 import { CT_STUDY, MR_STUDY, SAMPLES } from "../xnat/helpers";
 import { stageFile } from "../archive/helpers-intake";
 
@@ -165,8 +165,7 @@ describe("a project's workflow, end to end", () => {
 
   it("an owner forces a state with a reason (audited) and sees it in the history", async () => {
     await page.getByRole("button", { name: "Force a state…" }).click();
-    await page.getByRole("dialog").getByLabel("State").click();
-    await page.getByRole("option", { name: "review" }).click();
+    await chooseOption(page, page.getByRole("dialog").getByLabel("State"), "review");
     await page.getByLabel("Reason").fill("second opinion requested");
     await page.getByRole("button", { name: "Force", exact: true }).click();
     await page.getByText("State forced").waitFor();
@@ -174,5 +173,49 @@ describe("a project's workflow, end to end", () => {
     await page.getByTestId("current-state").getByText("review").waitFor();
     await shot("workflow-experiment-forced");
     expect(await db.prisma.auditEvent.count({ where: { projectId: P, action: "governor.transition", after: { path: ["cause"], equals: "manual" } } })).toBe(1);
+  }, 60_000);
+});
+
+describe("a new workflow version while experiments are in flight", () => {
+  it("an owner previews where each experiment lands, chooses for a state the new version lacks, and migrates them", async () => {
+    const { importForProject } = await import("@/server/governor/ops");
+    const v2 = GOOD.replaceAll("not_ct", "other").replace("Not a CT (or rejected)", "Anything else");
+    const imported = await importForProject(db.prisma, P, v2, false);
+    expect(imported).toMatchObject({ ok: true, workflow: { version: 2 } });
+
+    await page.goto(`${app.url}/projects/${P}?tab=workflow`);
+    await page.getByTestId("migration-alert").getByText("2 experiment(s) run on an earlier version").waitFor();
+    await page.getByRole("button", { name: "Preview the migration…" }).click();
+    const table = page.getByTestId("migration-preview");
+    await table.getByText("keeps its state 'review'").waitFor();
+    await table.getByText("enters the root 'received'").waitFor();
+    await chooseOption(page, page.getByLabel("Where experiments in not_ct of version 1 land"), "other");
+    await table.getByText("enters 'other' (chosen)").waitFor();
+    await shot("workflow-migration-preview");
+    await page.getByRole("button", { name: "Migrate 2 experiment(s)" }).click();
+    await page.getByText("Experiments migrated").waitFor();
+    await page.getByText("2 experiment(s) moved: 1 kept their state, 1 entered a state.").waitFor();
+    await page.getByTestId("count-other").getByText("1", { exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByTestId("migration-alert").waitFor({ state: "detached" });
+    await shot("workflow-migrated");
+
+    const govs = await db.prisma.governorExperiment.findMany({ where: { projectId: P }, select: { id: true, state: true, workflow: { select: { version: true } } } });
+    expect(govs.map((g) => [g.state, g.workflow.version]).sort()).toEqual([["other", 2], ["review", 2]]);
+    const other = govs.find((g) => g.state === "other")!;
+    expect(await db.prisma.governorAction.count({ where: { govExperimentId: other.id, cause: "migration", fromState: "not_ct", toState: "other" } })).toBe(1);
+    expect(await db.prisma.auditEvent.count({ where: { projectId: P, action: "governor.migrate" } })).toBe(2);
+  }, 120_000);
+
+  it("an owner downloads the study export: a row per visit with its state and the program's values", async () => {
+    await page.getByRole("button", { name: "Study export" }).click();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("menuitem", { name: "CSV" }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^FLOW-study-export-\d{4}-\d{2}-\d{2}\.csv$/);
+    const csv = fs.readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
+    const header = csv[0]!.split(",");
+    expect(header).toEqual(expect.arrayContaining(["subject", "experiment", "state", "var.score", "var.scorer"]));
+    const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(",").map((c, i) => [header[i], c])));
+    expect(rows.map((r) => r.state).sort()).toEqual(["other", "review"]);
+    expect(rows.every((r) => r["var.score"] === "7" && r["var.scorer"] === "e2e")).toBe(true);
+    await page.getByText("2 visit(s) exported as CSV.").waitFor();
   }, 60_000);
 });

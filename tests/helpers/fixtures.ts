@@ -90,7 +90,7 @@ export interface ProjectFixture {
   /** A run reported through the PIM API (one node, one finished job). */
   reportedRunId: string;
   reportedJobPath: string;
-  /** Governor: the active workflow (FIXTURE_WORKFLOW) and the fixture experiment's failed callback in state `check`. */
+  /** Governor: FIXTURE_WORKFLOW v1 (the experiment's, with its failed callback in state `check`) and v2, the active one. */
   governorWorkflowId: string;
   governorExecutionId: string;
   /** Pipelines: a project tool and pipeline (row id), a failed run with a failed job, a running run with a running job. */
@@ -214,7 +214,9 @@ export async function createProjectFixture(
       jobs: { create: { path: "root/n/fixture___n___s1", nodePath: "root/n", status: 2, customData: { sample_id: ["s1"] }, log: {} } },
     },
   });
-  const gwf = await prisma.governorWorkflow.create({ data: { projectId, label: "fixture_flow", version: 1, definition: importWorkflowYaml(FIXTURE_WORKFLOW).workflow as never, sourceFormat: "v8", active: true } });
+  // The experiment runs on version 1; version 2 (the same file) is the active one, so it can be migrated.
+  const gwf = await prisma.governorWorkflow.create({ data: { projectId, label: "fixture_flow", version: 1, definition: importWorkflowYaml(FIXTURE_WORKFLOW).workflow as never, sourceFormat: "v8", active: false } });
+  await prisma.governorWorkflow.create({ data: { projectId, label: "fixture_flow", version: 2, definition: importWorkflowYaml(FIXTURE_WORKFLOW).workflow as never, sourceFormat: "v8", active: true } });
   const gexp = await prisma.governorExperiment.create({
     data: {
       projectId,
@@ -259,9 +261,11 @@ export function callerFor(prisma: PrismaClient, user: SessionUser | null) {
  * and size). A mismatch names the table, queue or file that changed.
  */
 export async function snapshot(prisma: PrismaClient, options: { ignoreColumns?: string[] } = {}) {
-  if (tracked.has(prisma) && !options.ignoreColumns?.length) {
+  const soft = tracked.get(prisma);
+  if (soft && (options.ignoreColumns ?? []).every((c) => soft.includes(c))) {
     const rows = await prisma.$queryRawUnsafe<{ t: string; n: bigint }[]>(`SELECT t, n FROM "_atrium_changes" ORDER BY t`);
-    const changes = Object.fromEntries(rows.map((r) => [r.t, `${r.n} row changes`]));
+    const counted = options.ignoreColumns?.length ? rows.filter((r) => !r.t.endsWith(SOFT_BUCKET)) : rows;
+    const changes = Object.fromEntries(counted.map((r) => [r.t, `${r.n} row changes`]));
     return JSON.stringify({ tables: changes, queues: await queueLengths(), files: dataFiles() }, null, 1);
   }
   const tables = (
@@ -280,20 +284,31 @@ export async function snapshot(prisma: PrismaClient, options: { ignoreColumns?: 
   return JSON.stringify({ tables: digests, queues: await queueLengths(), files: dataFiles() }, null, 1);
 }
 
-const tracked = new WeakSet<PrismaClient>();
+/** Databases whose changes are counted by trackChanges, with the columns it may ignore. */
+const tracked = new WeakMap<PrismaClient, string[]>();
+const SOFT_BUCKET = " (soft columns only)";
 
 /**
  * Makes snapshot() cheap on a database that grows (the access matrix adds a project per test, so
  * digesting every row twice per test grew with the square of the tests): a row trigger on every
  * table counts inserted, updated and deleted rows per table, in the same transaction as the change
  * (a rolled-back change counts nothing). Stricter than the digest in one way: an update that writes
- * the same values counts as a change. snapshot() with ignoreColumns still digests the rows.
+ * the same values counts as a change. An update that changes only `softColumns` (a token's
+ * lastUsedAt) is counted apart, so snapshot({ignoreColumns}) can leave it out without digesting
+ * every row; other ignoreColumns still digest the rows.
  */
-export async function trackChanges(prisma: PrismaClient): Promise<void> {
+export async function trackChanges(prisma: PrismaClient, softColumns: string[] = ["lastUsedAt"]): Promise<void> {
   await prisma.$executeRawUnsafe(`CREATE TABLE IF NOT EXISTS "_atrium_changes" (t text PRIMARY KEY, n bigint NOT NULL)`);
+  const soft = `ARRAY[${softColumns.map((c) => `'${c.replace(/'/g, "''")}'`).join(", ")}]::text[]`;
   await prisma.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION "_atrium_count_change"() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE bucket text := TG_TABLE_NAME;
     BEGIN
-      INSERT INTO "_atrium_changes" (t, n) VALUES (TG_TABLE_NAME, 1) ON CONFLICT (t) DO UPDATE SET n = "_atrium_changes".n + 1;
+      IF TG_OP = 'UPDATE' THEN
+        IF (to_jsonb(NEW) - ${soft}) = (to_jsonb(OLD) - ${soft}) THEN
+          bucket := TG_TABLE_NAME || '${SOFT_BUCKET}';
+        END IF;
+      END IF;
+      INSERT INTO "_atrium_changes" (t, n) VALUES (bucket, 1) ON CONFLICT (t) DO UPDATE SET n = "_atrium_changes".n + 1;
       RETURN NULL;
     END $$`);
   const tables = await prisma.$queryRawUnsafe<{ tablename: string }[]>(
@@ -304,7 +319,7 @@ export async function trackChanges(prisma: PrismaClient): Promise<void> {
     await prisma.$executeRawUnsafe(`CREATE OR REPLACE TRIGGER "_atrium_count_change" AFTER INSERT OR UPDATE OR DELETE ON "${t}" FOR EACH ROW EXECUTE FUNCTION "_atrium_count_change"()`);
     await prisma.$executeRawUnsafe(`CREATE OR REPLACE TRIGGER "_atrium_count_truncate" AFTER TRUNCATE ON "${t}" FOR EACH STATEMENT EXECUTE FUNCTION "_atrium_count_change"()`);
   }
-  tracked.add(prisma);
+  tracked.set(prisma, softColumns);
 }
 
 /** Jobs per state of every queue of lib/queue, read from Redis under ATRIUM_QUEUE_PREFIX. */
