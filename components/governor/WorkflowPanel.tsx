@@ -10,6 +10,7 @@ import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle, IconDownload, IconFileImport, IconPlayerPause, IconRoute, IconSearch } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { CompletenessPanel } from "./CompletenessPanel";
 
 export function inState(seconds: number): string {
   if (seconds < 60) return `${seconds} s`;
@@ -124,7 +125,6 @@ function MigrateExperiments({ projectId, opened, onClose }: { projectId: string;
       onSuccess: async (r) => {
         notifications.show({ color: "teal", title: "Experiments migrated", message: `${r.migrated} experiment(s) moved: ${r.kept} kept their state, ${r.entered} entered a state${r.skipped ? `; ${r.skipped} moved meanwhile and stayed (migrate again)` : ""}.` });
         await qc.invalidateQueries({ queryKey: trpc.governor.pathKey() });
-        setChoices({});
         onClose();
       },
     }),
@@ -243,6 +243,8 @@ export function WorkflowPanel({ projectId, isOwner }: { projectId: string; isOwn
         </Group>
       </ScrollArea>
 
+      <CompletenessPanel projectId={projectId} isOwner={isOwner} />
+
       {info.data && info.data.versions.length > 0 && (
         <Stack gap={4}>
           <Title order={5}>Versions</Title>
@@ -271,7 +273,7 @@ export function WorkflowPanel({ projectId, isOwner }: { projectId: string; isOwn
               </Alert>
             ) : null;
           })()}
-          {isOwner && <MigrateExperiments projectId={projectId} opened={migrating} onClose={() => setMigrating(false)} />}
+          {isOwner && migrating && <MigrateExperiments projectId={projectId} opened={migrating} onClose={() => setMigrating(false)} />}
           <Text size="xs" c="dimmed">Experiments keep the version they started with until an owner migrates them. <Anchor component={Link} href={`/api/v2/experiments?project=${encodeURIComponent(projectId)}`} target="_blank">Study Governor API v2</Anchor> clients use a project token with the &quot;workflow&quot; scope.</Text>
         </Stack>
       )}

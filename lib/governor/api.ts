@@ -28,3 +28,14 @@ export const setStateInput = z.object({
 export const retryInput = z.object({ projectId: projectIdSchema, executionId: id });
 export const pauseInput = z.object({ projectId: projectIdSchema, experimentId: id, paused: z.boolean() });
 export const exportInput = z.object({ projectId: projectIdSchema, format: z.enum(["csv", "json"]) });
+export const expectedInput = z.object({
+  projectId: projectIdSchema,
+  search: z.string().max(128).optional(),
+  status: z.enum(["complete", "incomplete", "pending", "late"]).optional(),
+  limit: z.number().int().min(1).max(1000).default(200),
+});
+export const saveExpectedInput = z.object({
+  projectId: projectIdSchema,
+  /** the protocol's text (YAML or JSON, lib/governor/expected.ts) */
+  source: z.string().min(1, "The protocol is empty.").max(200_000, "A protocol is at most 200 kB."),
+});

@@ -29,7 +29,10 @@ export interface ExperimentFacts {
   scandate?: string | null;
   scans?: { modality: string | null; description: string | null; count: number }[];
   archived?: boolean;
+  /** expected versus received (lib/governor/expected.ts): the experiment's visit has every required scan */
   complete?: boolean;
+  visit?: string | null;
+  missing?: string[];
 }
 
 /** The names a condition can use. */
@@ -45,6 +48,8 @@ export function conditionScope(exp: ExperimentFacts, execs: Execution[], now: Da
       scans: exp.scans ?? [],
       archived: exp.archived ?? false,
       complete: exp.complete ?? false,
+      visit: exp.visit ?? null,
+      missing: exp.missing ?? [],
     },
     callbacks,
     now: now.toISOString(),

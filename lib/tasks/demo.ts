@@ -59,3 +59,43 @@ contexts:
         label: Comment
         multiline: true
 `;
+
+/** The task template the default workflow's `qc` state names (create_task template: default_qc). */
+export const DEFAULT_WORKFLOW_QC_TEMPLATE_NAME = "default_qc";
+
+/**
+ * Created in a project the first time the default workflow asks for it; its `qc_passed` answer is
+ * the variable the workflow's transition reads.
+ */
+export const DEFAULT_WORKFLOW_QC_TEMPLATE = `# Quality control for Atrium's default workflow: does the session pass?
+schemaVersion: 1
+title: Session quality control
+description: Look at the main series of the session; say whether it passes quality control.
+estimatedMinutes: 2
+scans:
+  main:
+    label: image series
+    rules:
+      - { attribute: numberOfSlices, min: 1, required: true }
+      - { attribute: modality, oneOf: [MR, CT, PT], weight: 5 }
+      - { attribute: numberOfSlices, min: 20, weight: 2 }
+contexts:
+  - id: qc
+    title: Quality
+    layout:
+      grid: 1x1
+      viewports:
+        - { id: main, scan: main }
+    tools:
+      - { type: length, hotkey: l }
+    hotkeys: { s: save }
+    form:
+      - id: qc_passed
+        type: boolean
+        label: Does the session pass quality control?
+        required: true
+      - id: comment
+        type: text
+        label: Comment
+        multiline: true
+`;

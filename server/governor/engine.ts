@@ -32,6 +32,7 @@ import {
   type Workflow,
 } from "@/lib/governor";
 import { writeAudit } from "@/server/audit";
+import { completenessFacts } from "./expected";
 import { childLog } from "@/lib/log";
 import { readEnv } from "@/lib/config";
 
@@ -107,6 +108,7 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
     select: {
       state: true,
       variables: { select: { label: true, value: true } },
+      experimentId: true,
       experiment: { select: { label: true, studyDate: true, intakeStudyId: true, scans: { select: { modality: true, seriesDescription: true, instanceCount: true } } } },
     },
   });
@@ -122,6 +124,7 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
     scandate: gx.experiment.studyDate,
     scans: gx.experiment.scans.map((s) => ({ modality: s.modality, description: s.seriesDescription, count: s.instanceCount })),
     archived,
+    ...(await completenessFacts(prisma, gx.experimentId)),
   };
 }
 

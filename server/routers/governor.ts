@@ -4,13 +4,15 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
-import { boardInput, experimentInput, exportInput, importWorkflowInput, pauseInput, projectInput, retryInput, setStateInput } from "@/lib/governor/api";
+import { boardInput, expectedInput, experimentInput, exportInput, importWorkflowInput, pauseInput, projectInput, retryInput, saveExpectedInput, setStateInput } from "@/lib/governor/api";
 import { importWorkflowYaml, WorkflowImportError } from "@/lib/governor";
 import { installWorkflow, ProtocolError, retryExecution, setExperimentState, evaluateExperiment } from "@/server/governor/engine";
 import { adoptExperiments, board, experimentDetail, workflowInfo } from "@/server/governor/views";
 import { migrateInput, migrationPreviewInput, MigrationChoiceError } from "@/lib/governor/migration";
 import { migrateExperiments, migrationPreview } from "@/server/governor/migration";
 import { studyExport } from "@/server/governor/export";
+import { ExpectedProtocolError } from "@/lib/governor/expected";
+import { reconcileProject, saveProtocol } from "@/server/governor/expected";
 
 const codeOf = { 400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT" } as const;
 function asTrpc(e: unknown): never {
@@ -97,6 +99,27 @@ export const governorRouter = router({
   export: projectProcedure("owner")
     .input(exportInput)
     .query(({ ctx, input }) => studyExport(ctx.prisma, ctx.project.id, input.format)),
+
+  /** Expected versus received: the protocol, counts per visit and status, and each subject's visits. */
+  expected: projectProcedure("collaborator")
+    .input(expectedInput)
+    .query(({ ctx, input }) => reconcileProject(ctx.prisma, ctx.project.id, { search: input.search, status: input.status, limit: input.limit })),
+
+  /**
+   * Saves the project's protocol of expected visits and scans. One that does not parse saves
+   * nothing and answers {ok: false, problems: [{line, message}]}.
+   */
+  saveExpected: projectProcedure("owner")
+    .input(saveExpectedInput)
+    .mutation(async ({ ctx, input }) => {
+      try {
+        const r = await saveProtocol(ctx.prisma, ctx.project.id, input.source, ctx.user.id);
+        return { ok: true as const, visits: r.protocol.visits.map((v) => v.label), evaluations: r.evaluations };
+      } catch (e) {
+        if (e instanceof ExpectedProtocolError) return { ok: false as const, problems: e.problems };
+        throw e;
+      }
+    }),
 
   /** An owner pauses (or resumes) an experiment's workflow; audited. Resuming evaluates it. */
   pause: projectProcedure("owner")

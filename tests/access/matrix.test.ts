@@ -228,6 +228,8 @@ const MATRIX: Record<string, Row> = {
   "governor.migrationPreview": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId, choices: {} }) },
   "governor.migrate": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, choices: {}, expected: 1 }) },
   "governor.export": { requires: "owner", mutates: false, input: (f) => ({ projectId: f.projectId, format: "csv" }) },
+  "governor.expected": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "governor.saveExpected": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, source: "visits:\n  - {label: baseline, scans: [{label: T1, modality: MR}]}\n" }) },
   "governor.pause": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId, paused: true }) },
 };
 

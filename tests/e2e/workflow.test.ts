@@ -189,7 +189,7 @@ describe("a new workflow version while experiments are in flight", () => {
     const table = page.getByTestId("migration-preview");
     await table.getByText("keeps its state 'review'").waitFor();
     await table.getByText("enters the root 'received'").waitFor();
-    await chooseOption(page, page.getByLabel("Where experiments in not_ct of version 1 land"), "other");
+    await chooseOption(page, page.getByRole("combobox", { name: "Where experiments in not_ct of version 1 land" }), "other");
     await table.getByText("enters 'other' (chosen)").waitFor();
     await shot("workflow-migration-preview");
     await page.getByRole("button", { name: "Migrate 2 experiment(s)" }).click();
@@ -197,6 +197,7 @@ describe("a new workflow version while experiments are in flight", () => {
     await page.getByText("2 experiment(s) moved: 1 kept their state, 1 entered a state.").waitFor();
     await page.getByTestId("count-other").getByText("1", { exact: true }).waitFor({ timeout: 30_000 });
     await page.getByTestId("migration-alert").waitFor({ state: "detached" });
+    await page.getByRole("dialog").waitFor({ state: "detached" });
     await shot("workflow-migrated");
 
     const govs = await db.prisma.governorExperiment.findMany({ where: { projectId: P }, select: { id: true, state: true, workflow: { select: { version: true } } } });
@@ -212,10 +213,33 @@ describe("a new workflow version while experiments are in flight", () => {
     expect(download.suggestedFilename()).toMatch(/^FLOW-study-export-\d{4}-\d{2}-\d{2}\.csv$/);
     const csv = fs.readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
     const header = csv[0]!.split(",");
-    expect(header).toEqual(expect.arrayContaining(["subject", "experiment", "state", "var.score", "var.scorer"]));
+    expect(header).toEqual(expect.arrayContaining(["subject", "experiment", "state", "var.score"]));
     const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(",").map((c, i) => [header[i], c])));
     expect(rows.map((r) => r.state).sort()).toEqual(["other", "review"]);
-    expect(rows.every((r) => r["var.score"] === "7" && r["var.scorer"] === "e2e")).toBe(true);
+    expect(rows.map((r) => r["var.score"])).toEqual(["7", "7"]);
     await page.getByText("2 visit(s) exported as CSV.").waitFor();
+  }, 60_000);
+
+  it("an owner declares the expected visits and scans: a mistake is shown by line, then each subject shows what is missing", async () => {
+    await page.getByRole("button", { name: "Declare the protocol" }).click();
+    const box = page.getByLabel("Protocol (YAML or JSON)");
+    await box.fill("visits:\n  - label: baseline\n    scans:\n      - {label: CT, modality: CT, series: 1}\n");
+    await page.getByRole("button", { name: "Save protocol" }).click();
+    await page.getByText("Not saved: nothing was changed").waitFor();
+    await page.getByText(/Unrecognized key: "series"/).waitFor();
+    expect(await page.getByText("line 4", { exact: true }).count()).toBe(1);
+    await box.fill("visits:\n  - label: baseline\n    scans:\n      - {label: CT, modality: CT}\n");
+    await page.getByRole("button", { name: "Save protocol" }).click();
+    await page.getByText("Protocol saved").waitFor();
+    const summary = page.getByTestId("completeness-summary");
+    await summary.getByRole("button", { name: "1 complete (baseline): show the subjects" }).waitFor();
+    await summary.getByRole("button", { name: "1 incomplete (baseline): show the subjects" }).click();
+    const subjects = page.getByTestId("completeness-subjects");
+    await page.getByText("Subjects with a visit incomplete").waitFor();
+    await subjects.locator("tbody tr").nth(1).waitFor({ state: "detached" });
+    await subjects.getByText("missing: CT").waitFor();
+    expect(await subjects.locator("tbody tr").count()).toBe(1);
+    await shot("workflow-completeness");
+    expect(await db.prisma.auditEvent.count({ where: { projectId: P, action: "governor.expected.save" } })).toBe(1);
   }, 60_000);
 });
