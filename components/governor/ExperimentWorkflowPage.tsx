@@ -13,6 +13,7 @@ import { IconAlertTriangle, IconArrowRight, IconCheck, IconClock, IconPlayerPaus
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { executionHint } from "@/lib/governor/hints";
+import { CaseChain } from "@/components/monitoring/CaseChain";
 
 const resultColor: Record<string, string> = { success: "teal", failed: "red", timeout: "orange", none: "gray" };
 const statusColor: Record<string, string> = { created: "gray", queued: "gray", running: "blue", waiting: "violet", skipped: "gray", finished: "dark" };
@@ -90,6 +91,12 @@ export function ExperimentWorkflowPage({ projectId, experimentId }: { projectId:
           </Group>
         )}
       </Group>
+
+      {project.data && project.data.access !== "collaborator" && (
+        <Card withBorder>
+          <CaseChain projectId={projectId} experimentId={experimentId} />
+        </Card>
+      )}
 
       {!g ? (
         <Alert color="gray" title="In no workflow">This experiment is in no workflow: the project had none when it was archived. An owner imports a workflow with “Start the project&apos;s archived experiments” checked.</Alert>

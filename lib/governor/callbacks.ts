@@ -22,6 +22,12 @@ export interface CallbackOutcome {
   success: boolean;
   values: Record<string, unknown>;
   log: string;
+  /**
+   * The work goes on elsewhere (a pipeline run): the execution stays running, bounded by its
+   * run_timeout, until that work resolves it through the callback protocol — as fastr's launcher
+   * ran for the whole pipeline in Study Governor.
+   */
+  running?: boolean;
 }
 
 export interface PipelineRunRequest {
@@ -166,7 +172,7 @@ const fastr: Fn = async (ctx, raw, svc) => {
     callbackUrl: ctx.executionUrl,
     callbackSecret: ctx.secret,
   });
-  return { success: true, values: { network_id: a.network_id, run_id: r.runId, run_uri: r.uri ?? null }, log: `pipeline run ${r.runId} started` };
+  return { success: true, running: true, values: { network_id: a.network_id, run_id: r.runId, run_uri: r.uri ?? null }, log: `pipeline run ${r.runId} started; this callback finishes when the run ends` };
 };
 
 const taskFn =

@@ -442,8 +442,16 @@ export async function runExecution(prisma: PrismaClient, executionId: string, se
     cb.callback_arguments,
     services,
   );
-  const next = afterRun(cb, outcome.success, new Date());
   const values = outcome.values as Prisma.InputJsonValue;
+  if (outcome.success && outcome.running) {
+    // Started elsewhere (a pipeline run): it stays running until that work resolves it, or its
+    // run_timeout (queued above) expires it. If it was resolved meanwhile, nothing is changed.
+    const n = await prisma.governorCallbackExecution.updateMany({ where: { id: ex.id, status: "running" }, data: { runLog: outcome.log.slice(-LOG_CAP), resultValues: values } });
+    if (!n.count) return "stale";
+    await prisma.governorExperiment.updateMany({ where: { id: gx.id, revision: ex.action.revision }, data: { waitingFor: `${cb.label}: ${outcome.log}`.slice(0, 500) } });
+    return "running";
+  }
+  const next = afterRun(cb, outcome.success, new Date());
   const applied = await prisma.$transaction(async (tx) => {
     const n = await tx.governorCallbackExecution.updateMany({ where: { id: ex.id, status: "running" }, data: { ...next, runLog: outcome.log.slice(-LOG_CAP), resultValues: values } });
     if (n.count && next.result === "success") await setVariables(tx, gx.id, mappedVariables(cb, { result: "success", resultValues: outcome.values }));

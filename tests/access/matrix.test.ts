@@ -62,6 +62,7 @@ const MATRIX: Record<string, Row> = {
   "admin.users": { requires: "siteAdmin", mutates: false, input: () => undefined },
   "monitoring.overview": { requires: "siteAdmin", mutates: false, input: () => undefined },
   "monitoring.live": { requires: "siteAdmin", mutates: false, input: () => ({ intervalMs: 1000 }) },
+  "monitoring.caseChain": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "intake.settings": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "intake.updateSettings": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, stableAfterSeconds: 30 }) },
   "intake.addAeRoute": { requires: "owner", mutates: true, input: (f, _p, n) => ({ projectId: f.projectId, aeTitle: `NEWAE${n}` }) },

@@ -308,4 +308,37 @@ states:
     expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov1 } })).state).toBe("b");
     expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov2 } })).state).toBe("z");
   });
+
+  it("a fastr callback stays running while its pipeline runs (without a wait_timeout) and the run's end decides", async () => {
+    const started: string[] = [];
+    const saved = services;
+    services = { ...saved, startPipelineRun: async (req) => (started.push(req.callbackUrl), { runId: "run-1" }) };
+    try {
+      await install(`label: fastr_flow
+states:
+  - {label: a, transitions: [{destination: processing}]}
+  - label: processing
+    callbacks: [{label: process, function: fastr, run_timeout: 240, callback_arguments: {network_id: dicom-stats}}]
+    transitions:
+      - {destination: processed, condition: "callbacks['process'].result == 'success'"}
+      - {destination: failed}
+  - {label: processed}
+  - {label: failed}
+`);
+      const s = testScheduler();
+      const govId = (await governExperiment(db.prisma, (await experiment()).id, "x", s))!;
+      await s.drain();
+      expect(started).toHaveLength(1);
+      const ex = (await historyOf(govId))[1]!.executions[0]!;
+      expect(ex).toMatchObject({ status: "running", result: "none" });
+      expect(ex.runLog).toContain("pipeline run run-1 started");
+      expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: govId } })).state).toBe("processing");
+      // The run ends (server/pipelines/runs.ts tells the governor so).
+      await updateExecution(db.prisma, ex.id, { status: "finished", result: "success", result_values: { run_id: "run-1", run_state: "succeeded" } }, { scheduler: s });
+      await s.drain();
+      expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: govId } })).state).toBe("processed");
+    } finally {
+      services = saved;
+    }
+  });
 });
