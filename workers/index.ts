@@ -27,6 +27,7 @@ import { db } from "@/server/db";
 import { requeuePendingInstances, scheduleIntakeStability } from "@/server/intake/queue";
 import { requeuePendingDeliveries } from "@/server/webhooks/queue";
 import { sweepStaging } from "@/server/intake/staging";
+import { deliverDueCallbacks } from "@/server/tasks/callbacks";
 import { dataDir } from "@/lib/config";
 import { sharedRedis } from "@/server/redis";
 import { recordFinishedJob, recordStalledJob } from "@/server/monitoring/job-stats";
@@ -104,11 +105,17 @@ export async function startWorkers(options: { redisUrl?: string } = {}): Promise
   const stopRederiveOnReconnect = onReconnect(connection, rederiveFromDatabase);
   // Staged originals no longer needed and interrupted uploads' spools go at start (then every 10 minutes).
   void sweepStaging(await db(), dataDir()).catch((e: Error) => log.error({ error: e.name }, "staging sweep failed"));
+  // Task callbacks (TaskManager callback_url) that did not answer are tried again when due.
+  const sweepCallbacks = async () => deliverDueCallbacks(await db()).catch((e: Error) => log.error({ error: e.name }, "task callback sweep failed"));
+  void sweepCallbacks();
+  const callbackTimer = setInterval(() => void sweepCallbacks(), 60_000);
+  callbackTimer.unref();
   log.info({ queues: Object.keys(processors) }, "workers started");
   return {
     workers,
     async close(graceMs = 30_000) {
       stopRederiveOnReconnect();
+      clearInterval(callbackTimer);
       stopSendersFirst();
       await heartbeat.stop();
       const graceful = Promise.all(workers.map((w) => w.close()));

@@ -95,16 +95,16 @@ export function governorTaskAdapter(prisma: PrismaClient) {
  * read, and the adjudication the reads called for), resolves the callback execution with the
  * final answers. Safe to call for any task and more than once (a resolved execution is a 409, kept quiet).
  */
-export async function resolveWorkflowCallback(prisma: PrismaClient, taskId: string): Promise<"resolved" | "waiting" | "none"> {
+export async function resolveWorkflowCallback(prisma: PrismaClient, taskId: string): Promise<"resolved" | "waiting" | "already" | "not-workflow"> {
   const task = await prisma.task.findUnique({ where: { id: taskId }, select: { trackingId: true, groupId: true, caseKey: true } });
-  if (!task?.groupId) return "none";
+  if (!task?.groupId) return "not-workflow";
   // An adjudication task carries no tracking id: its case's reads do.
   const reads = await prisma.task.findMany({
     where: { groupId: task.groupId, caseKey: task.caseKey, kind: "read" },
     select: { id: true, state: true, trackingId: true, results: { orderBy: { version: "desc" }, take: 1, select: { answers: true } } },
   });
   const tracking = task.trackingId ?? reads.find((r) => r.trackingId)?.trackingId ?? null;
-  if (!tracking?.startsWith(TRACKING)) return "none";
+  if (!tracking?.startsWith(TRACKING)) return "not-workflow";
   if (reads.some((r) => r.state !== "done")) return "waiting";
   const adjudication = await prisma.task.findFirst({ where: { groupId: task.groupId, caseKey: task.caseKey, kind: "adjudication" }, select: { state: true, results: { orderBy: { version: "desc" }, take: 1, select: { answers: true } } } });
   if (adjudication && adjudication.state !== "done") return "waiting";
@@ -122,7 +122,7 @@ export async function resolveWorkflowCallback(prisma: PrismaClient, taskId: stri
   } catch (e) {
     if (e instanceof ProtocolError) {
       log.info({ taskId, executionId, status: e.status }, "the workflow callback was already resolved");
-      return "none";
+      return "already";
     }
     throw e;
   }

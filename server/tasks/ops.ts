@@ -261,8 +261,8 @@ export async function submit(prisma: PrismaClient, taskId: string, userId: strin
     return { version };
   });
   const adjudicationId = task.kind === "read" && task.groupId ? await maybeAdjudicate(prisma, task.groupId, task.caseKey) : null;
-  // A task a workflow callback made resolves that callback once its case is done.
-  if (done && !adjudicationId) await (await import("./governor")).resolveWorkflowCallback(prisma, taskId);
+  // Its callbacks: the workflow's (once its case is done), its callback_url, its group's.
+  if (done && !adjudicationId) await (await import("./callbacks")).onTaskDone(prisma, taskId);
   return { ...out, state: done ? "done" : "submitted", adjudicationId };
 }
 

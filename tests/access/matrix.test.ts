@@ -742,6 +742,16 @@ describe("every HTTP route (app/**/route.ts)", () => {
       coveredBy: 'the block "HTTP: held image of the pixel review" of this file',
     },
     "GET app/api/v1/openapi.json/route.ts": { who: "anyone: the task API's description, no data", coveredBy: "tests/tasks/rest-api.test.ts" },
+    ...Object.fromEntries(
+      (["GET", "POST", "PUT", "DELETE"] as const).map((m) => [
+        `${m} app/taskmanager/api/v1/[...path]/route.ts`,
+        {
+          who: "TaskManager API v1: a personal token (Basic password or Bearer); members read and work on their projects' tasks, owners create and delete tasks, groups and templates",
+          anonymous: { status: 401, path: () => "/taskmanager/api/v1/tasks", params: () => ({ path: ["tasks"] }), ...(m === "GET" || m === "DELETE" ? {} : { body: "{}" }) },
+          coveredBy: "tests/tasks/taskmanager.test.ts",
+        },
+      ]),
+    ),
     "GET app/api/v1/tasks/route.ts": {
       who: "the signed-in user or a personal token: their own tasks",
       anonymous: { status: 401, path: () => "/api/v1/tasks?mine=1", params: () => ({}) },
