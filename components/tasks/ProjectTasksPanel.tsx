@@ -6,7 +6,7 @@ import { useMemo, useState } from "react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, Anchor, Badge, Button, Code, Group, Modal, MultiSelect, NumberInput, Paper, Progress, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Checkbox, Code, Group, Modal, MultiSelect, NumberInput, Paper, Progress, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconDownload, IconPlayerPlay, IconPlus } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
@@ -129,6 +129,7 @@ function CreateGroup({ projectId, templates, onClose }: { projectId: string; tem
   const [labelContains, setLabelContains] = useState("");
   const [readersPerCase, setReaders] = useState(1);
   const [pool, setPool] = useState<string[]>([]);
+  const [review, setReview] = useState(false);
   const create = useMutation(
     trpc.tasks.createGroup.mutationOptions({
       onSuccess: async (r) => {
@@ -157,6 +158,7 @@ function CreateGroup({ projectId, templates, onClose }: { projectId: string; tem
           onChange={setPool}
           searchable
         />
+        <Checkbox label="An owner reviews each read (accepts it, or returns it to its reader with a comment) before it counts" checked={review} onChange={(e) => setReview(e.currentTarget.checked)} />
         <ErrorAlert error={create.error} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>Cancel</Button>
@@ -164,7 +166,7 @@ function CreateGroup({ projectId, templates, onClose }: { projectId: string; tem
             disabled={!label.trim() || !templateId}
             loading={create.isPending}
             onClick={() =>
-              create.mutate({ projectId, label, templateId: templateId!, query: { ...(modality ? { modality } : {}), ...(labelContains ? { labelContains } : {}) }, readersPerCase, distribution: "pool", pool: pool.map((userId) => ({ userId, weight: 1 })) })
+              create.mutate({ projectId, label, templateId: templateId!, query: { ...(modality ? { modality } : {}), ...(labelContains ? { labelContains } : {}) }, readersPerCase, distribution: "pool", pool: pool.map((userId) => ({ userId, weight: 1 })), review })
             }
           >
             Create
@@ -172,6 +174,40 @@ function CreateGroup({ projectId, templates, onClose }: { projectId: string; tem
         </Group>
       </Stack>
     </Modal>
+  );
+}
+
+/** Accept a submitted read, or return it to its reader with a comment (groups with review). */
+function ReviewActions({ projectId, taskId }: { projectId: string; taskId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [returning, setReturning] = useState(false);
+  const [comment, setComment] = useState("");
+  const review = useMutation(
+    trpc.tasks.review.mutationOptions({
+      onSuccess: async (r) => {
+        notifications.show({ color: "teal", title: r.state === "done" ? "Read accepted" : "Read returned", message: r.state === "done" ? "It counts now." : "Its reader finds it first in their queue, with your comment." });
+        setReturning(false);
+        setComment("");
+        await queryClient.invalidateQueries({ queryKey: trpc.tasks.pathKey() });
+      },
+    }),
+  );
+  return (
+    <Group gap={4} wrap="nowrap">
+      <Button size="compact-xs" color="teal" loading={review.isPending && !returning} onClick={() => review.mutate({ projectId, taskId, decision: "accepted", comment: "" })}>Accept</Button>
+      <Button size="compact-xs" variant="default" onClick={() => setReturning(true)}>Return…</Button>
+      <Modal opened={returning} onClose={() => setReturning(false)} title="Return the read to its reader">
+        <Stack>
+          <Textarea label="What should the reader change?" value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={3} />
+          <ErrorAlert error={review.error} />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setReturning(false)}>Cancel</Button>
+            <Button disabled={comment.trim().length < 3} loading={review.isPending} onClick={() => review.mutate({ projectId, taskId, decision: "returned", comment })}>Return</Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </Group>
   );
 }
 
@@ -209,7 +245,7 @@ function GroupDetails({ projectId, groupId, label }: { projectId: string; groupI
         </Stack>
       )}
       <Table striped data-testid="group-results">
-        <Table.Thead><Table.Tr><Table.Th>Task</Table.Th><Table.Th>Experiment</Table.Th><Table.Th>Reader</Table.Th><Table.Th>State</Table.Th><Table.Th>Answers</Table.Th><Table.Th>Time</Table.Th></Table.Tr></Table.Thead>
+        <Table.Thead><Table.Tr><Table.Th>Task</Table.Th><Table.Th>Experiment</Table.Th><Table.Th>Reader</Table.Th><Table.Th>State</Table.Th><Table.Th>Answers</Table.Th><Table.Th>Time</Table.Th><Table.Th>Review</Table.Th></Table.Tr></Table.Thead>
         <Table.Tbody>
           {results.data?.slice(0, 200).map((r) => (
             <Table.Tr key={r.taskId}>
@@ -219,6 +255,7 @@ function GroupDetails({ projectId, groupId, label }: { projectId: string; groupI
               <Table.Td><Badge size="sm" variant="light">{r.state.replace(/_/g, " ")}</Badge></Table.Td>
               <Table.Td><Text size="xs">{Object.entries(r.answers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`).join("; ") || "–"}</Text></Table.Td>
               <Table.Td>{r.timeSpentSeconds ? `${r.timeSpentSeconds} s` : "–"}</Table.Td>
+              <Table.Td>{r.state === "submitted" ? <ReviewActions projectId={projectId} taskId={r.taskId} /> : null}</Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>

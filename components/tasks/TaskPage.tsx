@@ -256,6 +256,11 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
           }} data={tpl.contexts.map((c, i) => ({ value: String(i), label: `${i + 1}. ${c.title}` }))} aria-label="Steps" />
         )}
       </Group>
+      {task.review === "returned" && task.state !== "done" && task.reviewComment && (
+        <Alert color="orange" icon={<IconAlertTriangle size={18} />} title="Returned by the reviewer" data-testid="review-returned">
+          {task.reviewComment} Your answers are restored below: change what is asked and submit again.
+        </Alert>
+      )}
       {cannot && (
         <Alert color="red" icon={<IconAlertTriangle size={18} />} title="This task cannot be done" data-testid="cannot-be-done">
           {cannot.charAt(0).toUpperCase() + cannot.slice(1)} in this experiment. Nothing to read; go on with the next task.

@@ -18,6 +18,12 @@ export const createGroupInput = z.object({
   dueAt: z.coerce.date().optional(),
   lockMinutes: z.number().int().min(1).max(24 * 60).optional(),
   disagreement: z.record(z.string(), z.unknown()).optional(),
+  /** Submitted reads wait for an owner to accept them (done) or return them to their reader. */
+  review: z.boolean().default(false),
 });
+export const reviewInput = taskRef.extend({
+  decision: z.enum(["accepted", "returned"]),
+  comment: z.string().trim().max(2000).default(""),
+}).refine((r) => r.decision === "accepted" || r.comment.length >= 3, { message: "Say what the reader should change (at least 3 characters).", path: ["comment"] });
 export const draftInput = taskRef.extend(Submission.shape);
 export const skipInput = taskRef.extend({ reason: z.string().trim().min(1, "Say why the task is skipped.").max(1000) });

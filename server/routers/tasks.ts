@@ -3,9 +3,9 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure, protectedProcedure, type ProjectContext } from "@/server/trpc/init";
 import type { PrismaClient } from "@/server/db/generated/client";
-import { createGroupInput, draftInput, groupRef, saveTemplateInput, skipInput, taskRef } from "@/lib/tasks/api";
+import { createGroupInput, draftInput, groupRef, reviewInput, saveTemplateInput, skipInput, taskRef } from "@/lib/tasks/api";
 import { z } from "zod";
-import { createGroup, getTask, queues, release, saveDraft, saveTemplate, skip, startNext, submit } from "@/server/tasks/ops";
+import { createGroup, getTask, queues, release, reviewTask, saveDraft, saveTemplate, skip, startNext, submit } from "@/server/tasks/ops";
 import { createUserToken } from "@/server/tasks/user-tokens";
 import { groupAgreement, groupExport, groupResults, groupsOf, taskView, templatesOf } from "@/server/tasks/views";
 
@@ -112,4 +112,9 @@ export const tasksRouter = router({
   skip: projectProcedure("member")
     .input(skipInput)
     .mutation(({ ctx, input }) => skip(ctx.prisma, input.taskId, ctx.user.id, input.reason, ctx.project.id)),
+
+  /** An owner accepts a submitted read (done) or returns it to its reader with a comment (groups with review). */
+  review: projectProcedure("owner")
+    .input(reviewInput)
+    .mutation(({ ctx, input }) => reviewTask(ctx.prisma, input.taskId, ctx.user.id, input.decision, input.comment, ctx.project.id)),
 });

@@ -57,6 +57,8 @@ export function bulkIds(n: number): string[] {
 
 export interface CreateGroupInput {
   label: string;
+  /** submitted reads wait for an owner's review */
+  review?: boolean;
   templateId: string;
   experimentIds?: string[];
   /** All experiments of the project having this modality (a project query). */
@@ -92,7 +94,7 @@ export async function createGroup(prisma: PrismaClient, projectId: string, actor
   const group = await prisma.taskGroup.create({
     data: {
       projectId, label: input.label, templateVersionId: version.id, readersPerCase: input.readersPerCase, distribution: input.distribution, dueAt: input.dueAt ?? null,
-      lockMinutes: input.lockMinutes ?? 30, disagreement: rule as unknown as Prisma.InputJsonValue, query: (input.query ?? null) as Prisma.InputJsonValue, createdById: actorId,
+      lockMinutes: input.lockMinutes ?? 30, review: input.review ?? false, disagreement: rule as unknown as Prisma.InputJsonValue, query: (input.query ?? null) as Prisma.InputJsonValue, createdById: actorId,
       pool: { create: input.pool.map((p) => ({ userId: p.userId, weight: p.weight })) },
     },
   });
@@ -295,6 +297,39 @@ export async function maybeAdjudicate(prisma: PrismaClient, groupId: string, cas
     await writeAudit(tx, { projectId: group.projectId, actorId: null, action: "task.adjudication.create", targetType: "Task", targetId: adj.id, after: { disagreements: disagreements.length } });
     return adj.id;
   });
+}
+
+/**
+ * An owner's review of a submitted read (groups with review): accepted makes it done (its
+ * callbacks run); returned gives it back to its reader (assigned to them, their answers restored
+ * as a draft) with the comment, and their next submit adds a result version. Audited.
+ */
+export async function reviewTask(prisma: PrismaClient, taskId: string, ownerId: string, decision: "accepted" | "returned", comment: string, projectId: string) {
+  const task = await prisma.task.findUnique({ where: { id: taskId }, select: { id: true, projectId: true, state: true, readerId: true, group: { select: { review: true } }, results: { orderBy: { version: "desc" }, take: 1, select: { version: true, answers: true, annotations: true } } } });
+  if (!task || task.projectId !== projectId) throw notFound("No such task.");
+  if (task.state !== "submitted") throw conflict(`Only a submitted read waits for review (this task is ${task.state.replace(/_/g, " ")}).`);
+  const now = new Date();
+  await prisma.$transaction(async (tx) => {
+    const n = await tx.task.updateMany({
+      where: { id: taskId, state: "submitted" },
+      data:
+        decision === "accepted"
+          ? { state: "done", doneAt: now, review: "accepted", reviewComment: comment || null }
+          : { state: "queued", review: "returned", reviewComment: comment, assigneeId: task.readerId, readerId: null, lockExpiresAt: null },
+    });
+    if (!n.count) throw conflict("The task changed meanwhile; reload.");
+    const last = task.results[0];
+    if (decision === "returned" && task.readerId && last) {
+      await tx.taskDraft.upsert({
+        where: { taskId_userId: { taskId, userId: task.readerId } },
+        create: { taskId, userId: task.readerId, answers: last.answers as Prisma.InputJsonValue, annotations: last.annotations as Prisma.InputJsonValue },
+        update: { answers: last.answers as Prisma.InputJsonValue, annotations: last.annotations as Prisma.InputJsonValue },
+      });
+    }
+    await writeAudit(tx, { projectId, actorId: ownerId, action: "task.review", targetType: "Task", targetId: taskId, before: { state: "submitted" }, after: { decision, version: last?.version ?? null } });
+  });
+  if (decision === "accepted") await (await import("./callbacks")).onTaskDone(prisma, taskId);
+  return { state: decision === "accepted" ? "done" : "queued" };
 }
 
 /** Gives the task back to the pool (own lock; owners may release anyone's). */

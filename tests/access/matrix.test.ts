@@ -217,6 +217,7 @@ const MATRIX: Record<string, Row> = {
   "tasks.saveDraft": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.taskId, answers: { usable: "yes" } }) },
   "tasks.submit": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.taskId, answers: { usable: "yes" } }) },
   "tasks.skip": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.taskId, reason: "wrong anatomy" }) },
+  "tasks.review": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.submittedTaskId, decision: "returned", comment: "measure on the axial series" }) },
   "tasks.release": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.lockedTaskId }) },
   // Workflows (issue #16): collaborators read the workflow, the board and experiments' histories;
   // owners import workflows, force states (with a reason), retry failed callbacks and pause; audited.

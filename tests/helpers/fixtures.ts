@@ -87,6 +87,8 @@ export interface ProjectFixture {
   taskGroupId: string;
   taskId: string;
   lockedTaskId: string;
+  /** a read waiting for review */
+  submittedTaskId: string;
   /** A run reported through the PIM API (one node, one finished job). */
   reportedRunId: string;
   reportedJobPath: string;
@@ -203,6 +205,10 @@ export async function createProjectFixture(
   const taskBase = { projectId, groupId: group.id, templateVersionId: tpl.versions[0]!.id, caseKey: exp.id, experimentId: exp.id };
   const freeTask = await prisma.task.create({ data: { ...taskBase, readerIndex: 0 } });
   const lockedTask = await prisma.task.create({ data: { ...taskBase, readerIndex: 1, state: "locked", readerId: users.target.id, lockExpiresAt: new Date(Date.now() + 3600_000) } });
+  // A read submitted by the member, waiting for an owner's review.
+  const submittedTask = await prisma.task.create({
+    data: { ...taskBase, readerIndex: 2, state: "submitted", readerId: users.member.id, submittedAt: new Date(), results: { create: { version: 1, authorId: users.member.id, answers: { usable: "no", reason: ["motion"] }, annotations: [] } } },
+  });
   const reported = await prisma.reportedRun.create({
     data: {
       projectId,
@@ -242,7 +248,7 @@ export async function createProjectFixture(
   const jobBase = { key: "echo:x", node: "echo", sample: "x", level: "scan", toolId: "fixture-echo", toolVersion: "1", executor: "local", workDir: "/nonexistent/fixture", logPath: "/nonexistent/fixture/log.txt", inputs: {} };
   const failedRun = await prisma.pipelineRun.create({ data: { ...runBase, state: "failed", error: "1 of 1 jobs did not succeed (fixture)", jobs: { create: { ...jobBase, state: "failed", reason: "Exited with code 1 (fixture)." } } }, include: { jobs: true } });
   const runningRun = await prisma.pipelineRun.create({ data: { ...runBase, state: "running", jobs: { create: { ...jobBase, state: "running", externalId: "999999999" } } } });
-  return { archiveScanId: scan.id, reportedRunId: reported.id, reportedJobPath: "root/n/fixture___n___s1", governorWorkflowId: gwf.id, governorExecutionId: gexec.id, pipelineRowId: pipe.id, failedRunId: failedRun.id, runningRunId: runningRun.id, pipelineJobId: failedRun.jobs[0]!.id, forwardDestinationId: fwdDest.id, failedForwardId: fwd.id, taskTemplateId: tpl.id, taskGroupId: group.id, taskId: freeTask.id, lockedTaskId: lockedTask.id, heldId: held.id, pixelRuleId: pixelRule.id, projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
+  return { archiveScanId: scan.id, reportedRunId: reported.id, reportedJobPath: "root/n/fixture___n___s1", governorWorkflowId: gwf.id, governorExecutionId: gexec.id, pipelineRowId: pipe.id, failedRunId: failedRun.id, runningRunId: runningRun.id, pipelineJobId: failedRun.jobs[0]!.id, forwardDestinationId: fwdDest.id, failedForwardId: fwd.id, taskTemplateId: tpl.id, taskGroupId: group.id, taskId: freeTask.id, lockedTaskId: lockedTask.id, submittedTaskId: submittedTask.id, heldId: held.id, pixelRuleId: pixelRule.id, projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
