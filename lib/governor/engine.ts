@@ -29,6 +29,8 @@ export interface ExperimentFacts {
   scandate?: string | null;
   scans?: { modality: string | null; description: string | null; count: number }[];
   archived?: boolean;
+  /** values pipelines stored on the experiment, by name */
+  values?: Record<string, unknown>;
   /** expected versus received (lib/governor/expected.ts): the experiment's visit has every required scan */
   complete?: boolean;
   visit?: string | null;
@@ -47,6 +49,7 @@ export function conditionScope(exp: ExperimentFacts, execs: Execution[], now: Da
       scandate: exp.scandate ?? null,
       scans: exp.scans ?? [],
       archived: exp.archived ?? false,
+      values: exp.values ?? {},
       complete: exp.complete ?? false,
       visit: exp.visit ?? null,
       missing: exp.missing ?? [],

@@ -101,7 +101,7 @@ export function toExecution(e: ExecRow): Execution {
   };
 }
 
-/** What conditions may use about an experiment: label, variables, scans, archive state. */
+/** What conditions may use about an experiment: label, variables, scans, archive state, pipeline values, completeness. */
 export async function experimentFacts(prisma: PrismaClient, govExperimentId: string): Promise<ExperimentFacts> {
   const gx = await prisma.governorExperiment.findUniqueOrThrow({
     where: { id: govExperimentId },
@@ -124,8 +124,15 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
     scandate: gx.experiment.studyDate,
     scans: gx.experiment.scans.map((s) => ({ modality: s.modality, description: s.seriesDescription, count: s.instanceCount })),
     archived,
+    values: await pipelineValues(prisma, gx.experimentId),
     ...(await completenessFacts(prisma, gx.experimentId)),
   };
+}
+
+/** The named values pipelines stored on the experiment (the newest of each name). */
+async function pipelineValues(prisma: PrismaClient, experimentId: string): Promise<Record<string, unknown>> {
+  const rows = await prisma.archiveValue.findMany({ where: { experimentId, scanId: null }, orderBy: { updatedAt: "asc" }, select: { name: true, value: true } });
+  return Object.fromEntries(rows.map((r) => [r.name, r.value]));
 }
 
 // ---- Workflows -----------------------------------------------------------------------------------
@@ -189,6 +196,18 @@ export async function governExperiment(prisma: PrismaClient, experimentId: strin
   }
   await scheduler.evaluate(id, 0, cause);
   return id;
+}
+
+/**
+ * An event about experiments that are already in a workflow (a pipeline run ended, a task was
+ * done): each is evaluated, since its conditions may read what changed. Experiments in no
+ * workflow are left alone.
+ */
+export async function onExperimentsEvent(prisma: PrismaClient, experimentIds: string[], cause: string, scheduler: GovernorScheduler = queueScheduler): Promise<number> {
+  if (!experimentIds.length) return 0;
+  const governed = await prisma.governorExperiment.findMany({ where: { experimentId: { in: experimentIds }, paused: false }, select: { id: true } });
+  for (const g of governed) await scheduler.evaluate(g.id, 0, cause);
+  return governed.length;
 }
 
 /** The archive's event: the study's experiment was archived (or archived again with more data). */

@@ -260,9 +260,16 @@ export async function startRunFromRequest(
  * ends, as fastr's launcher did by returning: success when every job succeeded, else failed.
  */
 async function tellGovernor(prisma: PrismaClient, runId: string, state: string, error: string | null): Promise<void> {
-  const run = await prisma.pipelineRun.findUnique({ where: { id: runId }, select: { startedBy: true } });
+  const run = await prisma.pipelineRun.findUnique({ where: { id: runId }, select: { startedBy: true, experimentIds: true } });
   const executionId = run?.startedBy.startsWith("governor:") ? run.startedBy.slice("governor:".length) : null;
-  if (!executionId) return;
+  if (!executionId) {
+    // A run someone else started: its experiments' workflows look again (conditions may read its values).
+    if (run) {
+      const { onExperimentsEvent } = await import("@/server/governor/engine");
+      await onExperimentsEvent(prisma, run.experimentIds, "event:run").catch((e: Error) => log.warn({ runId, error: e.name }, "could not queue the workflow evaluations"));
+    }
+    return;
+  }
   const { updateExecution, ProtocolError } = await import("@/server/governor/engine");
   try {
     await updateExecution(prisma, executionId, {

@@ -19,10 +19,15 @@ const nextDelayMs = (attempts: number) => (BACKOFF_MIN[attempts - 1] ?? 360) * 6
 
 /** After a task became done: its workflow callback, its own callback, its group's callback. */
 export async function onTaskDone(prisma: PrismaClient, taskId: string): Promise<void> {
-  const t = await prisma.task.findUnique({ where: { id: taskId }, select: { id: true, trackingId: true, callbackUrl: true, callbackContent: true, groupId: true } });
+  const t = await prisma.task.findUnique({ where: { id: taskId }, select: { id: true, experimentId: true, callbackUrl: true, callbackContent: true, groupId: true } });
   if (!t) return;
-  // A task a workflow made (or the adjudication of its reads) resolves the workflow's callback.
+  // A task a workflow made (or the adjudication of its reads) resolves the workflow's callback;
+  // any other task of an experiment in a workflow has it look again.
   const workflow = await (await import("./governor")).resolveWorkflowCallback(prisma, taskId);
+  if (workflow === "not-workflow" && t.experimentId) {
+    const { onExperimentsEvent } = await import("@/server/governor/engine");
+    await onExperimentsEvent(prisma, [t.experimentId], "event:task").catch((e: Error) => log.warn({ taskId, error: e.name }, "could not queue the workflow evaluation"));
+  }
   if (workflow === "not-workflow" && t.callbackUrl) {
     const cb = await prisma.taskCallback.create({ data: { taskId, url: t.callbackUrl, body: t.callbackContent ?? "{}", method: "PUT" } });
     await deliverCallback(prisma, cb.id);

@@ -13,6 +13,7 @@ import {
   evaluateExperiment,
   governExperiment,
   installWorkflow,
+  onExperimentsEvent,
   ProtocolError,
   retryExecution,
   setExperimentState,
@@ -307,6 +308,24 @@ states:
     await s.drain();
     expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov1 } })).state).toBe("b");
     expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov2 } })).state).toBe("z");
+  });
+
+  it("a pipeline value arriving (a run's end event) lets a condition on experiment.values move the experiment", async () => {
+    await install(`label: values_flow
+states:
+  - {label: waiting, transitions: [{destination: bright, condition: "experiment.values['mean'] > 5"}]}
+  - {label: bright}
+`);
+    const s = testScheduler();
+    const e = await experiment();
+    const govId = (await governExperiment(db.prisma, e.id, "event:archived", s))!;
+    await s.drain();
+    expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: govId } })).state).toBe("waiting");
+    await db.prisma.archiveValue.create({ data: { projectId: P, subjectId: e.subjectId, experimentId: e.id, name: "mean", value: 7.5 } });
+    expect(await onExperimentsEvent(db.prisma, [e.id, "not-governed"], "event:run", s)).toBe(1);
+    await s.drain();
+    expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: govId } })).state).toBe("bright");
+    expect((await historyOf(govId)).map((a) => a.cause)).toEqual(["event:archived", "event:run"]);
   });
 
   it("a fastr callback stays running while its pipeline runs (without a wait_timeout) and the run's end decides", async () => {
