@@ -1,11 +1,14 @@
 "use client";
 // One run: state, who started it, its DAG (elkjs) with each node's jobs by state, the jobs (state,
-// host, exit code, reason, peak memory), a job's log (end of it, refreshed while it runs), cancel and
+// host, exit code, reason, peak memory), a job's log (live: its end, then what it writes; follow;
+// download whole), cancel and
 // re-run failed (members), and the run's PROV-JSON.
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Anchor, Badge, Breadcrumbs, Button, Card, Code, Drawer, Group, ScrollArea, Skeleton, Stack, Table, Text, Title } from "@mantine/core";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import type { LogEvent } from "@/lib/pipelines/api";
+import { Anchor, Badge, Breadcrumbs, Button, Card, Code, Drawer, Group, ScrollArea, Skeleton, Stack, Switch, Table, Text, Title } from "@mantine/core";
 import { IconDownload, IconPlayerStop, IconRefresh } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
@@ -13,6 +16,48 @@ import { PipelineDag } from "./PipelineDag";
 import { jobStateColor, runStateColor, RunProgress } from "./PipelinesPanel";
 
 const duration = (a: Date | string | null, b: Date | string | null) => (a && b ? `${((new Date(b).getTime() - new Date(a).getTime()) / 1000).toFixed(1)} s` : "");
+
+/** The log as it grows: the tail, then every append pushed by the server; "Follow" keeps the end in view. */
+function LiveLog({ projectId, jobId }: { projectId: string; jobId: string }) {
+  const trpc = useTRPC();
+  const [text, setText] = useState("");
+  const [truncated, setTruncated] = useState(false);
+  const [follow, setFollow] = useState(true);
+  const viewport = useRef<HTMLDivElement>(null);
+  const sub = useSubscription(
+    trpc.pipeline.jobLog.subscriptionOptions(
+      { projectId, jobId },
+      {
+        onData: (e: LogEvent) => {
+          if (e.kind === "tail") {
+            setText(e.text);
+            setTruncated(e.truncated);
+          } else if (e.kind === "append") setText((t) => (t + e.text).slice(-1_000_000));
+        },
+      },
+    ),
+  );
+  useEffect(() => {
+    if (follow && viewport.current) viewport.current.scrollTo({ top: viewport.current.scrollHeight });
+  }, [text, follow]);
+  return (
+    <Stack gap={4}>
+      <Group justify="space-between">
+        <Text size="sm" fw={600}>Log{truncated ? " (its end; download it for the whole)" : ""}</Text>
+        <Group gap="xs">
+          <Badge size="sm" variant="light" color={sub.status === "pending" ? "blue" : sub.status === "error" ? "red" : "gray"} data-testid="log-live">
+            {sub.status === "pending" ? "live" : sub.status === "error" ? "interrupted; retrying" : "complete"}
+          </Badge>
+          <Switch size="xs" label="Follow" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} />
+          <Button size="compact-xs" variant="default" component="a" href={`/api/projects/${encodeURIComponent(projectId)}/jobs/${jobId}/log`} leftSection={<IconDownload size={12} />}>Download whole</Button>
+        </Group>
+      </Group>
+      <ScrollArea h={400} viewportRef={viewport} onWheel={() => setFollow(false)}>
+        <Code block data-testid="job-log">{text || "(empty)"}</Code>
+      </ScrollArea>
+    </Stack>
+  );
+}
 
 function JobLog({ projectId, jobId, onClose }: { projectId: string; jobId: string | null; onClose: () => void }) {
   const trpc = useTRPC();
@@ -27,8 +72,7 @@ function JobLog({ projectId, jobId, onClose }: { projectId: string; jobId: strin
           {j.reason && <Text size="sm" c="red">{j.reason}</Text>}
           {j.reusedFromJobId && <Text size="sm" c="teal">Outputs reused from job {j.reusedFromJobId}</Text>}
           <Code block>{j.command.join(" ")}</Code>
-          <Text size="sm" fw={600}>Log{j.log.truncated ? ` (last ${Math.round(j.log.text.length / 1024)} KiB of ${Math.round(j.log.size / 1024)} KiB)` : ""}</Text>
-          <ScrollArea h={400}><Code block>{j.log.text || "(empty)"}</Code></ScrollArea>
+          <LiveLog key={j.id} projectId={projectId} jobId={j.id} />
         </Stack>
       )}
     </Drawer>

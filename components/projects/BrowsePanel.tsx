@@ -16,6 +16,7 @@ import { browseQuery, parseBrowseLocation, type BrowseLocation, type BrowseSearc
 import type { RouterOutputs } from "@/components/types";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ReviewBadge } from "@/components/pixels/PixelReviewQueue";
+import { ExperimentResults } from "@/components/pipelines/ExperimentResults";
 import { dicomDate, downloadUrl, humanBytes, type ArchiveStatus } from "@/lib/archive/browse";
 import { DownloadError, downloadZip, nativeDownload } from "./download-client";
 
@@ -213,6 +214,7 @@ export function BrowsePanel({ projectId }: { projectId: string }) {
           onOpenScan={(s) => go({ ...loc, scan: s.id })}
         />
       )}
+      {level === "scans" && <ExperimentResults projectId={projectId} experimentId={loc.experiment!} />}
       {loc.scan && canDownload && (
         <ScanDrawer projectId={projectId} experimentId={loc.experiment!} scanId={loc.scan} onClose={() => go({ subject: loc.subject, experiment: loc.experiment })} />
       )}

@@ -25,3 +25,11 @@ export const runRefInput = projectRef.extend({ runId: id });
 export const jobRefInput = projectRef.extend({ jobId: id });
 
 export type StartRunPayload = z.infer<typeof startRunInput>;
+
+/** What the job-log stream (pipeline.jobLog) sends: the log's tail, then each append and state change. */
+export type LogEvent =
+  | { kind: "tail"; text: string; truncated: boolean; offset: number; state: string }
+  | { kind: "append"; text: string; offset: number }
+  | { kind: "state"; state: string };
+
+export const experimentResultsInput = projectRef.extend({ experimentId: id });

@@ -3,6 +3,7 @@
 import { open } from "node:fs/promises";
 import type { PrismaClient, PipelineJobState } from "@/server/db/generated/client";
 import { provDocument } from "@/lib/pipelines/prov";
+import type { LogEvent } from "@/lib/pipelines/api";
 
 export class PipelineNotFoundError extends Error {
   override readonly name = "PipelineNotFoundError";
@@ -81,6 +82,73 @@ export async function getRun(prisma: PrismaClient, projectId: string, runId: str
       reusedFromJobId: j.reusedFromJobId,
     })),
   };
+}
+
+/** Up to `max` bytes of a log from `offset` (a whole number of UTF-8 characters); `next` is where to read on. */
+export async function readLogFrom(logPath: string, offset: number, max = 256 * 1024): Promise<{ text: string; next: number; size: number }> {
+  const fh = await open(logPath, "r").catch(() => null);
+  if (!fh) return { text: "", next: offset, size: 0 };
+  try {
+    const { size } = await fh.stat();
+    if (size <= offset) return { text: "", next: Math.min(offset, size), size };
+    const buf = Buffer.alloc(Math.min(max, size - offset));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+    let end = bytesRead;
+    // Do not cut a multi-byte character: stop before an incomplete one at the end.
+    for (let i = 1; i <= 3 && end - i >= 0; i++) {
+      const b = buf[end - i]!;
+      if ((b & 0xc0) === 0x80) continue;
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      if (need > i) end -= i;
+      break;
+    }
+    return { text: buf.subarray(0, end).toString("utf8"), next: offset + end, size };
+  } finally {
+    await fh.close();
+  }
+}
+
+export type { LogEvent } from "@/lib/pipelines/api";
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out", "out_of_memory", "skipped"]);
+
+/**
+ * A job's log as it grows: its tail first, then every append (polled every `intervalMs`), and its
+ * state when it changes; it ends after the job has ended and its last bytes are sent.
+ */
+export async function* followJobLog(prisma: PrismaClient, projectId: string, jobId: string, signal?: AbortSignal, intervalMs = 500): AsyncGenerator<LogEvent> {
+  const first = await prisma.pipelineJob.findFirst({ where: { id: jobId, run: { projectId } }, select: { logPath: true, state: true } });
+  if (!first) throw new PipelineNotFoundError(`No job ${jobId} in project ${projectId}.`);
+  const tail = await readLogTail(first.logPath);
+  let offset = tail.size;
+  let state: string = first.state;
+  yield { kind: "tail", text: tail.text, truncated: tail.truncated, offset, state };
+  while (!signal?.aborted) {
+    const more = await readLogFrom(first.logPath, offset);
+    if (more.text) {
+      offset = more.next;
+      yield { kind: "append", text: more.text, offset };
+      continue;
+    }
+    const now = await prisma.pipelineJob.findUnique({ where: { id: jobId }, select: { state: true } });
+    if (!now || TERMINAL.has(now.state)) {
+      // Its last bytes first, then how it ended.
+      for (let last = await readLogFrom(first.logPath, offset); last.text; last = await readLogFrom(first.logPath, offset)) {
+        offset = last.next;
+        yield { kind: "append", text: last.text, offset };
+      }
+      if (now && now.state !== state) yield { kind: "state", state: now.state };
+      return;
+    }
+    if (now.state !== state) {
+      state = now.state;
+      yield { kind: "state", state };
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, intervalMs);
+      signal?.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+  }
 }
 
 /** The last `bytes` of a log file ("" when there is none yet). */

@@ -4,13 +4,14 @@
 import { TRPCError } from "@trpc/server";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
-import { jobRefInput, listRunsInput, pipelineRefInput, registerDefinitionInput, runRefInput, startRunInput } from "@/lib/pipelines/api";
+import { experimentResultsInput, jobRefInput, listRunsInput, pipelineRefInput, registerDefinitionInput, runRefInput, startRunInput } from "@/lib/pipelines/api";
 import { pipelineGraph } from "@/lib/pipelines/graph";
 import { pipelineSchema, toolSchema } from "@/lib/pipelines/schema";
 import { compareVersions } from "@/lib/pipelines/validate";
 import { PipelineRegistryError, registerPipeline, registerTool } from "@/server/pipelines/registry";
 import { cancelRun, PipelineRunError, rerunFailed, startRunFromRequest } from "@/server/pipelines/runs";
-import { getJob, getRun, listRuns, PipelineNotFoundError, runProvenance } from "@/server/pipelines/read";
+import { experimentResults } from "@/server/pipelines/results";
+import { followJobLog, getJob, getRun, listRuns, PipelineNotFoundError, runProvenance } from "@/server/pipelines/read";
 
 /** Domain errors become tRPC errors with their message (they never carry PHI). */
 async function domain<T>(fn: () => Promise<T>): Promise<T> {
@@ -102,6 +103,25 @@ export const pipelineRouter = router({
   job: projectProcedure("collaborator")
     .input(jobRefInput)
     .query(async ({ ctx, input }) => domain(() => getJob(ctx.prisma, ctx.project.id, input.jobId))),
+  /** What pipelines stored for one experiment: values and resources, with their runs (Browse). */
+  results: projectProcedure("collaborator")
+    .input(experimentResultsInput)
+    .query(async ({ ctx, input }) => {
+      const r = await experimentResults(ctx.prisma, ctx.project.id, input.experimentId);
+      if (!r) throw new TRPCError({ code: "NOT_FOUND", message: "No such experiment in this project." });
+      return r;
+    }),
+  /** A job's log live: its tail, then every append and state change, until the job has ended. */
+  jobLog: projectProcedure("collaborator")
+    .input(jobRefInput)
+    .subscription(async function* ({ ctx, input, signal }) {
+      try {
+        yield* followJobLog(ctx.prisma, ctx.project.id, input.jobId, signal);
+      } catch (e) {
+        if (e instanceof PipelineNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: e.message });
+        throw e;
+      }
+    }),
   provenance: projectProcedure("collaborator")
     .input(runRefInput)
     .query(async ({ ctx, input }) => domain(() => runProvenance(ctx.prisma, ctx.project.id, input.runId))),

@@ -198,6 +198,8 @@ const MATRIX: Record<string, Row> = {
   "pipeline.runs": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "pipeline.run": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.failedRunId }) },
   "pipeline.job": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },
+  "pipeline.jobLog": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },
+  "pipeline.results": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "pipeline.provenance": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.failedRunId }) },
   "pipeline.cancel": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, runId: f.runningRunId }) },
   "pipeline.rerunFailed": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, runId: f.failedRunId }) },
@@ -753,6 +755,11 @@ describe("every HTTP route (app/**/route.ts)", () => {
         },
       ]),
     ),
+    "GET app/api/projects/[projectId]/jobs/[jobId]/log/route.ts": {
+      who: "collaborators and up of the job's project (as the run page)",
+      anonymous: { status: 401, path: (f) => `/api/projects/${f.projectId}/jobs/${f.pipelineJobId}/log`, params: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },
+      coveredBy: "tests/pipelines/job-log.test.ts",
+    },
     "GET app/api/v1/tasks/route.ts": {
       who: "the signed-in user or a personal token: their own tasks",
       anonymous: { status: 401, path: () => "/api/v1/tasks?mine=1", params: () => ({}) },

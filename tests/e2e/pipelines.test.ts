@@ -73,6 +73,22 @@ describe("the Pipelines tab", () => {
     await page.getByRole("row", { name: /convert/ }).first().click();
     await page.getByText(/Tool dcm2niix@1\.0\.20220720 · local on/).waitFor();
     await page.getByText(/Chris Rorden's dcm2niiX/).waitFor();
+    // The job has ended: the stream says so, and the whole log downloads as a file.
+    await page.getByTestId("log-live").getByText("complete").waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download whole" }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^convert_.*\.log$/);
+    expect(readFileSync((await download.path())!, "utf8")).toContain("Chris Rorden's dcm2niiX");
     await shot("pipeline-job-log");
+
+    // The results are in Browse, on the experiment, with the run that stored them and the case's chain.
+    const exp = await db.prisma.archiveExperiment.findFirstOrThrow({ where: { projectId: P, label: "SUBJ01_A" } });
+    await page.goto(`${app.url}/projects/${P}?tab=browse&subject=SUBJ01&experiment=${exp.id}`);
+    const values = page.getByTestId("result-values");
+    await values.getByRole("row", { name: /^mean scan 1/ }).waitFor({ timeout: 30_000 });
+    expect(await values.getByRole("row", { name: /^mean scan/ }).count()).toBe(2);
+    expect(await values.getByRole("link", { name: "dicom-stats 1" }).count()).toBeGreaterThan(0);
+    await page.getByTestId("result-resources").getByText("NIFTI").first().waitFor();
+    await page.getByTestId("case-chain").getByRole("link", { name: "Pipeline dicom-stats 1" }).waitFor();
+    await shot("browse-experiment-results");
   }, 240_000);
 });
