@@ -6,9 +6,10 @@ import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Anchor, Badge, Button, Card, Group, Progress, Select, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconPlayerPlay } from "@tabler/icons-react";
+import { IconPlayerPlay, IconPlus } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { DefinitionEditor } from "./DefinitionEditor";
 
 export const runStateColor: Record<string, string> = { queued: "gray", running: "blue", succeeded: "teal", failed: "red", cancelled: "orange" };
 export const jobStateColor: Record<string, string> = { waiting: "gray", queued: "gray", running: "blue", succeeded: "teal", failed: "red", timed_out: "red", out_of_memory: "red", cancelled: "orange", skipped: "yellow" };
@@ -25,9 +26,14 @@ export function RunProgress({ counts, total }: { counts: Record<string, number |
   );
 }
 
-export function PipelinesPanel({ projectId, canRun }: { projectId: string; canRun: boolean }) {
+export function PipelinesPanel({ projectId, canRun, isOwner = false }: { projectId: string; canRun: boolean; isOwner?: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
+  const [editing, setEditing] = useState<{ kind: "tool" | "pipeline"; text: string } | null | false>(false);
+  const openEditor = async (rowId: string) => {
+    const d = await queryClient.fetchQuery(trpc.pipeline.definition.queryOptions({ projectId, pipelineRowId: rowId }));
+    setEditing({ kind: "pipeline", text: d.sourceText });
+  };
   const pipelines = useQuery(trpc.pipeline.pipelines.queryOptions({ projectId }));
   const tools = useQuery(trpc.pipeline.tools.queryOptions({ projectId }));
   const runs = useInfiniteQuery(
@@ -48,8 +54,12 @@ export function PipelinesPanel({ projectId, canRun }: { projectId: string; canRu
       <Card withBorder>
         <Group justify="space-between" mb="sm">
           <Title order={4}>Pipelines</Title>
-          {canRun && <Select aria-label="Executor" size="xs" w={120} data={["local", "slurm"]} value={executor} onChange={(v) => setExecutor((v as "local" | "slurm") ?? "local")} />}
+          <Group gap="xs">
+            {isOwner && <Button size="xs" variant="default" leftSection={<IconPlus size={14} />} onClick={() => setEditing(null)}>Register a tool or pipeline…</Button>}
+            {canRun && <Select aria-label="Executor" size="xs" w={120} data={["local", "slurm"]} value={executor} onChange={(v) => setExecutor((v as "local" | "slurm") ?? "local")} />}
+          </Group>
         </Group>
+        {isOwner && editing !== false && <DefinitionEditor projectId={projectId} initial={editing} onClose={() => setEditing(false)} />}
         {pipelines.error && <ErrorAlert error={pipelines.error} title="Cannot list the pipelines" />}
         {start.error && <ErrorAlert error={start.error} title="The run was not started" />}
         {pipelines.data && !pipelines.data.length && <Text c="dimmed">No pipelines yet. An owner registers them (atrium seed-demo registers the examples in DEMO).</Text>}
@@ -66,11 +76,14 @@ export function PipelinesPanel({ projectId, canRun }: { projectId: string; canRu
                   <Table.Td>{p.nodes}</Table.Td>
                   <Table.Td>{p.scope}</Table.Td>
                   <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                    {isOwner && p.scope !== "site" && <Button size="xs" variant="subtle" onClick={() => void openEditor(p.rowId)}>Edit…</Button>}
                     {canRun && (
                       <Button size="xs" variant="light" leftSection={<IconPlayerPlay size={14} />} loading={start.isPending && start.variables?.pipeline === p.rowId} onClick={() => start.mutate({ projectId, pipeline: p.rowId, all: true, experimentIds: [], executor, priority: 0 })}>
                         Run on all experiments
                       </Button>
                     )}
+                    </Group>
                   </Table.Td>
                 </Table.Tr>
               ))}

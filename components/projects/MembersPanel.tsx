@@ -7,6 +7,7 @@ import { IconCheck, IconCopy, IconLock, IconMailPlus, IconTrash, IconX } from "@
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { RoleBadge, roleInfo } from "./labels";
+import { AccessRequestsPanel } from "./AccessRequests";
 
 type Role = keyof typeof roleInfo;
 const roleOptions = (Object.keys(roleInfo) as Role[]).map((r) => ({ value: r, label: roleInfo[r].label }));
@@ -28,12 +29,13 @@ export function MembersPanel({ projectId, canRead, isOwner }: { projectId: strin
   if (!canRead) {
     return (
       <Alert icon={<IconLock size={18} />} color="gray" title="Members are visible to the project's members">
-        This project is protected: you can see that it exists, not its members or data. Ask an owner to add you.
+        This project is protected: you can see that it exists, not its members or data. Use “Request access” above to ask its owners.
       </Alert>
     );
   }
   return (
     <Stack gap="lg">
+      {isOwner && <AccessRequestsPanel projectId={projectId} onDecided={refresh} />}
       {isOwner && <InviteForm projectId={projectId} onInvited={refresh} mailConfigured={members.data?.mailConfigured ?? null} />}
       <ErrorAlert error={members.error} title="Could not load members" onRetry={() => void members.refetch()} />
       <Card withBorder padding={0} radius="md">

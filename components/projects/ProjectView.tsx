@@ -7,6 +7,7 @@ import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFol
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
+import { RequestAccessButton } from "./AccessRequests";
 import { ProjectOverview } from "./ProjectOverview";
 import { MembersPanel } from "./MembersPanel";
 import { AuditPanel } from "./AuditPanel";
@@ -65,6 +66,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
             <RoleBadge role={p.myRole} />
           </Group>
         </div>
+        {(p.myRole === null || p.myRole === "collaborator") && p.access !== "owner" && <RequestAccessButton projectId={p.id} currentRole={p.myRole === "collaborator" ? "collaborator" : null} />}
       </Group>
       <Tabs value={tab} onChange={selectTab} keepMounted={false}>
         <Tabs.List>
@@ -92,7 +94,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
         {canReadData && (
           <Tabs.Panel value="pipelines" pt="lg">
             <Stack gap="xl">
-              <PipelinesPanel projectId={p.id} canRun={canUpload} />
+              <PipelinesPanel projectId={p.id} canRun={canUpload} isOwner={isOwner} />
               <RunsPanel projectId={p.id} />
             </Stack>
           </Tabs.Panel>

@@ -68,3 +68,17 @@ export function wouldRemoveLastOwner(
   if (!owners.includes(userId) || newRole === "owner") return false;
   return owners.length === 1;
 }
+
+/** Someone who sees a project asks to take part (issue #21). */
+export const requestAccessInput = z.object({
+  projectId: projectIdSchema,
+  role: z.enum(["member", "collaborator"]).default("member"),
+  message: z.string().trim().max(2000).default(""),
+});
+/** An owner approves a request (with the role to give, which may differ from the one asked) or declines it. */
+export const decideAccessInput = z.object({
+  projectId: projectIdSchema,
+  requestId: z.string().min(1).max(64),
+  decision: z.enum(["approve", "decline"]),
+  role: projectRoleSchema.optional(),
+});

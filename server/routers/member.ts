@@ -3,6 +3,8 @@ import { router, projectProcedure } from "@/server/trpc/init";
 import {
   cancelInvitationInput,
   changeRoleInput,
+  decideAccessInput,
+  requestAccessInput,
   inviteMemberInput,
   removeMemberInput,
   wouldRemoveLastOwner,
@@ -13,6 +15,7 @@ import type { Prisma } from "@/server/db/generated/client";
 import { mailInvitation, portalUrl } from "@/server/auth/invitations";
 import { invitationLink } from "@/lib/mail/invitation";
 import { smtpConfig } from "@/lib/mail/smtp";
+import { decideAccess, myAccessRequest, pendingRequests, requestAccess } from "@/server/projects/access-requests";
 
 const lastOwnerError = () =>
   new TRPCError({
@@ -37,6 +40,19 @@ const unknownMember = () =>
   new TRPCError({ code: "NOT_FOUND", message: "That user is not a member of this project. Reload the member list." });
 
 export const memberRouter = router({
+  /** Someone who sees the project asks to take part (members and owners have access: nothing is recorded). */
+  requestAccess: projectProcedure("listed")
+    .input(requestAccessInput)
+    .mutation(({ ctx, input }) => requestAccess(ctx.prisma, ctx.project.id, ctx.user.id, input.role, input.message)),
+  /** The caller's own request, if any (pending, approved or declined). */
+  myAccessRequest: projectProcedure("listed").query(({ ctx }) => myAccessRequest(ctx.prisma, ctx.project.id, ctx.user.id)),
+  /** Pending requests (owners). */
+  accessRequests: projectProcedure("owner").query(({ ctx }) => pendingRequests(ctx.prisma, ctx.project.id)),
+  /** An owner approves a request with a role, or declines it; audited. */
+  decideAccess: projectProcedure("owner")
+    .input(decideAccessInput)
+    .mutation(({ ctx, input }) => decideAccess(ctx.prisma, ctx.project.id, ctx.user.id, input.requestId, input.decision, input.role)),
+
   list: projectProcedure("collaborator").query(async ({ ctx }) => {
     const members = await ctx.prisma.projectMember.findMany({
       where: { projectId: ctx.project.id },

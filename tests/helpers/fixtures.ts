@@ -87,6 +87,8 @@ export interface ProjectFixture {
   taskGroupId: string;
   taskId: string;
   lockedTaskId: string;
+  /** the outsider's pending access request */
+  accessRequestId: string;
   /** a read waiting for review */
   submittedTaskId: string;
   /** A run reported through the PIM API (one node, one finished job). */
@@ -126,6 +128,8 @@ export async function createProjectFixture(
       },
     },
   });
+  // A pending access request of the outsider (owners approve or decline it).
+  const accessRequest = await prisma.accessRequest.create({ data: { projectId, userId: users.outsider.id, role: "member", message: "fixture" } });
   const inv = await prisma.projectInvitation.create({
     data: { projectId, email: `invitee-${projectId.toLowerCase()}@atrium.test`, role: "member", invitedById: users.owner.id },
   });
@@ -248,7 +252,7 @@ export async function createProjectFixture(
   const jobBase = { key: "echo:x", node: "echo", sample: "x", level: "scan", toolId: "fixture-echo", toolVersion: "1", executor: "local", workDir: "/nonexistent/fixture", logPath: "/nonexistent/fixture/log.txt", inputs: {} };
   const failedRun = await prisma.pipelineRun.create({ data: { ...runBase, state: "failed", error: "1 of 1 jobs did not succeed (fixture)", jobs: { create: { ...jobBase, state: "failed", reason: "Exited with code 1 (fixture)." } } }, include: { jobs: true } });
   const runningRun = await prisma.pipelineRun.create({ data: { ...runBase, state: "running", jobs: { create: { ...jobBase, state: "running", externalId: "999999999" } } } });
-  return { archiveScanId: scan.id, reportedRunId: reported.id, reportedJobPath: "root/n/fixture___n___s1", governorWorkflowId: gwf.id, governorExecutionId: gexec.id, pipelineRowId: pipe.id, failedRunId: failedRun.id, runningRunId: runningRun.id, pipelineJobId: failedRun.jobs[0]!.id, forwardDestinationId: fwdDest.id, failedForwardId: fwd.id, taskTemplateId: tpl.id, taskGroupId: group.id, taskId: freeTask.id, lockedTaskId: lockedTask.id, submittedTaskId: submittedTask.id, heldId: held.id, pixelRuleId: pixelRule.id, projectId, invitationId: inv.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
+  return { archiveScanId: scan.id, reportedRunId: reported.id, reportedJobPath: "root/n/fixture___n___s1", governorWorkflowId: gwf.id, governorExecutionId: gexec.id, pipelineRowId: pipe.id, failedRunId: failedRun.id, runningRunId: runningRun.id, pipelineJobId: failedRun.jobs[0]!.id, forwardDestinationId: fwdDest.id, failedForwardId: fwd.id, taskTemplateId: tpl.id, taskGroupId: group.id, taskId: freeTask.id, lockedTaskId: lockedTask.id, submittedTaskId: submittedTask.id, heldId: held.id, pixelRuleId: pixelRule.id, projectId, invitationId: inv.id, accessRequestId: accessRequest.id, aeTitle, quarantinedId: q.id, tokenId: tok.id, webhookSourceId: wh.id, ruleId: rule.id, unroutedId: unrouted.id, failedArchiveStudyId: study.id, archiveExperimentId: exp.id };
 }
 
 const createCaller = createCallerFactory(appRouter);
