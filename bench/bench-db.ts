@@ -26,3 +26,23 @@ export async function openBenchDatabase(name: string) {
     },
   };
 }
+
+/** The p-th percentile (0–100) of some timings. */
+export function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** Runs `f` n times in a row (after `warm` unmeasured runs) and returns each run's milliseconds. */
+export async function timeRuns(n: number, f: (i: number) => Promise<unknown>, warm = 0): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await f(i);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f(i);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+export const fmtPercentiles = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms · p95 ${pct(xs, 95).toFixed(1)} ms`;

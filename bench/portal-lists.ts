@@ -12,23 +12,13 @@ const N = Number(values.rows);
 const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
-const { openBenchDatabase } = await import("./bench-db");
+const { openBenchDatabase, timeRuns, fmtPercentiles } = await import("./bench-db");
 const { appRouter } = await import("../server/routers");
 const { createCallerFactory } = await import("../server/trpc/init");
 
 const h = await openBenchDatabase("portal-lists");
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-async function time(f: () => Promise<unknown>) {
-  for (let i = 0; i < 3; i++) await f(); // warm
-  const out: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = performance.now();
-    await f();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms · p95 ${pct(xs, 95).toFixed(1)} ms`;
+const time = (f: () => Promise<unknown>) => timeRuns(ROUNDS, f, 3);
+const fmt = fmtPercentiles;
 
 try {
   const p = h.prisma;

@@ -13,27 +13,15 @@ const JOBS = Number(values["jobs-per-run"]);
 const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
-const { openBenchDatabase } = await import("./bench-db");
+const { openBenchDatabase, timeRuns, fmtPercentiles } = await import("./bench-db");
 const { listReportedRuns, getReportedRun } = await import("../server/pim/read");
 const { applyJobUpdates, registerRun } = await import("../server/pim/store");
 const { registration } = await import("../tests/pim/fastr-reporter");
 
 const h = await openBenchDatabase("runs");
 
-function pct(xs: number[], p: number) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-async function time(n: number, f: (i: number) => Promise<unknown>) {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await f(i);
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms · p95 ${pct(xs, 95).toFixed(1)} ms`;
+const time = timeRuns;
+const fmt = fmtPercentiles;
 
 try {
   const p = h.prisma;

@@ -1,6 +1,7 @@
 // CSV export of an audit view: asks the API for every page matching the filters (newest first)
 // and saves them as one file in the browser.
 import { auditCsv, type AuditCsvEvent } from "@/lib/audit";
+import { saveBlob } from "@/components/projects/download-client";
 
 export async function exportAuditCsv(
   fetchPage: (cursor: string | undefined) => Promise<{ events: AuditCsvEvent[]; nextCursor: string | null }>,
@@ -15,15 +16,7 @@ export async function exportAuditCsv(
     onProgress?.(events.length);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
-  const blob = new Blob([auditCsv(events)], { type: "text/csv;charset=utf-8" });
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = fileName;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveBlob(new Blob([auditCsv(events)], { type: "text/csv;charset=utf-8" }), fileName);
   return events.length;
 }
 

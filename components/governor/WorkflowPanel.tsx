@@ -10,6 +10,7 @@ import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle, IconDownload, IconFileImport, IconPlayerPause, IconRoute, IconSearch } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { saveBlob } from "@/components/projects/download-client";
 import { CompletenessPanel } from "./CompletenessPanel";
 
 export function inState(seconds: number): string {
@@ -87,12 +88,7 @@ function StudyExport({ projectId }: { projectId: string }) {
     setBusy(format);
     try {
       const f = await queryClient.fetchQuery(trpc.governor.export.queryOptions({ projectId, format }, { staleTime: 0 }));
-      const url = URL.createObjectURL(new Blob([f.body], { type: f.contentType }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = f.filename;
-      a.click();
-      URL.revokeObjectURL(url);
+      saveBlob(new Blob([f.body], { type: f.contentType }), f.filename);
       notifications.show({ title: "Study export", message: `${f.rows} visit(s) exported as ${format.toUpperCase()}.` });
     } catch (e) {
       notifications.show({ color: "red", title: "Export failed", message: `${e instanceof Error ? e.message : String(e)} Try again; if it persists, the server log says why.` });

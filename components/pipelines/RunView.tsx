@@ -12,6 +12,7 @@ import { Anchor, Badge, Breadcrumbs, Button, Card, Code, Drawer, Group, ScrollAr
 import { IconDownload, IconPlayerStop, IconRefresh } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { saveBlob } from "@/components/projects/download-client";
 import { PipelineDag } from "./PipelineDag";
 import { jobStateColor, runStateColor, RunProgress } from "./PipelinesPanel";
 
@@ -89,12 +90,7 @@ export function RunView({ projectId, runId }: { projectId: string; runId: string
   const rerun = useMutation(trpc.pipeline.rerunFailed.mutationOptions({ onSuccess: refresh }));
   const prov = useMutation({
     mutationFn: () => queryClient.fetchQuery(trpc.pipeline.provenance.queryOptions({ projectId, runId })),
-    onSuccess: (doc) => {
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }));
-      a.download = `run-${runId}.prov.json`;
-      a.click();
-    },
+    onSuccess: (doc) => saveBlob(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }), `run-${runId}.prov.json`),
   });
   const states = useMemo(() => {
     const out: Record<string, Record<string, number>> = {};

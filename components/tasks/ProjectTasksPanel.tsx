@@ -11,6 +11,7 @@ import { notifications } from "@mantine/notifications";
 import { IconDownload, IconPlayerPlay, IconPlus } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { saveBlob } from "@/components/projects/download-client";
 import { parseTemplateSource } from "@/lib/tasks/parse";
 import { DEMO_QC_TEMPLATE } from "@/lib/tasks/demo";
 
@@ -218,12 +219,7 @@ function GroupDetails({ projectId, groupId, label }: { projectId: string; groupI
   const agreement = useQuery(trpc.tasks.agreement.queryOptions({ projectId, groupId }));
   const download = async (format: "csv" | "json") => {
     const f = await queryClient.fetchQuery(trpc.tasks.export.queryOptions({ projectId, groupId, format }, { staleTime: 0 }));
-    const url = URL.createObjectURL(new Blob([f.body], { type: f.contentType }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = f.filename;
-    a.click();
-    URL.revokeObjectURL(url);
+    saveBlob(new Blob([f.body], { type: f.contentType }), f.filename);
   };
   const fmt = (x: number) => x.toFixed(2);
   return (

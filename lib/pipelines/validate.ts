@@ -222,7 +222,7 @@ export function analyzePipeline(def: PipelineDefinition, catalog: ToolCatalog, s
           node: nodeId,
           message: other
             ? `Node "${nodeId}": tool ${node.tool} has no version ${node.version} (latest: ${other.version}).`
-            : `Node "${nodeId}": unknown tool "${node.tool}". ${known.length ? `Known tools: ${known.join(", ")}.` : "No tools are registered yet."} Register it first (atrium tool import, or the Tools page).`,
+            : `Node "${nodeId}": unknown tool "${node.tool}". ${known.length ? `Known tools: ${known.join(", ")}.` : "No tools are registered yet."} Register it first ("Register a tool or pipeline…" on the Pipelines tab; atrium tool import converts a fastr tool).`,
         }),
       );
       continue;

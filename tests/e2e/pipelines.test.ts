@@ -91,4 +91,30 @@ describe("the Pipelines tab", () => {
     await page.getByTestId("case-chain").getByRole("link", { name: "Pipeline dicom-stats 1" }).waitFor();
     await shot("browse-experiment-results");
   }, 240_000);
+
+  it("an owner registers a pipeline from the portal: a mistake comes back at its line, a good one is listed", async () => {
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await devSignIn(page, app.url, "owner@institute.test", "Oona Owner");
+    const owner = await db.prisma.user.findUniqueOrThrow({ where: { email: "owner@institute.test" } });
+    await db.prisma.projectMember.create({ data: { projectId: P, userId: owner.id, role: "owner" } });
+    await page.goto(`${app.url}/projects/${P}?tab=pipelines`);
+    await page.getByRole("button", { name: "Register a tool or pipeline…" }).click();
+    const box = page.getByLabel("Definition");
+    const good = await box.inputValue();
+    await box.fill(good.replace("tool: nifti-stats", "tool: no-such-tool"));
+    await page.getByRole("button", { name: "Register", exact: true }).click();
+    const problems = page.getByTestId("definition-problems");
+    await problems.getByText("Not registered: nothing was changed").waitFor();
+    await problems.getByText(/no-such-tool/).first().waitFor();
+    expect(await problems.getByText(/^line \d+$/).count()).toBeGreaterThan(0);
+    await shot("pipeline-register-refused");
+    await box.fill(good);
+    await page.getByRole("button", { name: "Register", exact: true }).click();
+    await page.getByText("Pipeline registered").waitFor();
+    await page.getByRole("row", { name: /my-pipeline/ }).waitFor();
+    expect(await db.prisma.pipeline.count({ where: { projectId: P, pipelineId: "my-pipeline" } })).toBe(1);
+    // Editing starts from the registered text.
+    await page.getByRole("row", { name: /my-pipeline/ }).getByRole("button", { name: "Edit…" }).click();
+    expect(await page.getByLabel("Definition").inputValue()).toBe(good);
+  }, 120_000);
 });
