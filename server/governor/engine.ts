@@ -33,6 +33,7 @@ import {
 } from "@/lib/governor";
 import { writeAudit } from "@/server/audit";
 import { completenessFacts } from "./expected";
+import { experimentLabel } from "@/lib/archive/driver";
 import { childLog } from "@/lib/log";
 import { readEnv } from "@/lib/config";
 
@@ -112,10 +113,15 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
       experiment: { select: { label: true, studyDate: true, intakeStudyId: true, scans: { select: { modality: true, seriesDescription: true, instanceCount: true } } } },
     },
   });
+  // An experiment made by the archive without an intake study is archived; one that came through
+  // intake is archived when its study's archive says so (it exists from reception on, before any).
   let archived = true;
   if (gx.experiment.intakeStudyId) {
-    const a = await prisma.studyArchive.findUnique({ where: { studyId: gx.experiment.intakeStudyId }, select: { state: true } });
-    archived = !a || a.state === "archived";
+    const [a, st] = await Promise.all([
+      prisma.studyArchive.findUnique({ where: { studyId: gx.experiment.intakeStudyId }, select: { state: true } }),
+      prisma.intakeStudy.findUnique({ where: { id: gx.experiment.intakeStudyId }, select: { status: true } }),
+    ]);
+    archived = a ? a.state === "archived" : !st || st.status === "archived";
   }
   return {
     label: gx.experiment.label,
@@ -208,6 +214,29 @@ export async function onExperimentsEvent(prisma: PrismaClient, experimentIds: st
   const governed = await prisma.governorExperiment.findMany({ where: { experimentId: { in: experimentIds }, paused: false }, select: { id: true } });
   for (const g of governed) await scheduler.evaluate(g.id, 0, cause);
   return governed.length;
+}
+
+/**
+ * Intake's event: a study's first instance was de-identified. In a project with a workflow, the
+ * study's experiment is made now (the one the archive step fills: same project, Study Instance UID
+ * and label) and enters the workflow, so it is followed from reception — also when the archive is
+ * an XNAT. Once per study: later instances find the experiment and do nothing here.
+ */
+export async function onStudyReceived(prisma: PrismaClient, studyId: string, scheduler: GovernorScheduler = queueScheduler): Promise<string | null> {
+  if (await prisma.archiveExperiment.findFirst({ where: { intakeStudyId: studyId }, select: { id: true } })) return null;
+  const s = await prisma.intakeStudy.findUnique({ where: { id: studyId }, select: { projectId: true, studyInstanceUid: true, subjectLabel: true } });
+  if (!s) return null;
+  if (!(await prisma.governorWorkflow.findFirst({ where: { projectId: s.projectId, active: true }, select: { id: true } }))) return null;
+  // Several de-identification workers may file the study's first instances at once: insert-or-ignore, then read.
+  await prisma.archiveSubject.createMany({ data: [{ projectId: s.projectId, label: s.subjectLabel }], skipDuplicates: true });
+  const subject = await prisma.archiveSubject.findUniqueOrThrow({ where: { projectId_label: { projectId: s.projectId, label: s.subjectLabel } }, select: { id: true } });
+  await prisma.archiveExperiment.createMany({
+    data: [{ projectId: s.projectId, subjectId: subject.id, label: experimentLabel(s.subjectLabel, s.studyInstanceUid), studyInstanceUid: s.studyInstanceUid, intakeStudyId: studyId, modalities: [] }],
+    skipDuplicates: true,
+  });
+  const exp = await prisma.archiveExperiment.findUniqueOrThrow({ where: { projectId_studyInstanceUid: { projectId: s.projectId, studyInstanceUid: s.studyInstanceUid } }, select: { id: true, intakeStudyId: true } });
+  if (!exp.intakeStudyId) await prisma.archiveExperiment.updateMany({ where: { id: exp.id, intakeStudyId: null }, data: { intakeStudyId: studyId } });
+  return governExperiment(prisma, exp.id, "event:received", scheduler);
 }
 
 /** The archive's event: the study's experiment was archived (or archived again with more data). */

@@ -19,6 +19,7 @@ import { childLog } from "@/lib/log";
 import { reasonCodeForDeid } from "@/lib/intake/rules";
 import { releaseStaged } from "./staging";
 import { fileInStudySql } from "./file-in-study";
+import { onExperimentsEvent, onStudyReceived } from "@/server/governor/engine";
 import { activeSetting, projectFloorPolicy } from "@/server/deid/floor";
 import { holdReason, holdForReview, projectPixelRules } from "@/server/pixels/review";
 
@@ -170,8 +171,10 @@ export async function deidentifyInstance(prisma: PrismaClient, dataDir: string, 
     if (hold) return (await holdForReview(prisma, { instanceId, projectId, outputPath: rel, absPath: abs, outcome, hold })) ? "held" : "not-pending";
 
     const detail = JSON.stringify({ flags: outcome.flags, warnings: outcome.warnings.length, blankedRegions: outcome.blankedRegions });
-    const filed = await sqlRows(prisma, FILE_DEIDENTIFIED_SQL, [randomUUID(), projectId, outcome.studyInstanceUID, outcome.pseudonym, instanceId, rel, detail]);
+    const filed = await sqlRows<{ instanceId: string; studyId: string }>(prisma, FILE_DEIDENTIFIED_SQL, [randomUUID(), projectId, outcome.studyInstanceUID, outcome.pseudonym, instanceId, rel, detail]);
     if (!filed.length) return "not-pending";
+    // A study's first instance puts its experiment in the project's workflow, if it has one.
+    await onStudyReceived(prisma, filed[0]!.studyId).catch((e: Error) => log.warn({ studyId: filed[0]!.studyId, error: e.name }, "could not start the study's workflow; its archiving does"));
     // The original is identifying and no longer needed: deleted now (or after the retention period).
     releaseStaged(dataDir, inst.stagingPath);
     return "deidentified";
@@ -198,11 +201,17 @@ export async function quarantineAfterFailure(prisma: PrismaClient, instanceId: s
  * whatever the server's TimeZone setting.
  */
 export async function markStableStudies(prisma: PrismaClient, now = new Date()): Promise<number> {
-  const n = await prisma.$executeRaw`
+  const stable = await prisma.$queryRaw<{ id: string }[]>`
     UPDATE "IntakeStudy" s SET status = 'stable', "stableAt" = ${now}
     FROM "Project" p LEFT JOIN "ProjectIntake" i ON i."projectId" = p.id
     WHERE s."projectId" = p.id AND s.status = 'receiving'
-      AND s."lastInstanceAt" < (${now}::timestamptz AT TIME ZONE 'UTC') - make_interval(secs => COALESCE(i."stableAfterSeconds", ${INTAKE_DEFAULTS.stableAfterSeconds}::int))`;
-  if (n) log.info({ studies: n }, "studies became stable");
-  return n;
+      AND s."lastInstanceAt" < (${now}::timestamptz AT TIME ZONE 'UTC') - make_interval(secs => COALESCE(i."stableAfterSeconds", ${INTAKE_DEFAULTS.stableAfterSeconds}::int))
+    RETURNING s.id`;
+  if (stable.length) {
+    log.info({ studies: stable.length }, "studies became stable");
+    // Their experiments in a workflow look again (conditions may wait for a complete study).
+    const exps = await prisma.archiveExperiment.findMany({ where: { intakeStudyId: { in: stable.map((s) => s.id) } }, select: { id: true } });
+    if (exps.length) await onExperimentsEvent(prisma, exps.map((e) => e.id), "event:stable").catch((e: Error) => log.warn({ error: e.name }, "could not queue the workflow evaluations"));
+  }
+  return stable.length;
 }

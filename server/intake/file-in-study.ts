@@ -21,5 +21,5 @@ export function fileInStudySql(o: { from: "received" | "review"; set: string; st
     RETURNING r.id, s.id AS "studyId")
   INSERT INTO "InstanceEvent" ("instanceId", at, step, detail)
   SELECT u.id, now() AT TIME ZONE 'UTC', '${o.step}', jsonb_build_object('studyId', u."studyId") || $${o.detailParam}::jsonb FROM u
-  RETURNING "instanceId"`;
+  RETURNING "instanceId", detail->>'studyId' AS "studyId"`;
 }

@@ -138,7 +138,7 @@ describe("a project's workflow, end to end", () => {
     const ct = govs.find((g) => g.experiment.scans[0]?.modality === "CT")!;
     expect(ct.state).toBe("review");
     const history = await db.prisma.governorAction.findMany({ where: { govExperimentId: ct.id }, orderBy: { revision: "asc" } });
-    expect(history.map((a) => `${a.fromState ?? ""}→${a.toState} (${a.cause})`)).toEqual(["→received (event:archived)", "received→scoring (auto)", "scoring→review (callback:score)"]);
+    expect(history.map((a) => `${a.fromState ?? ""}→${a.toState} (${a.cause})`)).toEqual(["→received (event:received)", "received→scoring (event:archived)", "scoring→review (callback:score)"]);
   }, 240_000);
 
   it("an external system resolves the waiting callback over the v2 protocol (403 wrong secret, 409 again); the page shows the timeline", async () => {

@@ -14,6 +14,8 @@ import {
   governExperiment,
   installWorkflow,
   onExperimentsEvent,
+  onStudyArchived,
+  onStudyReceived,
   ProtocolError,
   retryExecution,
   setExperimentState,
@@ -326,6 +328,32 @@ states:
     await s.drain();
     expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: govId } })).state).toBe("bright");
     expect((await historyOf(govId)).map((a) => a.cause)).toEqual(["event:archived", "event:run"]);
+  });
+
+  it("a study's first de-identified instance puts its experiment in the workflow, once, even when several arrive at once", async () => {
+    const { experimentLabel } = await import("@/lib/archive/driver");
+    const study = await db.prisma.intakeStudy.create({ data: { projectId: P, studyInstanceUid: "2.25.8080", subjectLabel: "SUBJ-RECV" } });
+    const s = testScheduler();
+    // The project's active workflow (the last installed) starts it at reception.
+    await install(`label: recv_flow\nstates:\n  - {label: received, transitions: [{destination: archived, condition: "experiment.archived"}]}\n  - {label: archived}\n`);
+    const govIds = await Promise.all(Array.from({ length: 5 }, () => onStudyReceived(db.prisma, study.id, s)));
+    expect(govIds.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    const exps = await db.prisma.archiveExperiment.findMany({ where: { intakeStudyId: study.id }, include: { subject: true, governor: true } });
+    expect(exps).toHaveLength(1);
+    expect(exps[0]).toMatchObject({ label: experimentLabel("SUBJ-RECV", "2.25.8080"), studyInstanceUid: "2.25.8080", subject: { label: "SUBJ-RECV" } });
+    await s.drain();
+    // Not archived yet (a StudyArchive row still queued): it waits in received.
+    await db.prisma.studyArchive.create({ data: { studyId: study.id, projectId: P, state: "queued" } });
+    const gov = exps[0]!.governor!;
+    await evaluateExperiment(db.prisma, gov.id, { scheduler: s });
+    expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov.id } })).state).toBe("received");
+    expect((await historyOf(gov.id))[0]!.cause).toBe("event:received");
+    // Later instances do nothing here; archiving moves it on.
+    expect(await onStudyReceived(db.prisma, study.id, s)).toBeNull();
+    await db.prisma.studyArchive.update({ where: { studyId: study.id }, data: { state: "archived" } });
+    await onStudyArchived(db.prisma, study.id, s);
+    await s.drain();
+    expect((await db.prisma.governorExperiment.findUniqueOrThrow({ where: { id: gov.id } })).state).toBe("archived");
   });
 
   it("a fastr callback stays running while its pipeline runs (without a wait_timeout) and the run's end decides", async () => {

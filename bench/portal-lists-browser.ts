@@ -1,0 +1,77 @@
+// Portal at scale (issue #21), in the browser: time to content of the Quarantine and Archive tabs
+// with 100,000 rows each (goal ≤ 1 s warm) — from navigation to the first page of rows shown with
+// its "of 100,000" count, in Debian's Chromium against the real `atrium start` (production build).
+// Baseline in the same run: the project's Overview tab (no list) loaded the same way.
+//
+// Run: npx tsx bench/portal-lists-browser.ts [--rows 100000] [--rounds 5]
+// Needs the test PostgreSQL and Redis, the portal build (made when missing) and /usr/bin/chromium.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { rows: { type: "string", default: "100000" }, rounds: { type: "string", default: "5" } } });
+const N = Number(values.rows);
+const ROUNDS = Number(values.rounds);
+process.env.ATRIUM_LOG_LEVEL ??= "error";
+
+const { openBenchDatabase, pct } = await import("./bench-db");
+const { buildIsCurrent, buildPortal } = await import("../server/launch/build");
+const { startAtrium } = await import("../tests/helpers/atrium-process");
+const { devSignIn, launchChromium } = await import("../tests/helpers/browser");
+
+if (!buildIsCurrent()) buildPortal();
+const h = await openBenchDatabase("portal-browser");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-bench-portal-"));
+const P = "BENCH";
+let stop: (() => Promise<unknown>) | null = null;
+try {
+  await h.sql.exec(`INSERT INTO "User" (id, email, name) VALUES ('owner1', 'owner@bench.invalid', 'Owner')`);
+  await h.prisma.project.create({ data: { id: P, idLower: "bench", name: "Bench", members: { create: { userId: "owner1", role: "owner" } } } });
+  await h.sql.exec(`INSERT INTO "ReceivedInstance" (id, "projectId", channel, "batchId", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode", "receivedAt", "updatedAt")
+    SELECT 'q' || g, '${P}', (ARRAY['cstore','stow','upload'])[1 + g % 3]::"IntakeChannel", 'b' || (g / 100), 'staging/q' || g, 1000 + g % 5000, md5(g::text) || md5(g::text),
+           'quarantined', 'fixture reason', (ARRAY['not_dicom','no_route','deid_failed','parse_error','too_large'])[1 + g % 5], now() - (g || ' seconds')::interval, now()
+      FROM generate_series(1, ${N}) g`);
+  await h.sql.exec(`INSERT INTO "IntakeStudy" (id, "projectId", "studyInstanceUid", "subjectLabel", "instanceCount", status)
+    SELECT 's' || g, '${P}', '2.25.' || g, 'SUBJ' || (g / 5), 10, 'archived' FROM generate_series(1, ${N}) g`);
+  await h.sql.exec(`INSERT INTO "StudyArchive" ("studyId", "projectId", state, "queuedAt", "archivedAt", "archivedInstances", "updatedAt")
+    SELECT 's' || g, '${P}', (CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'archived' END)::"ArchiveState", now() - (g || ' seconds')::interval, now(), 10, now()
+      FROM generate_series(1, ${N}) g`);
+  await h.sql.exec(`ANALYZE "ReceivedInstance"; ANALYZE "IntakeStudy"; ANALYZE "StudyArchive"`);
+
+  const app = await startAtrium({ DATABASE_URL: h.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: `atrium-bench-portal-${process.pid}`, ATRIUM_LOG_LEVEL: "error" });
+  stop = () => app.stop();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await devSignIn(page, app.url, "owner@bench.invalid", "Owner");
+    const count = N.toLocaleString("en-US");
+    const measure = async (tab: string, shown: () => Promise<unknown>) => {
+      const out: number[] = [];
+      for (let i = 0; i < ROUNDS + 1; i++) {
+        const t0 = performance.now();
+        await page.goto(`${app.url}/projects/${P}?tab=${tab}`);
+        await shown();
+        if (i > 0) out.push(performance.now() - t0); // the first load is the cold one
+      }
+      return out;
+    };
+    const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms · max ${Math.max(...xs).toFixed(0)} ms`;
+    const overview = await measure("overview", () => page.getByText("Overview").first().waitFor());
+    const quarantine = await measure("quarantine", () => page.getByTestId("quarantine-count").getByText(`of ${count} instances`).waitFor({ timeout: 30_000 }));
+    const archive = await measure("archive", async () => {
+      await page.getByTestId("archive-count").getByText(new RegExp(`of ${count}`)).waitFor({ timeout: 30_000 });
+      await page.locator('[data-testid^="archive-row-"]').first().waitFor();
+    });
+    console.log(`time to content, warm, ${ROUNDS} loads each, ${count} rows (goal ≤ 1 s):`);
+    console.log(`  Quarantine tab (first 100 rows, "of ${count} instances"): ${fmt(quarantine)}`);
+    console.log(`  Archive tab (first page, "of ${count}"):                  ${fmt(archive)}`);
+    console.log(`  baseline: Overview tab (no list), same run:               ${fmt(overview)}`);
+  } finally {
+    await browser.close();
+  }
+} finally {
+  await stop?.();
+  await h.drop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
