@@ -15,6 +15,7 @@ const N = Number(values.rows);
 const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
+const { seedPortalRows } = await import("./portal-rows");
 const { openBenchDatabase, pct } = await import("./bench-db");
 const { buildIsCurrent, buildPortal } = await import("../server/launch/build");
 const { startAtrium } = await import("../tests/helpers/atrium-process");
@@ -28,16 +29,7 @@ let stop: (() => Promise<unknown>) | null = null;
 try {
   await h.sql.exec(`INSERT INTO "User" (id, email, name) VALUES ('owner1', 'owner@bench.invalid', 'Owner')`);
   await h.prisma.project.create({ data: { id: P, idLower: "bench", name: "Bench", members: { create: { userId: "owner1", role: "owner" } } } });
-  await h.sql.exec(`INSERT INTO "ReceivedInstance" (id, "projectId", channel, "batchId", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode", "receivedAt", "updatedAt")
-    SELECT 'q' || g, '${P}', (ARRAY['cstore','stow','upload'])[1 + g % 3]::"IntakeChannel", 'b' || (g / 100), 'staging/q' || g, 1000 + g % 5000, md5(g::text) || md5(g::text),
-           'quarantined', 'fixture reason', (ARRAY['not_dicom','no_route','deid_failed','parse_error','too_large'])[1 + g % 5], now() - (g || ' seconds')::interval, now()
-      FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`INSERT INTO "IntakeStudy" (id, "projectId", "studyInstanceUid", "subjectLabel", "instanceCount", status)
-    SELECT 's' || g, '${P}', '2.25.' || g, 'SUBJ' || (g / 5), 10, 'archived' FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`INSERT INTO "StudyArchive" ("studyId", "projectId", state, "queuedAt", "archivedAt", "archivedInstances", "updatedAt")
-    SELECT 's' || g, '${P}', (CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'archived' END)::"ArchiveState", now() - (g || ' seconds')::interval, now(), 10, now()
-      FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`ANALYZE "ReceivedInstance"; ANALYZE "IntakeStudy"; ANALYZE "StudyArchive"`);
+  await seedPortalRows(h.sql, P, N);
 
   const app = await startAtrium({ DATABASE_URL: h.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: `atrium-bench-portal-${process.pid}`, ATRIUM_LOG_LEVEL: "error" });
   stop = () => app.stop();

@@ -12,6 +12,7 @@ const N = Number(values.rows);
 const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
+const { seedPortalRows } = await import("./portal-rows");
 const { openBenchDatabase, timeRuns, fmtPercentiles } = await import("./bench-db");
 const { appRouter } = await import("../server/routers");
 const { createCallerFactory } = await import("../server/trpc/init");
@@ -27,16 +28,7 @@ try {
   await p.project.create({ data: { id: P, idLower: "bench", name: "Bench", members: { create: { userId: owner.id, role: "owner" } } } });
   const t0 = performance.now();
   // N quarantined instances (five reasons, three ways in) and N studies in the archive (every state), in SQL.
-  await h.sql.exec(`INSERT INTO "ReceivedInstance" (id, "projectId", channel, "batchId", "stagingPath", "sizeBytes", sha256, status, reason, "reasonCode", "receivedAt", "updatedAt")
-    SELECT 'q' || g, '${P}', (ARRAY['cstore','stow','upload'])[1 + g % 3]::"IntakeChannel", 'b' || (g / 100), 'staging/q' || g, 1000 + g % 5000, md5(g::text) || md5(g::text),
-           'quarantined', 'fixture reason', (ARRAY['not_dicom','no_route','deid_failed','parse_error','too_large'])[1 + g % 5], now() - (g || ' seconds')::interval, now()
-      FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`INSERT INTO "IntakeStudy" (id, "projectId", "studyInstanceUid", "subjectLabel", "instanceCount", status)
-    SELECT 's' || g, '${P}', '2.25.' || g, 'SUBJ' || (g / 5), 10, 'archived' FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`INSERT INTO "StudyArchive" ("studyId", "projectId", state, "queuedAt", "archivedAt", "archivedInstances", "updatedAt")
-    SELECT 's' || g, '${P}', (CASE WHEN g % 50 = 0 THEN 'failed' WHEN g % 97 = 0 THEN 'queued' ELSE 'archived' END)::"ArchiveState", now() - (g || ' seconds')::interval, now(), 10, now()
-      FROM generate_series(1, ${N}) g`);
-  await h.sql.exec(`ANALYZE "ReceivedInstance"; ANALYZE "IntakeStudy"; ANALYZE "StudyArchive"`);
+  await seedPortalRows(h.sql, P, N);
   console.log(`setup: ${N} quarantined instances and ${N} archive studies in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const caller = createCallerFactory(appRouter)({ prisma: p, user: { id: owner.id, email: owner.email, name: owner.name, siteAdmin: false } });
