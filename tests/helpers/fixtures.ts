@@ -211,7 +211,8 @@ export async function createProjectFixture(
   const lockedTask = await prisma.task.create({ data: { ...taskBase, readerIndex: 1, state: "locked", readerId: users.target.id, lockExpiresAt: new Date(Date.now() + 3600_000) } });
   // A read submitted by the member, waiting for an owner's review.
   const submittedTask = await prisma.task.create({
-    data: { ...taskBase, readerIndex: 2, state: "submitted", readerId: users.member.id, submittedAt: new Date(), results: { create: { version: 1, authorId: users.member.id, answers: { usable: "no", reason: ["motion"] }, annotations: [] } } },
+    // Its own case: a reader holds one read of a case, and the member takes the free task of exp.id in the matrix.
+    data: { ...taskBase, caseKey: `${exp.id}:reviewed`, readerIndex: 0, state: "submitted", readerId: users.member.id, submittedAt: new Date(), results: { create: { version: 1, authorId: users.member.id, answers: { usable: "no", reason: ["motion"] }, annotations: [] } } },
   });
   const reported = await prisma.reportedRun.create({
     data: {
