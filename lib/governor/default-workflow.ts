@@ -9,12 +9,12 @@ states:
       - {destination: archived, condition: "experiment.archived"}
   - label: archived
     freetext: In the project archive
-    # dicom-stats is the shipped example pipeline (lib/pipelines/examples; \`atrium seed-demo\` registers it; it needs dcm2niix).
+    # default_processing is built in (what each series holds; Node only): registered in the project on first use.
     callbacks:
       - label: process
         function: fastr
         run_timeout: 240
-        callback_arguments: {network_id: dicom-stats}
+        callback_arguments: {network_id: default_processing}
     transitions:
       - {destination: processed, condition: "callbacks['process'].result == 'success'"}
       - {destination: processing_failed}

@@ -5,11 +5,17 @@
 import type { PrismaClient } from "@/server/db/generated/client";
 import type { PipelineRunRequest } from "@/lib/governor/callbacks";
 import { startPipelineRun } from "./runs";
+import { registerDefaultProcessing } from "./registry";
+
+const DEFAULT_PROCESSING = "default_processing";
 
 const lastSegment = (url: string) => new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "";
 
 export function governorPipelineAdapter(prisma: PrismaClient) {
   return async (req: PipelineRunRequest): Promise<{ runId: string; uri?: string }> => {
+    // The default workflow's processing step is built in: registered on first use.
+    if (req.networkId === DEFAULT_PROCESSING && !(await prisma.pipeline.findFirst({ where: { projectId: req.projectSlug, pipelineId: DEFAULT_PROCESSING }, select: { id: true } })))
+      await registerDefaultProcessing(prisma, req.projectSlug);
     const run = await startPipelineRun(prisma, {
       projectId: req.projectSlug,
       pipeline: req.networkId,

@@ -139,6 +139,17 @@ export function exampleDefinitions(dir = examplesDir()): { tools: string[]; pipe
   };
 }
 
+/**
+ * The default workflow's processing pipeline (default_processing: dicom-info per series, Node only),
+ * registered in a project the first time it is asked for (idempotent).
+ */
+export async function registerDefaultProcessing(prisma: PrismaClient, projectId: string, dir = examplesDir()) {
+  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
+  const tool = read("dicom-info.tool.yaml").replace("default: lib/pipelines/examples/dicom-info.mjs", `default: ${JSON.stringify(path.join(dir, "dicom-info.mjs"))}`);
+  await registerTool(prisma, { kind: "project", projectId }, tool, null);
+  return (await registerPipeline(prisma, { kind: "project", projectId }, read("default-processing.pipeline.yaml"), null)).row;
+}
+
 /** Registers the shipped examples in a project (idempotent): dicom-stats and subject-summary. */
 export async function registerExamples(prisma: PrismaClient, projectId: string, dir?: string) {
   const ex = exampleDefinitions(dir);

@@ -1,7 +1,7 @@
 // Issue #16's end-to-end case, through the real `atrium start` (web and workers: de-identification,
 // archive, governor, compute) and Chromium: the shipped default workflow (a Study Governor v8 file)
 // in a project; samples sent by DCMTK's storescu are received, de-identified and archived; the
-// governor starts the dicom-stats pipeline (dcm2niix) on each experiment; its success creates a QC
+// governor starts the built-in default_processing pipeline (registered on first use) on each experiment; its success creates a QC
 // task from the built-in default_qc template; a reader opens it from /tasks and answers "No"; the
 // answer resolves the callback and the experiment takes the QC-failed branch. Screenshots go to
 // ATRIUM_SCREENSHOTS when it is set.
@@ -17,7 +17,6 @@ import { devSignIn, launchChromium } from "../helpers/browser";
 import { waitFor } from "../helpers/wait";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { DEFAULT_WORKFLOW_YAML } from "@/lib/governor";
-import { registerExamples } from "@/server/pipelines/registry";
 import { MR_STUDY } from "../xnat/helpers";
 
 const prefix = `atrium-default-workflow-e2e-${process.pid}`;
@@ -59,19 +58,18 @@ afterAll(async () => {
 });
 
 describe("the default workflow, end to end", () => {
-  it("storescu → archive → dicom-stats → QC task; a failing QC answer takes the QC-failed branch", async () => {
+  it("storescu → archive → default_processing → QC task; a failing QC answer takes the QC-failed branch", async () => {
     await devSignIn(page, app.url, "owner@institute.test", "Olga Owner");
     const owner = await db.prisma.user.findUniqueOrThrow({ where: { email: "owner@institute.test" } });
     await db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "Default workflow", members: { create: { userId: owner.id, role: "owner" } } } });
     await db.prisma.projectIntake.create({ data: { projectId: P, stableAfterSeconds: 3 } });
     await db.prisma.aeRoute.create({ data: { aeTitle: AE, projectId: P, allowedCallingAes: [], allowedAddresses: [] } });
-    await registerExamples(db.prisma, P);
     const { importForProject } = await import("@/server/governor/ops");
     expect(await importForProject(db.prisma, P, DEFAULT_WORKFLOW_YAML, false)).toMatchObject({ ok: true, workflow: { label: "atrium_default", format: "v8" } });
 
     execFileSync("storescu", ["-R", "-aec", AE, "-aet", "SCANNER", "127.0.0.1", String(dicomPort), ...MR.map((f) => path.join(SAMPLES_DIR, f))], { env: { ...process.env, TCP_NODELAY: "1" }, stdio: "pipe" });
 
-    // received → archived (dicom-stats runs) → processed → qc (the task is made).
+    // received → archived (default_processing runs) → processed → qc (the task is made).
     const gov = await waitFor(
       "the experiment to reach the QC state",
       async () => {
@@ -85,8 +83,9 @@ describe("the default workflow, end to end", () => {
     const processed = history[1]!.executions[0]!;
     expect(processed).toMatchObject({ callback: "process", function: "fastr", status: "finished", result: "success" });
     const runs = await db.prisma.pipelineRun.findMany({ where: { projectId: P }, select: { pipelineId: true, state: true, startedBy: true } });
-    expect(runs).toEqual([{ pipelineId: "dicom-stats", state: "succeeded", startedBy: `governor:${processed.id}` }]);
-    expect(await db.prisma.archiveValue.count({ where: { projectId: P, name: "mean" } })).toBeGreaterThan(0);
+    expect(runs).toEqual([{ pipelineId: "default_processing", state: "succeeded", startedBy: `governor:${processed.id}` }]);
+    // The built-in default_processing was registered on first use and stored what the series holds.
+    expect((await db.prisma.archiveValue.findFirstOrThrow({ where: { projectId: P, name: "instances" } })).value).toBe(6);
 
     await page.goto(`${app.url}/tasks`);
     const card = page.getByTestId("queue-Workflow: default_qc");
@@ -124,7 +123,7 @@ describe("the default workflow, end to end", () => {
     const chain = page.getByTestId("case-chain");
     await chain.getByTestId("chain-done").getByText("the workflow ended in 'qc_failed'").waitFor();
     for (const kind of ["received", "deidentified", "archived", "run", "task"]) expect(await chain.getByTestId(`chain-${kind}`).count(), kind).toBe(1);
-    await chain.getByRole("link", { name: "Pipeline dicom-stats 1" }).waitFor();
+    await chain.getByRole("link", { name: "Pipeline default_processing 1" }).waitFor();
     await chain.getByRole("link", { name: /^Task #\d+ \(default_qc\)$/ }).waitFor();
   }, 420_000);
 });
