@@ -39,6 +39,9 @@ export interface PipelineRunRequest {
   callbackUrl: string;
   callbackSecret: string;
 }
+/** The id at the end of an API URL handed to a callback (an experiment's, an execution's). */
+export const lastPathSegment = (url: string) => new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "";
+
 export interface TaskRequest {
   projectSlug: string;
   experimentUrl: string;

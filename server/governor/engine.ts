@@ -32,7 +32,7 @@ import {
   type Workflow,
 } from "@/lib/governor";
 import { writeAudit } from "@/server/audit";
-import { completenessFacts } from "./expected";
+import { completenessOf } from "./expected";
 import { experimentLabel } from "@/lib/archive/driver";
 import { childLog } from "@/lib/log";
 import { readEnv } from "@/lib/config";
@@ -110,9 +110,15 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
       state: true,
       variables: { select: { label: true, value: true } },
       experimentId: true,
-      experiment: { select: { label: true, studyDate: true, intakeStudyId: true, scans: { select: { modality: true, seriesDescription: true, instanceCount: true } } } },
+      experiment: { select: { label: true, studyDate: true, intakeStudyId: true, projectId: true, subjectId: true, subject: { select: { label: true } }, scans: { select: { modality: true, seriesDescription: true, instanceCount: true } } } },
     },
   });
+  const e = gx.experiment;
+  // What the pipelines and the protocol say: independent reads, made together.
+  const [values, completeness] = await Promise.all([
+    pipelineValues(prisma, gx.experimentId),
+    completenessOf(prisma, { id: gx.experimentId, projectId: e.projectId, subjectId: e.subjectId, subjectLabel: e.subject.label }),
+  ]);
   // An experiment made by the archive without an intake study is archived; one that came through
   // intake is archived when its study's archive says so (it exists from reception on, before any).
   let archived = true;
@@ -130,8 +136,8 @@ export async function experimentFacts(prisma: PrismaClient, govExperimentId: str
     scandate: gx.experiment.studyDate,
     scans: gx.experiment.scans.map((s) => ({ modality: s.modality, description: s.seriesDescription, count: s.instanceCount })),
     archived,
-    values: await pipelineValues(prisma, gx.experimentId),
-    ...(await completenessFacts(prisma, gx.experimentId)),
+    values,
+    ...completeness,
   };
 }
 

@@ -53,7 +53,7 @@ export async function saveProtocol(prisma: PrismaClient, projectId: string, sour
   return { protocol, evaluations: governed.length };
 }
 
-/** Every subject of the project reconciled (subjects with a problem first when `problemsFirst`). */
+/** The project's subjects reconciled (by label; filtered by label and by a visit status), with the counts of all. */
 export async function reconcileProject(prisma: PrismaClient, projectId: string, o: { search?: string; status?: VisitStatus; limit: number; now?: Date }) {
   const p = await protocolOf(prisma, projectId);
   if (!p) return { protocol: null, summary: null, subjects: [] as SubjectReconciliation[], total: 0 };
@@ -72,8 +72,13 @@ export async function reconcileProject(prisma: PrismaClient, projectId: string, 
 export async function completenessFacts(prisma: PrismaClient, experimentId: string, now = new Date()) {
   const exp = await prisma.archiveExperiment.findUnique({ where: { id: experimentId }, select: { projectId: true, subjectId: true, subject: { select: { label: true } } } });
   if (!exp) return experimentCompleteness(null, experimentId);
+  return completenessOf(prisma, { id: experimentId, projectId: exp.projectId, subjectId: exp.subjectId, subjectLabel: exp.subject.label }, now);
+}
+
+/** The same, for an experiment whose project and subject the caller has read already (the governor's facts). */
+export async function completenessOf(prisma: PrismaClient, exp: { id: string; projectId: string; subjectId: string; subjectLabel: string }, now = new Date()) {
   const p = await protocolOf(prisma, exp.projectId);
-  if (!p) return experimentCompleteness(null, experimentId);
+  if (!p) return experimentCompleteness(null, exp.id);
   const siblings = await prisma.archiveExperiment.findMany({ where: { subjectId: exp.subjectId }, select: experimentSelect });
-  return experimentCompleteness(reconcileSubject(p.protocol, exp.subject.label, siblings.map(received), now), experimentId);
+  return experimentCompleteness(reconcileSubject(p.protocol, exp.subjectLabel, siblings.map(received), now), exp.id);
 }

@@ -4,7 +4,7 @@
 // transition, and is audited. Experiments whose state is kept are not re-entered (their open
 // callbacks go on); the others enter their landing state with cause "migration".
 import type { PrismaClient } from "@/server/db/generated/client";
-import { describeLanding, planMigration, type MigrationChoices } from "@/lib/governor/migration";
+import { choiceKey, describeLanding, planMigration, type MigrationChoices } from "@/lib/governor/migration";
 import { writeAudit } from "@/server/audit";
 import { evaluateExperiment, ProtocolError, queueScheduler, takeTransition, workflowOf, type GovernorScheduler } from "./engine";
 
@@ -62,7 +62,7 @@ export async function migrateExperiments(
     orderBy: { createdAt: "asc" },
   });
   for (const gx of rows) {
-    const l = landingOf.get(`${gx.workflowId}/${gx.state ?? ""}`);
+    const l = landingOf.get(choiceKey(gx.workflowId, gx.state));
     if (!l) {
       out.skipped++;
       continue;

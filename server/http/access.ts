@@ -14,8 +14,13 @@ import { readEnv } from "@/lib/config";
 
 const statusOf = { UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404 } as const;
 
+/** A JSON answer that no cache keeps (every API answer here is about one caller's data). */
+export function jsonNoStore(body: unknown, status = 200): Response {
+  return Response.json(body, { status, headers: { "cache-control": "no-store" } });
+}
+
 export function jsonError(status: number, message: string): Response {
-  return Response.json({ error: message }, { status, headers: { "cache-control": "no-store" } });
+  return jsonNoStore({ error: message }, status);
 }
 
 export type ProjectAccessResult =

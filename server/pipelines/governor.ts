@@ -3,13 +3,12 @@
 // The callback names the network (pipeline id), the experiment by its API URL and the execution by
 // its URL; the run records "governor:<execution id>" as who started it, and the execution URL to tell.
 import type { PrismaClient } from "@/server/db/generated/client";
-import type { PipelineRunRequest } from "@/lib/governor/callbacks";
+import { lastPathSegment, type PipelineRunRequest } from "@/lib/governor/callbacks";
 import { startPipelineRun } from "./runs";
 import { registerDefaultProcessing } from "./registry";
 
 const DEFAULT_PROCESSING = "default_processing";
 
-const lastSegment = (url: string) => new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "";
 
 export function governorPipelineAdapter(prisma: PrismaClient) {
   return async (req: PipelineRunRequest): Promise<{ runId: string; uri?: string }> => {
@@ -19,8 +18,8 @@ export function governorPipelineAdapter(prisma: PrismaClient) {
     const run = await startPipelineRun(prisma, {
       projectId: req.projectSlug,
       pipeline: req.networkId,
-      experimentIds: [lastSegment(req.experimentUrl)],
-      startedBy: `governor:${lastSegment(req.callbackUrl)}`,
+      experimentIds: [lastPathSegment(req.experimentUrl)],
+      startedBy: `governor:${lastPathSegment(req.callbackUrl)}`,
       callbackUrl: req.callbackUrl,
     });
     return { runId: run.id, uri: `/projects/${encodeURIComponent(run.projectId)}/runs/${run.id}` };

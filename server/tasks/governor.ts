@@ -13,7 +13,7 @@
 // execution finishes with success and the final answers as result_values (with task_ids and
 // task_uri), so a `variable_map` such as {qc_passed: /qc_passed} reads the reader's answer.
 import type { Prisma, PrismaClient } from "@/server/db/generated/client";
-import type { TaskRequest } from "@/lib/governor/callbacks";
+import { lastPathSegment, type TaskRequest } from "@/lib/governor/callbacks";
 import { finalAnswer } from "@/lib/governor/export";
 import { DEFAULT_WORKFLOW_QC_TEMPLATE, DEFAULT_WORKFLOW_QC_TEMPLATE_NAME } from "@/lib/tasks/demo";
 import { resolveTemplate } from "@/lib/tasks/match";
@@ -23,7 +23,6 @@ import { childLog } from "@/lib/log";
 import { experimentSeries, saveTemplate } from "./ops";
 
 const log = childLog("tasks-governor");
-const lastSegment = (url: string) => new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "";
 const TRACKING = "governor:";
 
 function argsOf(raw: Record<string, unknown>) {
@@ -42,8 +41,8 @@ async function latestVersion(prisma: PrismaClient, projectId: string, name: stri
 export function governorTaskAdapter(prisma: PrismaClient) {
   return async (req: TaskRequest): Promise<{ taskIds: string[]; uri?: string }> => {
     const projectId = req.projectSlug;
-    const experimentId = lastSegment(req.experimentUrl);
-    const executionId = lastSegment(req.callbackUrl);
+    const experimentId = lastPathSegment(req.experimentUrl);
+    const executionId = lastPathSegment(req.callbackUrl);
     const a = argsOf(req.arguments);
     if (!a.template) throw new Error("create_task needs callback_arguments.template: the name of a task template of the project (the Tasks tab lists them)");
     let version = await latestVersion(prisma, projectId, a.template);

@@ -10,13 +10,13 @@
 // accepts its own secret (`secret_key` or `secret` in the JSON body, or the X-Callback-Secret header).
 import type { PrismaClient } from "@/server/db/generated/client";
 import { db } from "@/server/db";
-import { jsonError, requireProjectAccessOrToken, tokenError } from "@/server/http/access";
+import { jsonError, jsonNoStore, requireProjectAccessOrToken, tokenError } from "@/server/http/access";
 import { authenticateToken } from "@/server/http/token";
 import { callbackExecutionUpdateSchema, checkUpdate, experimentStateUpdateSchema, isResolved, secretMatches, stateOf, type ExecStatus, type Workflow } from "@/lib/governor";
 import { ProtocolError, publicBase, setExperimentState, updateExecution, workflowOf } from "@/server/governor/engine";
 import { z } from "zod";
 
-const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
+const json = jsonNoStore;
 
 function hasCredentials(headers: Headers): boolean {
   return Boolean(headers.get("authorization") || /session-token=/.test(headers.get("cookie") ?? ""));

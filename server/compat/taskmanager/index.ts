@@ -22,6 +22,7 @@ import type { Prisma, PrismaClient } from "@/server/db/generated/client";
 import { db } from "@/server/db";
 import type { SessionUser } from "@/server/auth/session";
 import { answer, HttpError, projectAccess, taskAccess } from "@/server/http/task-api";
+import { jsonNoStore } from "@/server/http/access";
 import { userOfToken } from "@/server/tasks/user-tokens";
 import { writeAudit } from "@/server/audit";
 import { TaskTemplate } from "@/lib/tasks/template";
@@ -30,7 +31,7 @@ import { onTaskDone } from "@/server/tasks/callbacks";
 
 const BASE = "/taskmanager/api/v1";
 const u = (p: string) => `${BASE}/${p}`;
-const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { "cache-control": "no-store" } });
+const json = jsonNoStore;
 
 /** The caller: Basic (password = personal token) or Bearer; 401 with a Basic challenge otherwise. */
 async function caller(headers: Headers): Promise<{ prisma: PrismaClient; user: SessionUser }> {
