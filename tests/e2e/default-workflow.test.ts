@@ -118,12 +118,12 @@ describe("the default workflow, end to end", () => {
     await page.goto(`${app.url}/projects/${P}/workflow/${exp.id}`);
     await page.getByTestId("current-state").getByText("qc_failed").waitFor();
     await page.getByTestId("execution-qc_task").getByText("success").waitFor();
-    await shot("default-workflow-qc-failed");
     // The case's chain: from reception through the run and the task to the end.
     const chain = page.getByTestId("case-chain");
     await chain.getByTestId("chain-done").getByText("the workflow ended in 'qc_failed'").waitFor();
     for (const kind of ["received", "deidentified", "archived", "run", "task"]) expect(await chain.getByTestId(`chain-${kind}`).count(), kind).toBe(1);
     await chain.getByRole("link", { name: "Pipeline default_processing 1" }).waitFor();
     await chain.getByRole("link", { name: /^Task #\d+ \(default_qc\)$/ }).waitFor();
+    await shot("default-workflow-qc-failed");
   }, 420_000);
 });
