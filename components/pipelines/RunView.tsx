@@ -83,9 +83,21 @@ function JobLog({ projectId, jobId, onClose }: { projectId: string; jobId: strin
 export function RunView({ projectId, runId }: { projectId: string; runId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const run = useQuery(trpc.pipeline.run.queryOptions({ projectId, runId }, { refetchInterval: (q) => (q.state.data && ["queued", "running"].includes(q.state.data.state) ? 2000 : false) }));
+  // Changes are pushed (runChanges); the slow poll only covers a connection that cannot keep a stream open.
+  const run = useQuery(trpc.pipeline.run.queryOptions({ projectId, runId }, { refetchInterval: (q) => (q.state.data && ["queued", "running"].includes(q.state.data.state) ? 15_000 : false) }));
   const [jobId, setJobId] = useState<string | null>(null);
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.pipeline.run.queryKey({ projectId, runId }) });
+  useSubscription(
+    trpc.pipeline.runChanges.subscriptionOptions(
+      { projectId, runId },
+      {
+        onData: () => {
+          void refresh();
+          void queryClient.invalidateQueries({ queryKey: trpc.pipeline.job.queryKey() });
+        },
+      },
+    ),
+  );
   const cancel = useMutation(trpc.pipeline.cancel.mutationOptions({ onSuccess: refresh }));
   const rerun = useMutation(trpc.pipeline.rerunFailed.mutationOptions({ onSuccess: refresh }));
   const prov = useMutation({
@@ -115,7 +127,7 @@ export function RunView({ projectId, runId }: { projectId: string; runId: string
         <div>
           <Title order={2}>{r.pipelineId}@{r.pipelineVersion}</Title>
           <Group gap="xs" mt={6}>
-            <Badge color={runStateColor[r.state]} size="lg">{r.state}</Badge>
+            <Badge color={runStateColor[r.state]} size="lg" data-testid="run-state">{r.state}</Badge>
             <RunProgress counts={r.counts} total={r.total} />
             <Text size="sm" c="dimmed">{r.counts.succeeded ?? 0} of {r.total} jobs succeeded · {r.executor} · started by {r.startedBy.split(":")[0]} · {r.experimentIds.length} experiment(s)</Text>
           </Group>

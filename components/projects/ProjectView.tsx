@@ -1,7 +1,8 @@
 "use client";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useQuery } from "@tanstack/react-query";
+import { useEffect } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Anchor, Breadcrumbs, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
 import { IconInfoCircle, IconUsers, IconHistory, IconInbox, IconArchive, IconFolders, IconShieldExclamation, IconUpload, IconTopologyStar3, IconRoute, IconChecklist } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
@@ -9,17 +10,24 @@ import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { AccessibilityBadge, RoleBadge } from "./labels";
 import { RequestAccessButton } from "./AccessRequests";
 import { ProjectOverview } from "./ProjectOverview";
-import { MembersPanel } from "./MembersPanel";
-import { AuditPanel } from "./AuditPanel";
-import { IntakePanel } from "./IntakePanel";
-import { ArchivePanel } from "./ArchivePanel";
-import { BrowsePanel } from "./BrowsePanel";
-import { QuarantinePanel } from "./QuarantinePanel";
-import { UploadPanel } from "./UploadPanel";
-import { RunsPanel } from "@/components/runs/RunsPanel";
-import { WorkflowPanel } from "@/components/governor/WorkflowPanel";
-import { PipelinesPanel } from "@/components/pipelines/PipelinesPanel";
-import { ProjectTasksPanel } from "@/components/tasks/ProjectTasksPanel";
+import { lazyPanel } from "@/components/ui/lazy-panel";
+import { firstQuarantinePage } from "./quarantine-page";
+
+// Each tab's code is its own chunk, fetched when the tab is shown (the tab the page opens on is
+// fetched at once, beside the project): a page carries only what its tab needs (issue #21).
+const LAZY = {
+  members: lazyPanel(() => import("./MembersPanel").then((m) => m.MembersPanel)),
+  audit: lazyPanel(() => import("./AuditPanel").then((m) => m.AuditPanel)),
+  intake: lazyPanel(() => import("./IntakePanel").then((m) => m.IntakePanel)),
+  archive: lazyPanel(() => import("./ArchivePanel").then((m) => m.ArchivePanel)),
+  browse: lazyPanel(() => import("./BrowsePanel").then((m) => m.BrowsePanel)),
+  quarantine: lazyPanel(() => import("./QuarantinePanel").then((m) => m.QuarantinePanel)),
+  upload: lazyPanel(() => import("./UploadPanel").then((m) => m.UploadPanel)),
+  pipelines: lazyPanel(() => import("@/components/pipelines/PipelinesTab").then((m) => m.PipelinesTab)),
+  workflow: lazyPanel(() => import("@/components/governor/WorkflowPanel").then((m) => m.WorkflowPanel)),
+  tasks: lazyPanel(() => import("@/components/tasks/ProjectTasksPanel").then((m) => m.ProjectTasksPanel)),
+};
+const { members: MembersPanel, audit: AuditPanel, intake: IntakePanel, archive: ArchivePanel, browse: BrowsePanel, quarantine: QuarantinePanel, upload: UploadPanel, pipelines: PipelinesTab, workflow: WorkflowPanel, tasks: ProjectTasksPanel } = LAZY;
 
 export function ProjectView({ projectId, initialTab }: { projectId: string; initialTab: string }) {
   const trpc = useTRPC();
@@ -31,6 +39,15 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   const askedTab = params.get("tab") ?? initialTab;
   const tab = askedTab === "runs" ? "pipelines" : askedTab;
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, { retry: false }));
+  // A list tab opened directly asks for its first page together with the project (one request),
+  // not once the project has arrived: a round trip less before its rows show.
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    void LAZY[(askedTab === "runs" ? "pipelines" : askedTab) as keyof typeof LAZY]?.preload().catch(() => undefined);
+    if (askedTab === "quarantine") void queryClient.prefetchQuery({ ...trpc.intake.quarantine.queryOptions(firstQuarantinePage(projectId)), retry: false });
+    // Only the tab the page was opened on: switching tabs later loads as usual.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   if (project.isPending) return <Stack><Skeleton h={36} w={300} /><Skeleton h={200} /></Stack>;
   if (project.error) {
@@ -93,10 +110,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
         {canReadData && <Tabs.Panel value="workflow" pt="lg"><WorkflowPanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}
         {canReadData && (
           <Tabs.Panel value="pipelines" pt="lg">
-            <Stack gap="xl">
-              <PipelinesPanel projectId={p.id} canRun={canUpload} isOwner={isOwner} />
-              <RunsPanel projectId={p.id} />
-            </Stack>
+            <PipelinesTab projectId={p.id} canRun={canUpload} isOwner={isOwner} />
           </Tabs.Panel>
         )}
         {canSeeQuarantine && <Tabs.Panel value="quarantine" pt="lg"><QuarantinePanel projectId={p.id} isOwner={isOwner} /></Tabs.Panel>}

@@ -12,8 +12,9 @@ import { BulkRunModal, SelectionBar, type BulkAction } from "@/components/ui/Bul
 import {
   emptySelection, isSelected, pageState, selectedCount, selectionProblem, selectMatching, toggle, togglePage, toSelection, type RowSelection,
 } from "@/lib/portal/selection";
+import { firstQuarantinePage, QUARANTINE_PAGE } from "./quarantine-page";
 
-const PAGE = 100;
+const PAGE = QUARANTINE_PAGE;
 const NOUN: [string, string] = ["instance", "instances"];
 const num = (x: number) => x.toLocaleString("en");
 
@@ -31,7 +32,7 @@ export function QuarantinePanel({ projectId, isOwner }: { projectId: string; isO
   const setFilter = (f: QuarantineFilterState) => { setFilterState(f); setCursors([]); setSel(emptySelection()); };
   const setSort = (v: typeof sort) => { setSortState(v); setCursors([]); };
   const cursor = cursors[cursors.length - 1];
-  const list = useQuery(trpc.intake.quarantine.queryOptions({ projectId, ...filter, sort, limit: PAGE, ...(cursor ? { cursor } : {}) }, { refetchInterval: bulk ? false : 5_000 }));
+  const list = useQuery(trpc.intake.quarantine.queryOptions({ ...firstQuarantinePage(projectId), ...filter, sort, ...(cursor ? { cursor } : {}) }, { refetchInterval: bulk ? false : 5_000 }));
   const projects = useQuery({ ...trpc.project.list.queryOptions({}), enabled: isOwner });
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.intake.quarantine.queryKey() });
   const onError = (title: string) => (e: { message: string }) => notifications.show({ color: "red", title, message: e.message });

@@ -3,7 +3,8 @@
 // details (command, exit code, host, timings, stdout/stderr, log records) and the run's log.
 import { useState } from "react";
 import Link from "next/link";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
 import { Alert, Anchor, Badge, Breadcrumbs, Code, Drawer, Group, Paper, ScrollArea, Stack, Table, Text, Title } from "@mantine/core";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
@@ -16,13 +17,26 @@ const short = (path: string | null) => (path ?? "").replace(/^root\//, "");
 
 export function ReportedRunView({ projectId, runId }: { projectId: string; runId: string }) {
   const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const [node, setNode] = useState<string | null>(null);
   const [jobPath, setJobPath] = useState<string | null>(null);
   const run = useQuery({
     ...trpc.reportedRuns.get.queryOptions({ projectId, runId }, { retry: false }),
-    refetchInterval: (q) => (q.state.data && ["running", "registered"].includes(q.state.data.state) ? 2_000 : false),
+    // Changes are pushed (reportedRuns.changes); the slow poll only covers a connection that cannot keep a stream open.
+    refetchInterval: (q) => (q.state.data && ["running", "registered"].includes(q.state.data.state) ? 15_000 : false),
   });
   const job = useQuery({ ...trpc.reportedRuns.job.queryOptions({ projectId, runId, path: jobPath ?? "" }), enabled: jobPath !== null });
+  useSubscription(
+    trpc.reportedRuns.changes.subscriptionOptions(
+      { projectId, runId },
+      {
+        onData: () => {
+          void queryClient.invalidateQueries({ queryKey: trpc.reportedRuns.get.queryKey({ projectId, runId }) });
+          void queryClient.invalidateQueries({ queryKey: trpc.reportedRuns.job.queryKey() });
+        },
+      },
+    ),
+  );
   const crumbs = (
     <Breadcrumbs>
       <Anchor component={Link} href="/projects">Projects</Anchor>

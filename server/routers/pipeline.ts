@@ -2,6 +2,7 @@
 // versions from YAML/JSON (owners; problems come back with their line, node and link), runs
 // (members start, cancel and re-run failed jobs; collaborators read runs, jobs, logs, provenance).
 import { TRPCError } from "@trpc/server";
+import { pipelineRunChanges } from "@/server/monitoring/run-watch";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
 import { experimentResultsInput, jobRefInput, listRunsInput, pipelineRefInput, registerDefinitionInput, runRefInput, startRunInput } from "@/lib/pipelines/api";
@@ -121,6 +122,12 @@ export const pipelineRouter = router({
         if (e instanceof PipelineNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: e.message });
         throw e;
       }
+    }),
+  /** The run's changes pushed while its page is open: the page refetches the run on each new version. */
+  runChanges: projectProcedure("collaborator")
+    .input(runRefInput)
+    .subscription(async function* ({ ctx, input, signal }) {
+      yield* pipelineRunChanges(ctx.prisma, ctx.project.id, input.runId, signal);
     }),
   provenance: projectProcedure("collaborator")
     .input(runRefInput)

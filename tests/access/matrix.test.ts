@@ -194,6 +194,7 @@ const MATRIX: Record<string, Row> = {
   // Runs reported from outside through /pim (issue #13): whoever reads the project's data sees them.
   "reportedRuns.list": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "reportedRuns.get": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.reportedRunId }) },
+  "reportedRuns.changes": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.reportedRunId }) },
   "reportedRuns.job": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.reportedRunId, path: f.reportedJobPath }) },
   "pipeline.tools": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "pipeline.pipelines": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
@@ -203,6 +204,7 @@ const MATRIX: Record<string, Row> = {
   "pipeline.registerPipeline": { requires: "owner", mutates: true, input: (f, _p, n) => ({ projectId: f.projectId, text: `kind: pipeline\nid: p${n}\nversion: 1\nsources: { s: { from: scans } }\nnodes:\n  a: { tool: fixture-echo, in: { dicom: s } }\n` }) },
   "pipeline.start": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, pipeline: "fixture", experimentIds: [f.archiveExperimentId] }) },
   "pipeline.runs": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },
+  "pipeline.runChanges": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.failedRunId }) },
   "pipeline.run": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, runId: f.failedRunId }) },
   "pipeline.job": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },
   "pipeline.jobLog": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },

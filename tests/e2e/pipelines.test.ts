@@ -3,7 +3,7 @@
 // runs list, the run page draws the DAG (elkjs) with the jobs by state, and a job's log opens.
 // Screenshots go to ATRIUM_SCREENSHOTS when it is set.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -13,6 +13,7 @@ import { devSignIn, launchChromium } from "../helpers/browser";
 import { seedSubject } from "../archive/seed";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { registerExamples } from "@/server/pipelines/registry";
+import { pipelineSchema, toolSchema } from "@/lib/pipelines/schema";
 
 const prefix = `atrium-pipelines-e2e-${process.pid}`;
 process.env.ATRIUM_QUEUE_PREFIX = prefix;
@@ -90,6 +91,54 @@ describe("the Pipelines tab", () => {
     await page.getByTestId("result-resources").getByText("NIFTI").first().waitFor();
     await page.getByTestId("case-chain").getByRole("link", { name: "Pipeline dicom-stats 1" }).waitFor();
     await shot("browse-experiment-results");
+  }, 240_000);
+
+  it("the run page follows a run live: a failing job's log streams, the run fails, and re-running the failed jobs makes it succeed, all without a reload", async () => {
+    // A tool that writes a few lines a second apart, then fails unless the marker file exists.
+    const marker = path.join(dataDir, "flaky-marker");
+    const tool = toolSchema.parse({
+      kind: "tool", id: "flaky", version: "1",
+      command: ["sh", "-c", `echo "reading {dicom}"; for i in 1 2 3 4; do echo "step $i of 4"; sleep 1; done; test -f ${marker} || (echo "marker missing: failing on purpose" >&2; exit 3); echo "all steps done"`],
+      inputs: [{ id: "dicom", type: "dicom-series" }],
+      requires: { binaries: ["sh"] },
+    });
+    await db.prisma.pipelineTool.create({ data: { scope: P, projectId: P, toolId: tool.id, version: tool.version, definition: tool as object, sourceText: "e2e" } });
+    const pipe = pipelineSchema.parse({ kind: "pipeline", id: "flaky-pipe", version: "1", sources: { series: { from: "scans" } }, nodes: { flaky: { tool: "flaky", in: { dicom: "series" } } } });
+    await db.prisma.pipeline.create({ data: { scope: P, projectId: P, pipelineId: pipe.id, version: pipe.version, definition: pipe as object, sourceText: "e2e", toolVersions: { flaky: "1" } } });
+
+    await page.goto(`${app.url}/projects/${P}?tab=pipelines`);
+    await page.getByRole("row", { name: /flaky-pipe/ }).getByRole("button", { name: "Run on all experiments" }).click();
+    await page.getByText("Run started").waitFor();
+    const run = await db.prisma.pipelineRun.findFirstOrThrow({ where: { projectId: P, pipelineId: "flaky-pipe" } });
+    await page.goto(`${app.url}/projects/${P}/runs/${run.id}`);
+    // Marks this page: a reload would lose it.
+    await page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 1));
+    const runState = page.getByTestId("run-state");
+    await runState.getByText("running").waitFor({ timeout: 60_000 });
+    await page.getByRole("row", { name: /flaky.*running/ }).first().waitFor({ timeout: 30_000 });
+    await shot("pipeline-run-live-running");
+    await page.getByRole("row", { name: /flaky.*running/ }).first().click();
+    const log = page.getByTestId("job-log");
+    await log.getByText(/step 1 of 4/).waitFor({ timeout: 30_000 });
+    await page.getByTestId("log-live").getByText("live").waitFor();
+    await log.getByText(/step 4 of 4/).waitFor({ timeout: 30_000 });
+    await log.getByText(/failing on purpose/).waitFor({ timeout: 30_000 });
+    await page.getByTestId("log-live").getByText("complete").waitFor();
+    await shot("pipeline-failing-job-log");
+    await page.keyboard.press("Escape");
+    await runState.getByText("failed").waitFor({ timeout: 60_000 });
+    expect(await page.getByRole("row", { name: /flaky.*failed/ }).count()).toBe(2);
+    await page.getByText(/code 3/).first().waitFor();
+    await shot("pipeline-run-failed");
+
+    writeFileSync(marker, "present");
+    await page.getByRole("button", { name: "Re-run failed jobs" }).click();
+    await runState.getByText(/queued|running/).waitFor({ timeout: 30_000 });
+    await runState.getByText("succeeded").waitFor({ timeout: 90_000 });
+    expect(await page.getByRole("row", { name: /flaky.*succeeded/ }).count()).toBe(2);
+    expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(1);
+    await shot("pipeline-run-retried");
+    expect((await db.prisma.pipelineRun.findUniqueOrThrow({ where: { id: run.id } })).state).toBe("succeeded");
   }, 240_000);
 
   it("an owner registers a pipeline from the portal: a mistake comes back at its line, a good one is listed", async () => {
