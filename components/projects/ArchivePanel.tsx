@@ -12,7 +12,9 @@ import {
   emptySelection, isSelected, pageState, selectedCount, selectionProblem, selectMatching, toggle, togglePage, toSelection, type RowSelection,
 } from "@/lib/portal/selection";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
+import { LightBadge, LightCheckbox, LightTd, LightTr, lightText } from "@/components/ui/light";
 import { ForwardPanel } from "./ForwardPanel";
+import { firstArchivePage } from "./first-pages";
 
 type Kind = "local" | "xnat";
 type State = "queued" | "sending" | "verifying" | "archived" | "failed";
@@ -23,6 +25,11 @@ const STATES: State[] = ["queued", "sending", "verifying", "archived", "failed"]
 function mb(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
 }
+
+// A page shows 100 rows: plain elements with Mantine's variables (components/ui/light), issue #21.
+const SM_MONO = { ...lightText.sm, ...lightText.mono } as const;
+const XS_DIM = { ...lightText.xs, ...lightText.dimmed } as const;
+const XS_DIM_NOWRAP = { ...XS_DIM, whiteSpace: "nowrap" } as const;
 
 function relative(d: Date | string): string {
   const ms = new Date(d).getTime() - Date.now();
@@ -163,7 +170,7 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
   const [sel, setSel] = useState<RowSelection<{ state?: State }>>(emptySelection());
   const [bulk, setBulk] = useState<BulkAction | null>(null);
   const cursor = cursors[cursors.length - 1];
-  const status = useQuery(trpc.archive.status.queryOptions({ projectId, sort, ...(state ? { state } : {}), ...(cursor ? { cursor } : {}) }, { refetchInterval: bulk ? false : 3_000 }));
+  const status = useQuery(trpc.archive.status.queryOptions({ ...firstArchivePage(projectId), sort, ...(state ? { state } : {}), ...(cursor ? { cursor } : {}) }, { refetchInterval: bulk ? false : 3_000 }));
   const retry = useMutation(
     trpc.archive.retry.mutationOptions({
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.archive.status.queryKey({ projectId }) }),
@@ -294,40 +301,40 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
           {s?.studies.map((r) => {
             const pct = r.totalBytes ? Math.round((r.doneBytes / r.totalBytes) * 100) : 0;
             return (
-              <Table.Tr key={r.studyId} data-testid={`archive-row-${r.state}`}>
+              <LightTr key={r.studyId} data-testid={`archive-row-${r.state}`}>
                 {isOwner && (
-                  <Table.Td>
-                    {r.state === "failed" && <Checkbox aria-label="Select this failed study" checked={isSelected(sel, r.studyId)} onChange={() => setSel(toggle(sel, r.studyId))} />}
-                  </Table.Td>
+                  <LightTd>
+                    {r.state === "failed" && <LightCheckbox label="Select this failed study" checked={isSelected(sel, r.studyId)} onChange={() => setSel(toggle(sel, r.studyId))} />}
+                  </LightTd>
                 )}
-                <Table.Td>
-                  <Text size="sm" ff="monospace">{r.subjectLabel}</Text>
-                  {r.experiment && <Text size="xs">{[r.experiment.studyDate, r.experiment.modalities.join("/"), r.experiment.description].filter(Boolean).join(" · ")}</Text>}
-                  <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</Text>
-                </Table.Td>
-                <Table.Td><Text size="sm">{r.state === "archived" ? r.archivedInstances : r.instances}</Text></Table.Td>
-                <Table.Td><Badge color={stateColor[r.state]} variant="light">{r.state}</Badge></Table.Td>
-                <Table.Td>
+                <LightTd>
+                  <div style={SM_MONO}>{r.subjectLabel}</div>
+                  {r.experiment && <div style={lightText.xs}>{[r.experiment.studyDate, r.experiment.modalities.join("/"), r.experiment.description].filter(Boolean).join(" · ")}</div>}
+                  <div style={XS_DIM_NOWRAP}>{r.targetKind === "xnat" ? "XNAT" : "local"} · queued {relative(r.queuedAt)}</div>
+                </LightTd>
+                <LightTd><div style={lightText.sm}>{r.state === "archived" ? r.archivedInstances : r.instances}</div></LightTd>
+                <LightTd><LightBadge color={stateColor[r.state]} size="md">{r.state}</LightBadge></LightTd>
+                <LightTd>
                   {(r.state === "sending" || r.state === "verifying") && (
                     <Stack gap={2}>
                       <Progress value={r.state === "verifying" ? 100 : pct} animated striped color={stateColor[r.state]} aria-label="Archive progress" />
                       <Text size="xs" c="dimmed">{r.state === "verifying" ? "checking what arrived" : pct >= 100 ? `${mb(r.totalBytes)} sent, waiting for the archive to store it` : `${mb(r.doneBytes)} of ${mb(r.totalBytes)} (${pct}%)`}</Text>
                     </Stack>
                   )}
-                  {r.state === "queued" && <Text size="xs" c="dimmed">waiting for a worker</Text>}
+                  {r.state === "queued" && <div style={XS_DIM}>waiting for a worker</div>}
                   {r.state === "archived" && (
-                    <Stack gap={0}>
-                      <Text size="xs">
+                    <div>
+                      <div style={lightText.xs}>
                         {r.location && /^https?:/.test(r.location) ? <Anchor href={r.location} target="_blank" size="xs" ff="monospace">{r.location}</Anchor> : "in the local archive"}
-                      </Text>
-                      <Text size="xs" c="dimmed">{r.archivedAt ? `archived ${relative(r.archivedAt)}` : ""}{r.receivingAgain ? " · new instances arrived: will be archived again" : ""}</Text>
+                      </div>
+                      <div style={XS_DIM}>{r.archivedAt ? `archived ${relative(r.archivedAt)}` : ""}{r.receivingAgain ? " · new instances arrived: will be archived again" : ""}</div>
                       {r.verificationNote && (
                         <Group gap={4} wrap="nowrap" align="flex-start" mt={2} data-testid="archive-note">
                           <IconInfoCircle size={14} color="var(--mantine-color-teal-7)" style={{ flexShrink: 0, marginTop: 1 }} aria-hidden />
                           <Text size="xs" c="teal.9">{r.verificationNote}</Text>
                         </Group>
                       )}
-                    </Stack>
+                    </div>
                   )}
                   {r.state === "failed" && (
                     <Stack gap={2}>
@@ -335,10 +342,10 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
                       <Text size="xs" c="dimmed">{r.nextAttemptAt ? `next attempt ${relative(r.nextAttemptAt)}` : "no automatic retry left: fix the cause, then retry"}</Text>
                     </Stack>
                   )}
-                </Table.Td>
-                <Table.Td><Text size="sm">{r.attempts}</Text></Table.Td>
+                </LightTd>
+                <LightTd><div style={lightText.sm}>{r.attempts}</div></LightTd>
                 {isOwner && (
-                  <Table.Td>
+                  <LightTd>
                     {r.state === "failed" && (
                       <Tooltip label="Queue this study again now">
                         <Button size="xs" variant="light" leftSection={<IconRefresh size={14} />} loading={retry.isPending && retry.variables?.studyId === r.studyId} onClick={() => retry.mutate({ projectId, studyId: r.studyId })}>
@@ -346,9 +353,9 @@ function ArchiveStatus({ projectId, isOwner }: { projectId: string; isOwner: boo
                         </Button>
                       </Tooltip>
                     )}
-                  </Table.Td>
+                  </LightTd>
                 )}
-              </Table.Tr>
+              </LightTr>
             );
           })}
         </Table.Tbody>

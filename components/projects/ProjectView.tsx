@@ -11,7 +11,7 @@ import { AccessibilityBadge, RoleBadge } from "./labels";
 import { RequestAccessButton } from "./AccessRequests";
 import { ProjectOverview } from "./ProjectOverview";
 import { lazyPanel } from "@/components/ui/lazy-panel";
-import { firstQuarantinePage } from "./quarantine-page";
+import { firstArchivePage, firstQuarantinePage } from "./first-pages";
 
 // Each tab's code is its own chunk, fetched when the tab is shown (the tab the page opens on is
 // fetched at once, beside the project): a page carries only what its tab needs (issue #21).
@@ -45,6 +45,10 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   useEffect(() => {
     void LAZY[(askedTab === "runs" ? "pipelines" : askedTab) as keyof typeof LAZY]?.preload().catch(() => undefined);
     if (askedTab === "quarantine") void queryClient.prefetchQuery({ ...trpc.intake.quarantine.queryOptions(firstQuarantinePage(projectId)), retry: false });
+    if (askedTab === "archive") {
+      void queryClient.prefetchQuery({ ...trpc.archive.status.queryOptions(firstArchivePage(projectId)), retry: false });
+      void queryClient.prefetchQuery({ ...trpc.archive.target.queryOptions({ projectId }), retry: false });
+    }
     // Only the tab the page was opened on: switching tabs later loads as usual.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);

@@ -12,7 +12,7 @@ import { BulkRunModal, SelectionBar, type BulkAction } from "@/components/ui/Bul
 import {
   emptySelection, isSelected, pageState, selectedCount, selectionProblem, selectMatching, toggle, togglePage, toSelection, type RowSelection,
 } from "@/lib/portal/selection";
-import { firstQuarantinePage, QUARANTINE_PAGE } from "./quarantine-page";
+import { firstQuarantinePage, QUARANTINE_PAGE } from "./first-pages";
 
 const PAGE = QUARANTINE_PAGE;
 const NOUN: [string, string] = ["instance", "instances"];

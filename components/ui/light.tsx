@@ -24,6 +24,14 @@ export function LightTd({ children }: { children?: ReactNode }) {
   return <td className={TD}>{children}</td>;
 }
 
+/** Text styles for rows: Mantine's sizes and colours as plain style objects (shared, not rebuilt per row). */
+export const lightText = {
+  sm: { fontSize: "var(--mantine-font-size-sm)", lineHeight: "var(--mantine-line-height-sm)" },
+  xs: { fontSize: "var(--mantine-font-size-xs)", lineHeight: "var(--mantine-line-height-xs)" },
+  mono: { fontFamily: "var(--mantine-font-family-monospace)" },
+  dimmed: { color: "var(--mantine-color-dimmed)" },
+} as const;
+
 const iconStyles = new Map<string, React.CSSProperties>();
 function iconStyle(color: string): React.CSSProperties {
   let s = iconStyles.get(color);
@@ -44,20 +52,20 @@ export function LightIconButton({ label, title, color = "blue", onClick, childre
 }
 
 const badgeStyles = new Map<string, React.CSSProperties>();
-/** `<Badge variant="light" size="sm">`. */
-export function LightBadge({ color, children, mb }: { color: string; children: ReactNode; mb?: number }) {
-  const key = `${color}:${mb ?? 0}`;
+/** `<Badge variant="light" size={size}>` (sm by default). */
+export function LightBadge({ color, children, mb, size = "sm" }: { color: string; children: ReactNode; mb?: number; size?: "sm" | "md" }) {
+  const key = `${color}:${mb ?? 0}:${size}`;
   let style = badgeStyles.get(key);
   if (!style) {
     style = {
-      "--badge-height": "var(--badge-height-sm)", "--badge-padding-x": "var(--badge-padding-x-sm)", "--badge-fz": "var(--badge-fz-sm)",
+      "--badge-height": `var(--badge-height-${size})`, "--badge-padding-x": `var(--badge-padding-x-${size})`, "--badge-fz": `var(--badge-fz-${size})`,
       "--badge-bg": `var(--mantine-color-${color}-light)`, "--badge-color": `var(--mantine-color-${color}-light-color)`, "--badge-bd": BORDER,
       ...(mb ? { marginBottom: `calc(${mb / 16}rem * var(--mantine-scale))` } : {}),
     } as React.CSSProperties;
     badgeStyles.set(key, style);
   }
   return (
-    <div className={Badge.classes.root} data-variant="light" data-size="sm" style={style}>
+    <div className={Badge.classes.root} data-variant="light" data-size={size} style={style}>
       <span className={Badge.classes.label}>{children}</span>
     </div>
   );
