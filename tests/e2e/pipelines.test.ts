@@ -98,7 +98,7 @@ describe("the Pipelines tab", () => {
     const marker = path.join(dataDir, "flaky-marker");
     const tool = toolSchema.parse({
       kind: "tool", id: "flaky", version: "1",
-      command: ["sh", "-c", `echo "reading {dicom}"; for i in 1 2 3 4; do echo "step $i of 4"; sleep 1; done; test -f ${marker} || (echo "marker missing: failing on purpose" >&2; exit 3); echo "all steps done"`],
+      command: ["sh", "-c", `echo "reading {dicom}"; for i in 1 2 3 4; do echo "step $i of 4"; sleep 1; done; test -f ${marker} || echo "marker missing: failing on purpose" >&2; test -f ${marker} || exit 3; echo "all steps done"`],
       inputs: [{ id: "dicom", type: "dicom-series" }],
       requires: { binaries: ["sh"] },
     });
