@@ -5,9 +5,6 @@
 //
 // Run: npx tsx bench/portal-lists-browser.ts [--rows 100000] [--rounds 5]
 // Needs the test PostgreSQL and Redis, the portal build (made when missing) and /usr/bin/chromium.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "100000" }, rounds: { type: "string", default: "5" } } });
@@ -16,23 +13,19 @@ const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
 const { seedPortalRows } = await import("./portal-rows");
-const { openBenchDatabase, pct } = await import("./bench-db");
-const { buildIsCurrent, buildPortal } = await import("../server/launch/build");
-const { startAtrium } = await import("../tests/helpers/atrium-process");
+const { pct } = await import("./bench-db");
+const { openBrowserBench } = await import("./browser-bench");
 const { devSignIn, launchChromium } = await import("../tests/helpers/browser");
 
-if (!buildIsCurrent()) buildPortal();
-const h = await openBenchDatabase("portal-browser");
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-bench-portal-"));
+const bench = await openBrowserBench("portal-browser");
+const h = bench.db;
 const P = "BENCH";
-let stop: (() => Promise<unknown>) | null = null;
 try {
   await h.sql.exec(`INSERT INTO "User" (id, email, name) VALUES ('owner1', 'owner@bench.invalid', 'Owner')`);
   await h.prisma.project.create({ data: { id: P, idLower: "bench", name: "Bench", members: { create: { userId: "owner1", role: "owner" } } } });
   await seedPortalRows(h.sql, P, N);
 
-  const app = await startAtrium({ DATABASE_URL: h.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: `atrium-bench-portal-${process.pid}`, ATRIUM_LOG_LEVEL: "error" });
-  stop = () => app.stop();
+  const app = await bench.start();
   // Warm means settled: the seeded queued studies have been handed to the archive worker (with no
   // target here they fail at once) and the tables are vacuumed, so no background work runs while
   // pages are timed.
@@ -74,7 +67,5 @@ try {
     await browser.close();
   }
 } finally {
-  await stop?.();
-  await h.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

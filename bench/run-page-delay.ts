@@ -12,8 +12,6 @@
 //
 // Run: npx tsx bench/run-page-delay.ts [--rounds 30] [--minutes 30]
 // Needs the test PostgreSQL and Redis, the portal build (made when missing) and /usr/bin/chromium.
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -22,20 +20,18 @@ const ROUNDS = Number(values.rounds);
 const MINUTES = Number(values.minutes);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
 
-const { openBenchDatabase, pct } = await import("./bench-db");
-const { buildIsCurrent, buildPortal } = await import("../server/launch/build");
-const { startAtrium } = await import("../tests/helpers/atrium-process");
+const { pct } = await import("./bench-db");
+const { openBrowserBench } = await import("./browser-bench");
 const { devSignIn, launchChromium } = await import("../tests/helpers/browser");
 const { createProjectToken } = await import("../server/tokens/create");
 const { registration } = await import("../tests/pim/fastr-reporter");
 const { toolSchema, pipelineSchema } = await import("../lib/pipelines/schema");
 
-if (!buildIsCurrent()) buildPortal();
-const h = await openBenchDatabase("run-delay");
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atrium-bench-run-delay-"));
+const bench = await openBrowserBench("run-delay");
+const h = bench.db;
+const dataDir = bench.dataDir;
 const P = "BENCH";
 const JOBS = ROUNDS + 2;
-let stop: (() => Promise<unknown>) | null = null;
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms · p95 ${pct(xs, 95).toFixed(0)} ms · max ${Math.max(...xs).toFixed(0)} ms`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 try {
@@ -58,8 +54,7 @@ try {
     include: { jobs: { orderBy: { sample: "asc" } } },
   });
 
-  const app = await startAtrium({ DATABASE_URL: h.url, ATRIUM_DATA_DIR: dataDir, ATRIUM_QUEUE_PREFIX: `atrium-bench-run-delay-${process.pid}`, ATRIUM_LOG_LEVEL: "error" });
-  stop = () => app.stop();
+  const app = await bench.start();
   const auth = `Basic ${Buffer.from(`fastr:${token}`).toString("base64")}`;
   const pim = (method: string, url: string, body: unknown) =>
     fetch(`${app.url}/pim/api/${url}`, { method, headers: { "content-type": "application/json", authorization: auth }, body: JSON.stringify(body) }).then(async (r) => {
@@ -152,7 +147,5 @@ try {
     await browser.close();
   }
 } finally {
-  await stop?.();
-  await h.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await bench.close();
 }
