@@ -40,21 +40,23 @@ try {
   await p.project.create({ data: { id: P, idLower: "bench", name: "Bench", members: { create: { userId: owner.id, role: "owner" } } } });
   const { token } = await createProjectToken(p, { projectId: P, name: "fastr", scopes: ["report"] }, owner.id);
 
-  // An Atrium run of one node with JOBS jobs, cancelled (so that no worker picks them up: the bench
-  // writes their states itself, as a worker would).
+  const app = await bench.start();
+  // An Atrium run of one node, running, with JOBS jobs waiting for a gate job that stays queued:
+  // made once Atrium runs (its workers re-queue queued jobs only when they start), so no worker
+  // takes them and the bench writes their states itself, as a worker would.
   const tool = toolSchema.parse({ kind: "tool", id: "bench-echo", version: "1", command: ["echo", "{dicom}"], inputs: [{ id: "dicom", type: "dicom-series" }] });
   await p.pipelineTool.create({ data: { scope: P, projectId: P, toolId: tool.id, version: tool.version, definition: tool as object, sourceText: "bench" } });
   const pipe = pipelineSchema.parse({ kind: "pipeline", id: "bench", version: "1", sources: { series: { from: "scans" } }, nodes: { echo: { tool: "bench-echo", in: { dicom: "series" } } } });
   const pipeRow = await p.pipeline.create({ data: { scope: P, projectId: P, pipelineId: pipe.id, version: pipe.version, definition: pipe as object, sourceText: "bench", toolVersions: { echo: "1" } } });
+  const jobRow = (key: string, state: "queued" | "waiting", after: string[]) => ({ key, node: "echo", sample: key.split(":")[1]!, level: "scan", toolId: "bench-echo", toolVersion: "1", executor: "local", workDir: dataDir, logPath: path.join(dataDir, `${key}.log`), inputs: {}, state, after });
   const run = await p.pipelineRun.create({
     data: {
-      projectId: P, pipelineRowId: pipeRow.id, pipelineId: "bench", pipelineVersion: "1", experimentIds: [], startedBy: "bench", executor: "local", workDir: dataDir, state: "cancelled",
-      jobs: { create: Array.from({ length: JOBS }, (_, i) => ({ key: `echo:s${i}`, node: "echo", sample: `s${i}`, level: "scan", toolId: "bench-echo", toolVersion: "1", executor: "local", workDir: dataDir, logPath: path.join(dataDir, `s${i}.log`), inputs: {}, state: "cancelled" as const })) },
+      projectId: P, pipelineRowId: pipeRow.id, pipelineId: "bench", pipelineVersion: "1", experimentIds: [], startedBy: "bench", executor: "local", workDir: dataDir, state: "running",
+      jobs: { create: [jobRow("echo:gate", "queued", []), ...Array.from({ length: JOBS }, (_, i) => jobRow(`echo:s${String(i).padStart(3, "0")}`, "waiting", ["echo:gate"]))] },
     },
-    include: { jobs: { orderBy: { sample: "asc" } } },
+    include: { jobs: { where: { state: "waiting" }, orderBy: { sample: "asc" } } },
   });
 
-  const app = await bench.start();
   const auth = `Basic ${Buffer.from(`fastr:${token}`).toString("base64")}`;
   const pim = (method: string, url: string, body: unknown) =>
     fetch(`${app.url}/pim/api/${url}`, { method, headers: { "content-type": "application/json", authorization: auth }, body: JSON.stringify(body) }).then(async (r) => {
@@ -95,7 +97,7 @@ try {
     // An Atrium run: each round one job succeeds, written as the worker writes it.
     await page.goto(`${app.url}/projects/${P}/runs/${run.id}`);
     await page.getByRole("img", { name: "Pipeline graph" }).waitFor({ timeout: 30_000 });
-    await rowsShown("tbody tr", "cancelled", JOBS);
+    await rowsShown("tbody tr", "waiting", JOBS);
     await sleep(1_000);
     const ownDelay: number[] = [];
     for (let k = 1; k <= ROUNDS; k++) {

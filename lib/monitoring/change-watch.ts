@@ -14,10 +14,13 @@ interface Poll {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
+/** How long to wait before the next read: a number, or one chosen from the last version seen. */
+export type PollInterval = number | ((lastVersion: string | null | undefined) => number);
+
 export class ChangeWatch {
   private readonly polls = new Map<string, Poll>();
 
-  constructor(private readonly intervalMs = 250) {}
+  constructor(private readonly interval: PollInterval = 250) {}
 
   /** Keys polled right now (for tests and the operations view). */
   get activeKeys(): string[] {
@@ -98,7 +101,7 @@ export class ChangeWatch {
         for (const l of poll.listeners) l({ error });
       }
       if (this.polls.get(key) === poll) this.schedule(key, poll);
-    }, this.intervalMs);
+    }, typeof this.interval === "number" ? this.interval : this.interval(poll.last));
     poll.timer.unref?.();
   }
 }

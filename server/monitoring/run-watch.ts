@@ -7,11 +7,15 @@ import { ChangeWatch } from "@/lib/monitoring/change-watch";
 
 /** How often a watched run's version is read (one query per run, whatever the number of pages). */
 export const RUN_WATCH_INTERVAL_MS = 250;
+/** …and once the run has ended (a page left open on a finished run; a re-run is seen within this). */
+export const ENDED_RUN_WATCH_INTERVAL_MS = 2_000;
+const ENDED = /^(succeeded|failed|cancelled|success|finished)\|/;
+const runInterval = (last: string | null | undefined) => (last && ENDED.test(last) ? ENDED_RUN_WATCH_INTERVAL_MS : RUN_WATCH_INTERVAL_MS);
 
 const watches = new WeakMap<PrismaClient, ChangeWatch>();
 function watchOf(prisma: PrismaClient) {
   let w = watches.get(prisma);
-  if (!w) watches.set(prisma, (w = new ChangeWatch(RUN_WATCH_INTERVAL_MS)));
+  if (!w) watches.set(prisma, (w = new ChangeWatch(runInterval)));
   return w;
 }
 

@@ -97,4 +97,30 @@ describe("ChangeWatch", () => {
     await gen.return(undefined);
     expect(watch.activeKeys).toEqual([]);
   });
+
+  it("chooses the next read's delay from the last version (a finished run is read less often)", async () => {
+    const watch = new ChangeWatch((last) => (last === "ended" ? 1_000 : 10));
+    let version = "running";
+    let reads = 0;
+    const ac = new AbortController();
+    const seen: (string | null)[] = [];
+    const done = collect(
+      watch.watch("run", async () => {
+        reads++;
+        return version;
+      }, ac.signal),
+      seen,
+    );
+    await sleep(100);
+    const whileRunning = reads;
+    expect(whileRunning).toBeGreaterThan(4);
+    version = "ended";
+    await sleep(50);
+    const atEnd = reads;
+    await sleep(300);
+    expect(reads - atEnd).toBeLessThanOrEqual(1);
+    ac.abort();
+    await done;
+    expect(seen).toEqual(["running", "ended"]);
+  });
 });
