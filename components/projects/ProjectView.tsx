@@ -43,7 +43,7 @@ export function ProjectView({ projectId, initialTab }: { projectId: string; init
   // not once the project has arrived: a round trip less before its rows show.
   const queryClient = useQueryClient();
   useEffect(() => {
-    void LAZY[(askedTab === "runs" ? "pipelines" : askedTab) as keyof typeof LAZY]?.preload().catch(() => undefined);
+    void LAZY[tab as keyof typeof LAZY]?.preload().catch(() => undefined);
     if (askedTab === "quarantine") void queryClient.prefetchQuery({ ...trpc.intake.quarantine.queryOptions(firstQuarantinePage(projectId)), retry: false });
     if (askedTab === "archive") {
       void queryClient.prefetchQuery({ ...trpc.archive.status.queryOptions(firstArchivePage(projectId)), retry: false });
