@@ -5,7 +5,7 @@ import { useState } from "react";
 import { ActionIcon, Button, Card, Checkbox, Drawer, Group, Menu, Modal, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { IconArrowForwardUp, IconEye, IconFilterOff, IconRefresh, IconRoute, IconTrash } from "@tabler/icons-react";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
-import { LightBadge, LightCheckbox, LightIconButton, LightTd, LightTr } from "@/components/ui/light";
+import { LightBadge, LightCheckbox, LightIconButton, LightTd, LightTr, lightText } from "@/components/ui/light";
 
 // Type-only: the schema (and its server-side imports) stays out of the browser bundle.
 import type { QuarantineFilter } from "@/lib/intake/settings";
@@ -132,11 +132,11 @@ export interface QuarantineActions {
 
 // A page shows 100 rows, so a row is plain elements with Mantine's classes and variables
 // (components/ui/light) rather than a dozen Mantine components each (issue #21).
-const SM = { fontSize: "var(--mantine-font-size-sm)", lineHeight: "var(--mantine-line-height-sm)" } as const;
+const SM = lightText.sm;
 const SM_BOLD = { ...SM, fontWeight: 500 } as const;
-const XS = { fontSize: "var(--mantine-font-size-xs)", lineHeight: "var(--mantine-line-height-xs)", color: "var(--mantine-color-dark-3)" } as const;
-const XS_MONO = { ...XS, fontFamily: "var(--mantine-font-family-monospace)" } as const;
-const XS_MONO_DIM = { ...XS_MONO, color: "var(--mantine-color-dimmed)" } as const;
+const XS = { ...lightText.xs, color: "var(--mantine-color-dark-3)" } as const;
+const XS_MONO = { ...XS, ...lightText.mono } as const;
+const XS_MONO_DIM = { ...XS_MONO, ...lightText.dimmed } as const;
 const ROW_ACTIONS = { display: "flex", gap: 4, justifyContent: "flex-end", flexWrap: "nowrap" } as const;
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
 
