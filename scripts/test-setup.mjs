@@ -57,6 +57,7 @@ export const REQUIREMENTS = [
   { what: "tar (XNAT archive uploads)", pkg: "tar", present: (env) => onPath("tar", env) },
   { what: "promtool (checks the /metrics exposition)", pkg: "prometheus", present: (env) => onPath("promtool", env) },
   { what: "pyxnat (a real XNAT client that keeps the XNAT test server honest)", pkg: "python3-pyxnat", present: () => existsSync("/usr/lib/python3/dist-packages/pyxnat/__init__.py") },
+  { what: "dicom3tools' dciodvfy (checks the DICOM SR and SEG that task results export)", pkg: "dicom3tools", present: (env) => onPath("dciodvfy", env) },
   { what: "dcm2niix (the dicom-stats example pipeline)", pkg: "dcm2niix", present: (env) => onPath("dcm2niix", env) },
   {
     what: "SLURM (sbatch, squeue, scontrol, scancel, sinfo, slurmctld, slurmd; scripts/slurm-dev.sh)",

@@ -142,8 +142,9 @@ export function createLocalArchiveDriver(prisma: PrismaClient, blobStore?: BlobS
         const present = Object.fromEntries(Object.entries(studyFields).filter(([, v]) => v !== null));
         const experiment = await tx.archiveExperiment.upsert({
           where: { projectId_studyInstanceUid: { projectId, studyInstanceUid: study.studyInstanceUid } },
-          create: { projectId, subjectId: subject.id, label: study.experimentLabel, studyInstanceUid: study.studyInstanceUid, intakeStudyId: study.studyId, ...studyFields, modalities: [] },
-          update: { subjectId: subject.id, intakeStudyId: study.studyId, ...present },
+          create: { projectId, subjectId: subject.id, label: study.experimentLabel, studyInstanceUid: study.studyInstanceUid, intakeStudyId: study.studyId || null, ...studyFields, modalities: [] },
+          // An export of derived objects (task results as SR/SEG) has no intake study: keep the one recorded.
+          update: { subjectId: subject.id, ...(study.studyId ? { intakeStudyId: study.studyId } : {}), ...present },
         });
         // Scans: create the missing ones in one statement, then read them all back.
         const seriesRows = [...bySeries].map(([seriesUid, items]) => {

@@ -8,6 +8,8 @@ import { z } from "zod";
 import { createGroup, getTask, queues, release, reviewTask, saveDraft, saveTemplate, skip, startNext, submit } from "@/server/tasks/ops";
 import { createUserToken } from "@/server/tasks/user-tokens";
 import { groupAgreement, groupExport, groupResults, groupsOf, taskView, templatesOf } from "@/server/tasks/views";
+import { taskHistory } from "@/server/tasks/history";
+import { exportTaskResult } from "@/server/tasks/export";
 
 /** Collaborators read tasks only when the project allows it (members and owners always). */
 async function requireTaskRead(prisma: PrismaClient, project: ProjectContext) {
@@ -112,6 +114,22 @@ export const tasksRouter = router({
   skip: projectProcedure("member")
     .input(skipInput)
     .mutation(({ ctx, input }) => skip(ctx.prisma, input.taskId, ctx.user.id, input.reason, ctx.project.id)),
+
+  /** The task's result versions with what each changed and what was exported (owners, or the task's own reader). */
+  history: projectProcedure("member")
+    .input(taskRef)
+    .query(({ ctx, input }) => taskHistory(ctx.prisma, input.taskId, ctx.project.id, { userId: ctx.user.id, isOwner: ctx.project.level === "owner" })),
+
+  /** Writes a result version (the latest by default) to the archive again as DICOM SR/SEG. */
+  exportResult: projectProcedure("owner")
+    .input(taskRef.extend({ version: z.number().int().min(1).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const t = await ctx.prisma.task.findFirst({ where: { id: input.taskId, projectId: ctx.project.id }, select: { id: true, state: true } });
+      if (!t) throw new TRPCError({ code: "NOT_FOUND", message: "No such task." });
+      const out = await exportTaskResult(ctx.prisma, t.id, { version: input.version, actorId: ctx.user.id });
+      if (out.version === null) throw new TRPCError({ code: "CONFLICT", message: "This task has no submitted result to export yet." });
+      return out;
+    }),
 
   /** An owner accepts a submitted read (done) or returns it to its reader with a comment (groups with review). */
   review: projectProcedure("owner")

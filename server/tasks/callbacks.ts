@@ -17,10 +17,12 @@ const BACKOFF_MIN = [1, 5, 15, 60];
 export const MAX_ATTEMPTS = 12;
 const nextDelayMs = (attempts: number) => (BACKOFF_MIN[attempts - 1] ?? 360) * 60_000;
 
-/** After a task became done: its workflow callback, its own callback, its group's callback. */
+/** After a task became done: its result exported to the archive (SR/SEG), its workflow callback, its own callback, its group's callback. */
 export async function onTaskDone(prisma: PrismaClient, taskId: string): Promise<void> {
   const t = await prisma.task.findUnique({ where: { id: taskId }, select: { id: true, experimentId: true, callbackUrl: true, callbackContent: true, groupId: true } });
   if (!t) return;
+  // Before the callbacks, so that what they start finds the result in the archive; a failure is recorded on the result.
+  await (await import("./export")).exportTaskResult(prisma, taskId).catch((e: Error) => log.warn({ taskId, error: e.name }, "could not export the task result"));
   // A task a workflow made (or the adjudication of its reads) resolves the workflow's callback;
   // any other task of an experiment in a workflow has it look again.
   const workflow = await (await import("./governor")).resolveWorkflowCallback(prisma, taskId);

@@ -230,6 +230,9 @@ const MATRIX: Record<string, Row> = {
   "tasks.skip": { requires: "member", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.taskId, reason: "wrong anatomy" }) },
   "tasks.review": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.submittedTaskId, decision: "returned", comment: "measure on the axial series" }) },
   "tasks.release": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.lockedTaskId }) },
+  // A task's versions: its own reader (the member read the submitted task) and owners; exports again: owners.
+  "tasks.history": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, taskId: f.submittedTaskId }) },
+  "tasks.exportResult": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, taskId: f.submittedTaskId }) },
   // Workflows (issue #16): collaborators read the workflow, the board and experiments' histories;
   // owners import workflows, force states (with a reason), retry failed callbacks and pause; audited.
   "governor.workflow": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId }) },

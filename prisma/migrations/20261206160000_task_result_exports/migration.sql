@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "TaskResult" ADD COLUMN "exports" JSONB,
+ADD COLUMN "exportError" TEXT;
