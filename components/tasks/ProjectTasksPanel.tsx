@@ -10,6 +10,7 @@ import { Alert, Anchor, Badge, Button, Checkbox, Code, Group, Modal, MultiSelect
 import { notifications } from "@mantine/notifications";
 import { IconDownload, IconPlayerPlay, IconPlus } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
+import { ReviewActions } from "./ReviewActions";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { saveBlob } from "@/components/projects/download-client";
 import { parseTemplateSource } from "@/lib/tasks/parse";
@@ -175,40 +176,6 @@ function CreateGroup({ projectId, templates, onClose }: { projectId: string; tem
         </Group>
       </Stack>
     </Modal>
-  );
-}
-
-/** Accept a submitted read, or return it to its reader with a comment (groups with review). */
-function ReviewActions({ projectId, taskId }: { projectId: string; taskId: string }) {
-  const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const [returning, setReturning] = useState(false);
-  const [comment, setComment] = useState("");
-  const review = useMutation(
-    trpc.tasks.review.mutationOptions({
-      onSuccess: async (r) => {
-        notifications.show({ color: "teal", title: r.state === "done" ? "Read accepted" : "Read returned", message: r.state === "done" ? "It counts now." : "Its reader finds it first in their queue, with your comment." });
-        setReturning(false);
-        setComment("");
-        await queryClient.invalidateQueries({ queryKey: trpc.tasks.pathKey() });
-      },
-    }),
-  );
-  return (
-    <Group gap={4} wrap="nowrap">
-      <Button size="compact-xs" color="teal" loading={review.isPending && !returning} onClick={() => review.mutate({ projectId, taskId, decision: "accepted", comment: "" })}>Accept</Button>
-      <Button size="compact-xs" variant="default" onClick={() => setReturning(true)}>Return…</Button>
-      <Modal opened={returning} onClose={() => setReturning(false)} title="Return the read to its reader">
-        <Stack>
-          <Textarea label="What should the reader change?" value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={3} />
-          <ErrorAlert error={review.error} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setReturning(false)}>Cancel</Button>
-            <Button disabled={comment.trim().length < 3} loading={review.isPending} onClick={() => review.mutate({ projectId, taskId, decision: "returned", comment })}>Return</Button>
-          </Group>
-        </Stack>
-      </Modal>
-    </Group>
   );
 }
 

@@ -19,6 +19,8 @@ import { defaultAnswers, validateSubmission, visibleQuestions, type Annotation, 
 import { toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
 import type { ViewerAnnotations } from "@/lib/viewer/viewer";
 import { TaskForm } from "./TaskForm";
+import { TaskHistory } from "./TaskHistory";
+import { ReviewActions } from "./ReviewActions";
 
 const AUTOSAVE_MS = 15_000;
 const annotationKey = (v: ViewerAnnotations) => JSON.stringify([v.measurements.map((m) => [m.uid, m.points, m.label ?? null]), v.labelmaps]);
@@ -347,10 +349,19 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
               </Group>
             </Stack>
           ) : (
-            <Text size="sm" c="dimmed" mt="sm">{task.state === "locked" ? "Another reader is working on this task." : `This task is ${task.state.replace(/_/g, " ")}; shown read-only.`}</Text>
+            <Stack gap={6} mt="sm">
+              <Text size="sm" c="dimmed">{task.state === "locked" ? "Another reader is working on this task." : `This task is ${task.state.replace(/_/g, " ")}; shown read-only${task.result && !task.mine ? " with the reader's answers and annotations" : ""}.`}</Text>
+              {task.reviewer && task.state === "submitted" && (
+                <Group justify="space-between" data-testid="task-review">
+                  <Text size="sm">Review this read:</Text>
+                  <ReviewActions projectId={projectId} taskId={taskId} />
+                </Group>
+              )}
+            </Stack>
           )}
         </Paper>
       </Group>
+      {task.state !== "queued" && <TaskHistory projectId={projectId} taskId={taskId} />}
       <Modal opened={skipOpen} onClose={() => setSkipOpen(false)} title={`Skip task #${task.number}`}>
         <Stack>
           <Textarea label="Why is it skipped?" description="Owners see the reason with the task." data-autofocus value={skipReason} onChange={(e) => setSkipReason(e.currentTarget.value)} minRows={2} autosize />

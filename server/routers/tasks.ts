@@ -52,7 +52,7 @@ export const tasksRouter = router({
     .input(taskRef)
     .query(async ({ ctx, input }) => {
       await requireTaskRead(ctx.prisma, ctx.project);
-      const v = await taskView(ctx.prisma, input.taskId, ctx.user.id, ctx.project.id);
+      const v = await taskView(ctx.prisma, input.taskId, ctx.user.id, ctx.project.id, { reviewer: ctx.project.level === "owner" });
       // Other readers' answers are hidden from readers; owners adjudicate and review.
       if (ctx.project.level !== "owner" && !(v.kind === "adjudication" && v.mine)) v.reads = [];
       return v;

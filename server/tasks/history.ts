@@ -19,7 +19,7 @@ export interface TaskVersion {
   exportError: string | null;
 }
 
-export async function taskHistory(prisma: PrismaClient, taskId: string, projectId: string, viewer: { userId: string; isOwner: boolean }): Promise<{ taskId: string; number: number; versions: TaskVersion[] }> {
+export async function taskHistory(prisma: PrismaClient, taskId: string, projectId: string, viewer: { userId: string; isOwner: boolean }): Promise<{ taskId: string; number: number; state: string; canExport: boolean; versions: TaskVersion[] }> {
   const task = await prisma.task.findUnique({
     where: { id: taskId },
     select: {
@@ -27,6 +27,7 @@ export async function taskHistory(prisma: PrismaClient, taskId: string, projectI
       number: true,
       projectId: true,
       readerId: true,
+      state: true,
       templateVersion: { select: { format: true, definition: true } },
       results: { orderBy: { version: "asc" }, include: { author: { select: { name: true, email: true } } } },
     },
@@ -48,5 +49,5 @@ export async function taskHistory(prisma: PrismaClient, taskId: string, projectI
       exportError: r.exportError,
     };
   });
-  return { taskId: task.id, number: task.number, versions: versions.reverse() };
+  return { taskId: task.id, number: task.number, state: task.state, canExport: viewer.isOwner, versions: versions.reverse() };
 }

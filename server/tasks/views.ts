@@ -10,8 +10,13 @@ import { agreementPerQuestion, resultsCsv, resultsJson, type ResultRow } from "@
 import { getTask } from "./ops";
 
 /** One task for its page: the task (own draft only), its experiment's labels, its group, and for adjudications the reads. */
-export async function taskView(prisma: PrismaClient, taskId: string, userId: string, projectId: string) {
+export async function taskView(prisma: PrismaClient, taskId: string, userId: string, projectId: string, opts: { reviewer?: boolean } = {}) {
   const task = await getTask(prisma, taskId, userId, projectId);
+  // A reviewer (owner) sees the reader's latest result read-only: answers and annotations.
+  if (opts.reviewer && !task.result) {
+    const last = await prisma.taskResult.findFirst({ where: { taskId }, orderBy: { version: "desc" }, select: { version: true, answers: true, annotations: true } });
+    if (last) task.result = last;
+  }
   const [experiment, group] = await Promise.all([
     task.experimentId
       ? prisma.archiveExperiment.findUnique({ where: { id: task.experimentId }, select: { id: true, label: true, studyInstanceUid: true, subject: { select: { label: true } } } })
@@ -30,6 +35,7 @@ export async function taskView(prisma: PrismaClient, taskId: string, userId: str
     experiment: experiment ? { id: experiment.id, label: experiment.label, subject: experiment.subject.label, studyInstanceUid: experiment.studyInstanceUid } : null,
     group,
     mine: task.readerId === userId,
+    reviewer: Boolean(opts.reviewer),
     reads,
   };
 }

@@ -14,7 +14,8 @@ import { createTestDatabase } from "../helpers/pg";
 import { startAtrium, type AtriumProcess } from "../helpers/atrium-process";
 import { CHROMIUM, devSignIn } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
-import { seedSubject, type SeededExperiment } from "../archive/seed";
+import { blobStoreIn, seedSubject, type SeededExperiment } from "../archive/seed";
+import { readMeasurementReport } from "@/lib/tasks/sr";
 import { createGroup, saveTemplate } from "@/server/tasks/ops";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -179,6 +180,17 @@ describe("task page", () => {
     expect(anns[0]!.tool).toBe("length");
     expect(anns[0]!.points).toHaveLength(2);
     expect(done.timeSpentMs).toBeGreaterThan(0);
+    // The length is in the archive as a DICOM SR of the experiment, and reads back onto its image.
+    expect(done.results[0]!.exportError).toBeNull();
+    const sr = await db.prisma.archiveScan.findFirstOrThrow({ where: { experimentId: done.experimentId!, modality: "SR" }, include: { instances: true } });
+    expect(sr.seriesDescription).toBe(`Task #${done.number} v1 measurements`);
+    const chunks: Buffer[] = [];
+    for await (const c of await blobStoreIn(dataDir).get(sr.instances[0]!.blobKey)) chunks.push(c as Buffer);
+    const reported = readMeasurementReport(Buffer.concat(chunks));
+    const drawn = anns[0] as unknown as { sopInstanceUid: string; data: { stats: { length: number } } };
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ tool: "length", sopInstanceUid: drawn.sopInstanceUid });
+    expect(reported[0]!.values.Length!.value).toBeCloseTo(drawn.data.stats.length, 3);
     await settled(page);
     expect(await canvasInk(page)).toBeGreaterThan(1000);
     await shot(page, "task-next");
@@ -206,6 +218,21 @@ describe("task page", () => {
     await expect.poll(() => op.getByTestId("group-results").innerText(), { timeout: 20_000 }).toContain("usable: no");
     expect(await op.getByTestId("group-results").innerText()).toContain("reason: motion");
     await shot(op, "project-tasks-tab");
+    // The done task's History: its version, its answers, its length, and the SR it wrote to the archive.
+    await op.goto(`${app.url}/tasks/${firstTask}`);
+    const history = op.getByTestId("task-history");
+    await expect.poll(() => history.innerText(), { timeout: 30_000 }).toMatch(/SR · 1 measurement · series 9010/i);
+    const text = await history.innerText();
+    // The reviewer sees the reader's answers read-only.
+    expect(await op.getByLabel("Unusable").isChecked()).toBe(true);
+    expect(await op.getByLabel("Unusable").isDisabled()).toBe(true);
+    expect(text).toContain("Rita Reader");
+    expect(text).toContain("Is the scan usable?");
+    expect(text).toMatch(/added\s+length/i);
+    await history.scrollIntoViewIfNeeded();
+    await shot(op, "task-history");
+    await op.getByRole("button", { name: "Export v1 again" }).click();
+    await expect.poll(async () => db.prisma.auditEvent.count({ where: { action: "task.export", targetId: firstTask } }), { timeout: 20_000 }).toBe(2);
     await ownerCtx.close();
   }, 60_000);
 });

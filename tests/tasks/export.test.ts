@@ -20,6 +20,7 @@ import { encodeRuns, type Measurement } from "@/lib/viewer/viewer";
 import { createGroup, reviewTask, saveTemplate, startNext, submit } from "@/server/tasks/ops";
 import { exportTaskResult } from "@/server/tasks/export";
 import { taskHistory } from "@/server/tasks/history";
+import { taskView } from "@/server/tasks/views";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "atrium-task-export-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -184,6 +185,10 @@ describe("task results to the archive", () => {
     ]);
     expect(d.annotations[0]!.detail).toBe("moved up to 6.0 mm; label “Lesion 1” → “Lesion A”");
     expect(h.versions[1]!.diff.annotations.map((a) => a.change)).toEqual(["added", "added"]);
+    // The reviewer's task page shows the reader's latest version read-only; another reader sees none.
+    const review = await taskView(db.prisma, t.id, owner, P, { reviewer: true });
+    expect(review).toMatchObject({ reviewer: true, state: "submitted", result: { version: 2, answers: { usable: "yes" } } });
+    expect((await taskView(db.prisma, t.id, other, P)).result).toBeNull();
     // Not yet accepted: nothing exported for a version under review.
     expect(h.versions[0]!.exports).toEqual([]);
 
