@@ -23,10 +23,23 @@ export interface ExperimentRow {
   label: string;
   scans: ScanRow[];
   resources: ResourceRow[];
+  /**
+   * For a project archived in XNAT: the experiment's accession id there (XNAT_E…). Its scans are
+   * then XNAT scan ids and its resources XNAT resource labels, fetched through lib/xnat.
+   */
+  xnat?: string;
 }
 
-/** What the stager needs to fetch a source item. */
-export type SourceRef = { kind: "scan"; scanId: string } | { kind: "resource"; resourceId: string };
+/** What the stager needs to fetch a source item: from the local archive, or from the project's XNAT. */
+export type SourceRef =
+  | { kind: "scan"; scanId: string }
+  | { kind: "resource"; resourceId: string }
+  | { kind: "xnat-scan"; experiment: string; scan: string }
+  | { kind: "xnat-resource"; experiment: string; scan?: string; resource: string };
+
+const scanRef = (e: ExperimentRow, sc: ScanRow): SourceRef => (e.xnat ? { kind: "xnat-scan", experiment: e.xnat, scan: sc.id } : { kind: "scan", scanId: sc.id });
+const resourceRef = (e: ExperimentRow, r: ResourceRow): SourceRef =>
+  e.xnat ? { kind: "xnat-resource", experiment: e.xnat, ...(r.scanId ? { scan: r.scanId } : {}), resource: r.name } : { kind: "resource", resourceId: r.id };
 
 export function scansOf(source: Extract<SourceDefinition, { from: "scans" }>, scans: ScanRow[]): ScanRow[] {
   const modalities = source.modality === undefined ? null : (Array.isArray(source.modality) ? source.modality : [source.modality]).map((m) => m.toUpperCase());
@@ -57,14 +70,14 @@ export function selectSources(def: PipelineDefinition, experiments: ExperimentRo
           skip = `Experiment ${e.label} skipped: source "${id}" found ${scans.length} matching scan(s), ${min} needed.`;
           break;
         }
-        mine[id] = scans.map((sc) => ({ key: [e.subjectId, e.id, sc.id], ref: { kind: "scan", scanId: sc.id } satisfies SourceRef }));
+        mine[id] = scans.map((sc) => ({ key: [e.subjectId, e.id, sc.id], ref: scanRef(e, sc) }));
       } else {
         const rs = e.resources.filter((r) => r.name === s.resource && (s.on === "scan" ? r.scanId !== null : r.scanId === null));
         if (!rs.length) {
           skip = `Experiment ${e.label} skipped: source "${id}" needs resource ${s.resource} on the ${s.on}, which it does not have (run the pipeline that writes it first).`;
           break;
         }
-        mine[id] = rs.map((r) => ({ key: s.on === "scan" ? [e.subjectId, e.id, r.scanId!] : [e.subjectId, e.id], ref: { kind: "resource", resourceId: r.id } satisfies SourceRef }));
+        mine[id] = rs.map((r) => ({ key: s.on === "scan" ? [e.subjectId, e.id, r.scanId!] : [e.subjectId, e.id], ref: resourceRef(e, r) }));
       }
     }
     if (skip) {

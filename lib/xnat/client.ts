@@ -380,6 +380,7 @@ export class XnatClient {
         type: str(s.data_fields.type),
         seriesDescription: str(s.data_fields.series_description),
         uid: str(s.data_fields.UID),
+        modality: str(s.data_fields.modality),
         resources: (s.children.find((c) => c.field === "file")?.items ?? []).map((r) => ({
           label: String(r.data_fields.label),
           format: str(r.data_fields.format),
@@ -434,6 +435,11 @@ export class XnatClient {
 
   putResource(ref: ResourceRef, opts: { format?: string; content?: string } = {}): Promise<Created> {
     return this.put(resourcePath(ref), { format: opts.format, content: opts.content });
+  }
+
+  /** Deletes a resource with its files (removeFiles=true). */
+  deleteResource(ref: ResourceRef): Promise<void> {
+    return this.del(resourcePath(ref), { removeFiles: "true" });
   }
 
   async listFiles(ref: ResourceRef): Promise<FileRow[]> {

@@ -197,6 +197,8 @@ export interface ExperimentDetails {
     seriesDescription: string | undefined;
     /** SeriesInstanceUID */
     uid: string | undefined;
+    /** DICOM Modality, when XNAT recorded it. */
+    modality: string | undefined;
     resources: Array<{ label: string; format: string | undefined; content: string | undefined; fileCount: number | undefined; fileSize: number | undefined }>;
   }>;
 }

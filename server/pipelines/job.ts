@@ -10,7 +10,7 @@
 // id): the job comes back from the queue and the next worker re-attaches to it instead of
 // submitting it again.
 import { constants as fsc, existsSync } from "node:fs";
-import { appendFile, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import type { Prisma, PrismaClient, PipelineJob, PipelineRun } from "@/server/db/generated/client";
@@ -25,7 +25,10 @@ import type { AnalyzedPipeline } from "@/lib/pipelines/validate";
 import { getExecutor, type Executor } from "@/lib/pipelines/executors";
 import type { JobOutcome, JobSpec, SubmittedJob } from "@/lib/pipelines/executors/types";
 import { childLog } from "@/lib/log";
+import { stageXnatResource, stageXnatScan, writeXnatResources, xnatReason, XnatStageError } from "@/lib/pipelines/xnat";
+import type { XnatClient } from "@/lib/xnat";
 import { analyzeStored, missingBinaries } from "./registry";
+import { projectXnat, xnatExperimentOf, type ProjectXnat } from "./xnat";
 import { dispatchProject } from "./runs";
 
 const log = childLog("compute");
@@ -51,7 +54,43 @@ async function copyIn(src: string, dest: string) {
   await copyFile(src, dest, fsc.COPYFILE_FICLONE);
 }
 
-async function stageFromArchive(prisma: PrismaClient, store: BlobStore, projectId: string, ref: SourceRef, type: string, dest: string): Promise<string> {
+/** The project's XNAT, connected on first use by a job and closed when the job is done with it. */
+class XnatSession {
+  private session: Promise<{ x: ProjectXnat; client: XnatClient }> | null = null;
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly projectId: string,
+  ) {}
+  get(): Promise<{ x: ProjectXnat; client: XnatClient }> {
+    this.session ??= (async () => {
+      const x = await projectXnat(this.prisma, this.projectId).catch((e: Error) => {
+        throw new JobFailure(e.message);
+      });
+      if (!x) throw new JobFailure(`Project ${this.projectId}'s archive is no longer an XNAT, but this run's inputs are on one; start the run again.`);
+      const client = await x.connect().catch((e: Error) => {
+        throw new JobFailure(e.message);
+      });
+      return { x, client };
+    })();
+    this.session.catch(() => undefined);
+    return this.session;
+  }
+  async close() {
+    const s = this.session;
+    this.session = null;
+    if (s) await (await s.catch(() => null))?.client.close().catch(() => undefined);
+  }
+}
+
+async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, projectId: string, ref: SourceRef, type: string, dest: string): Promise<string> {
+  if (ref.kind === "xnat-scan" || ref.kind === "xnat-resource") {
+    const { x, client } = await xnat.get();
+    try {
+      return ref.kind === "xnat-scan" ? await stageXnatScan(client, x.project, ref, dest) : await stageXnatResource(client, x.project, ref, type, dest);
+    } catch (e) {
+      throw new JobFailure(e instanceof XnatStageError ? e.message : `Input could not be read from XNAT: ${xnatReason(e)}`);
+    }
+  }
   await mkdir(dest, { recursive: true });
   const write = async (key: string, to: string) => {
     const local = store.localPath(key);
@@ -99,20 +138,23 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
     await prisma.pipelineRun.updateMany({ where: { id: job.runId, state: "queued" }, data: { state: "running", startedAt: new Date() } });
   }
   let result: Prisma.PipelineJobUpdateInput;
+  const xnat = new XnatSession(prisma, job.run.projectId);
   try {
-    result = await execute(prisma, job, job.run, reattach, deps);
+    result = await execute(prisma, job, job.run, reattach, deps, xnat);
   } catch (e) {
     const reason = e instanceof JobFailure ? e.message : `Internal error while running the job (${(e as Error).name}: ${(e as Error).message})`.slice(0, 1000);
     if (!(e instanceof JobFailure)) log.error({ jobId, error: (e as Error).name }, "compute job failed unexpectedly");
     await appendFile(job.logPath, `\n[atrium] ${reason}\n`).catch(() => undefined);
     result = { state: "failed", reason, endedAt: new Date() };
+  } finally {
+    await xnat.close();
   }
   await prisma.pipelineJob.update({ where: { id: jobId }, data: result });
   await dispatchProject(prisma, job.run.projectId);
   return { state: String(result.state) };
 }
 
-async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps): Promise<Prisma.PipelineJobUpdateInput> {
+async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<Prisma.PipelineJobUpdateInput> {
   const store = deps.store ?? archiveBlobStore();
   const analyzed = await analyzeStored(prisma, (await prisma.pipeline.findUniqueOrThrow({ where: { id: run.pipelineRowId }, select: { id: true, projectId: true, pipelineId: true, version: true, definition: true, toolVersions: true } })) as Parameters<typeof analyzeStored>[1]);
   const node = analyzed.nodes[job.node];
@@ -139,13 +181,13 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
     // A fresh work directory: nothing of an earlier attempt is taken for this one's.
     await rm(job.workDir, { recursive: true, force: true });
     await mkdir(ctx.outdir, { recursive: true });
-    const staged = await stageInputs(prisma, store, run, job, tool);
+    const staged = await stageInputs(prisma, store, xnat, run, job, tool);
     values = staged.values;
     inputHashes = staged.inputHashes;
     const params = Object.fromEntries(Object.entries(values).filter(([id]) => !isFileType(tool.inputs.find((i) => i.id === id)?.type ?? "string")));
     cacheKey = reuseKey(tool.id, tool.version, params, inputHashes);
     const reused = await tryReuse(prisma, job, cacheKey, tool, values, inputHashes);
-    if (reused) return finishSucceeded(prisma, store, analyzed, run, job, tool, reused.outputs, values, inputHashes, cacheKey, { reusedFromJobId: reused.from, startedAt: new Date(), endedAt: new Date(), exitCode: 0, host: hostname() });
+    if (reused) return finishSucceeded(prisma, store, xnat, analyzed, run, job, tool, reused.outputs, values, inputHashes, cacheKey, { reusedFromJobId: reused.from, startedAt: new Date(), endedAt: new Date(), exitCode: 0, host: hostname() });
     let command: string[];
     try {
       command = buildCommand(tool, values, ctx);
@@ -194,10 +236,10 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
   }
   const outputs: StoredOutputs = {};
   for (const [id, o] of Object.entries(found)) outputs[id] = "files" in o ? { files: o.files.map((f) => path.relative(job.workDir, f)) } : o;
-  return finishSucceeded(prisma, store, analyzed, run, job, tool, outputs, values, inputHashes, cacheKey, base);
+  return finishSucceeded(prisma, store, xnat, analyzed, run, job, tool, outputs, values, inputHashes, cacheKey, base);
 }
 
-async function stageInputs(prisma: PrismaClient, store: BlobStore, run: PipelineRun, job: PipelineJob, tool: ToolDefinition) {
+async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, run: PipelineRun, job: PipelineJob, tool: ToolDefinition) {
   const values: InputValues = {};
   const inputHashes: Record<string, string> = {};
   const planned = job.inputs as unknown as Record<string, PlannedInput>;
@@ -209,7 +251,7 @@ async function stageInputs(prisma: PrismaClient, store: BlobStore, run: Pipeline
     const type = tool.inputs.find((i) => i.id === inputId)?.type ?? "file";
     const staged: (string | Scalar)[] = [];
     if (inp.kind === "source") {
-      for (const [n, item] of inp.items.entries()) staged.push(await stageFromArchive(prisma, store, run.projectId, item.ref as SourceRef, type, path.join(job.workDir, "in", inputId, inp.list ? String(n) : "")));
+      for (const [n, item] of inp.items.entries()) staged.push(await stageFromArchive(prisma, store, xnat, run.projectId, item.ref as SourceRef, type, path.join(job.workDir, "in", inputId, inp.list ? String(n) : "")));
     } else {
       const ups = await prisma.pipelineJob.findMany({ where: { runId: run.id, key: { in: inp.jobs } }, select: { key: true, workDir: true, outputs: true, state: true } });
       for (const k of inp.jobs) {
@@ -252,6 +294,7 @@ async function tryReuse(prisma: PrismaClient, job: PipelineJob, cacheKey: string
 async function finishSucceeded(
   prisma: PrismaClient,
   store: BlobStore,
+  xnat: XnatSession,
   analyzed: AnalyzedPipeline,
   run: PipelineRun,
   job: PipelineJob,
@@ -283,28 +326,46 @@ async function finishSucceeded(
     inputHashes,
   };
   try {
-    await writeSinks(prisma, store, analyzed, run, job, outputs);
+    await writeSinks(prisma, store, xnat, analyzed, run, job, outputs);
   } catch (e) {
-    throw new JobFailure(`The results could not be written to the archive: ${(e as Error).message}`);
+    if (e instanceof JobFailure) throw e;
+    throw new JobFailure(`The results could not be written to the archive: ${e instanceof XnatStageError ? e.message : (e as Error).message}`);
   }
   return { ...base, state: "succeeded", reason: null, outputs: outputs as Prisma.InputJsonValue, inputHashes, outputHashes, provenance: provenance as Prisma.InputJsonValue, cacheKey };
 }
 
-/** Files go to the blob store first (new keys), then the index is switched in one transaction; the replaced files are removed after. */
-async function writeSinks(prisma: PrismaClient, store: BlobStore, analyzed: AnalyzedPipeline, run: PipelineRun, job: PipelineJob, outputs: StoredOutputs) {
+/**
+ * Local archive: files go to the blob store first (new keys), then the index is switched in one
+ * transaction; the replaced files are removed after. XNAT: the resources are written onto the
+ * experiment or scan there first (a failed one is deleted again: lib/pipelines/xnat.ts), then the
+ * index rows and values in one transaction; if that fails, the resources just written are deleted.
+ */
+async function writeSinks(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, analyzed: AnalyzedPipeline, run: PipelineRun, job: PipelineJob, outputs: StoredOutputs) {
   const parts = job.sample === "run" ? [] : job.sample.split("/");
   const [subjectId, experimentId = null, scanId = null] = parts;
   const sinks = Object.entries(analyzed.definition.sinks).filter(([, s]) => s.from.split(".")[0] === job.node);
   if (!sinks.length) return;
   if (!subjectId) throw new Error(`node ${job.node} runs once per run; its results have no subject, experiment or scan to go on.`);
   const target = { projectId: run.projectId, subjectId, experimentId, scanId };
-  const resources: { name: string; files: { name: string; blobKey: string; size: number; sha256: string }[] }[] = [];
+  type FileEntry = { name: string; size: number; sha256: string; blobKey?: string; xnat?: string };
+  const resources: { name: string; files: FileEntry[] }[] = [];
   const vals: { name: string; value: Scalar | Scalar[] }[] = [];
+  const onXnat = (await prisma.projectArchiveTarget.findUnique({ where: { projectId: run.projectId }, select: { kind: true } }))?.kind === "xnat";
+  const xnatWrites: { name: string; files: { path: string; name: string; size: number; sha256: string }[] }[] = [];
   for (const [, sink] of sinks) {
     const out = outputs[sink.from.split(".")[1]!];
     if (!out) continue;
     if (sink.resource && "files" in out) {
-      const files = [];
+      if (onXnat) {
+        const files = [];
+        for (const rel of out.files) {
+          const p = path.join(job.workDir, rel);
+          files.push({ path: p, name: safeName(path.basename(rel)), size: (await stat(p)).size, sha256: await sha256Path(p) });
+        }
+        xnatWrites.push({ name: sink.resource, files });
+        continue;
+      }
+      const files: FileEntry[] = [];
       for (const rel of out.files) {
         const name = safeName(path.basename(rel));
         const key = `derived/${run.projectId}/${subjectId}/${experimentId ?? "_"}/${scanId ?? "_"}/${sink.resource}/${job.id}-${job.attempt}/${name}`;
@@ -314,19 +375,36 @@ async function writeSinks(prisma: PrismaClient, store: BlobStore, analyzed: Anal
       resources.push({ name: sink.resource, files });
     } else if (sink.value && "value" in out) vals.push({ name: sink.value, value: out.value });
   }
+  let undoXnat: (() => Promise<void>) | null = null;
+  if (xnatWrites.length) {
+    if (!experimentId) throw new JobFailure(`Node ${job.node} runs once per subject: XNAT resources go on an experiment or a scan, so sink${xnatWrites.length > 1 ? "s" : ""} ${xnatWrites.map((w) => w.name).join(", ")} cannot be written there (store values instead, or sink from a node that runs per experiment or scan).`);
+    const { x, client } = await xnat.get();
+    const sinkTarget = { project: x.project, experiment: await xnatExperimentOf(prisma, run.projectId, experimentId), scan: scanId };
+    const uris = await writeXnatResources(client, sinkTarget, xnatWrites);
+    for (const w of xnatWrites) resources.push({ name: w.name, files: w.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, xnat: uris[w.name]?.[f.name] ?? "" })) });
+    undoXnat = async () => {
+      for (const w of xnatWrites) await client.deleteResource({ project: sinkTarget.project, experiment: sinkTarget.experiment, ...(scanId ? { scan: scanId } : {}), resource: w.name }).catch(() => undefined);
+    };
+  }
   const replaced: string[] = [];
-  await prisma.$transaction(async (tx) => {
-    for (const r of resources) {
-      const old = await tx.archiveResource.findMany({ where: { ...target, name: r.name } });
-      for (const o of old) replaced.push(...(o.files as { blobKey: string }[]).map((f) => f.blobKey));
-      await tx.archiveResource.deleteMany({ where: { ...target, name: r.name } });
-      await tx.archiveResource.create({ data: { ...target, name: r.name, files: r.files, runId: run.id, jobId: job.id } });
-    }
-    for (const v of vals) {
-      await tx.archiveValue.deleteMany({ where: { ...target, name: v.name } });
-      await tx.archiveValue.create({ data: { ...target, name: v.name, value: v.value as Prisma.InputJsonValue, runId: run.id, jobId: job.id } });
-    }
-  });
-  const kept = new Set(resources.flatMap((r) => r.files.map((f) => f.blobKey)));
+  try {
+    await prisma.$transaction(async (tx) => {
+      for (const r of resources) {
+        const old = await tx.archiveResource.findMany({ where: { ...target, name: r.name } });
+        for (const o of old) replaced.push(...(o.files as { blobKey?: string }[]).flatMap((f) => (f.blobKey ? [f.blobKey] : [])));
+        await tx.archiveResource.deleteMany({ where: { ...target, name: r.name } });
+        await tx.archiveResource.create({ data: { ...target, name: r.name, files: r.files, runId: run.id, jobId: job.id } });
+      }
+      for (const v of vals) {
+        await tx.archiveValue.deleteMany({ where: { ...target, name: v.name } });
+        await tx.archiveValue.create({ data: { ...target, name: v.name, value: v.value as Prisma.InputJsonValue, runId: run.id, jobId: job.id } });
+      }
+    });
+  } catch (e) {
+    // The index could not be switched: what went to XNAT for it is taken back.
+    await undoXnat?.();
+    throw e;
+  }
+  const kept = new Set(resources.flatMap((r) => r.files.flatMap((f) => (f.blobKey ? [f.blobKey] : []))));
   for (const k of replaced) if (!kept.has(k)) await store.delete(k).catch(() => undefined);
 }

@@ -11,11 +11,13 @@ import path from "node:path";
 import type { Prisma, PrismaClient, PipelineJobState } from "@/server/db/generated/client";
 import { computeDir, readEnv } from "@/lib/config";
 import { planRun, sampleKeyString } from "@/lib/pipelines/plan";
-import { selectSources } from "@/lib/pipelines/sources";
+import { selectSources, type ExperimentRow } from "@/lib/pipelines/sources";
 import { getExecutor, UnknownExecutorError } from "@/lib/pipelines/executors";
 import { getQueue } from "@/server/queues";
 import { childLog } from "@/lib/log";
 import { analyzeStored, findPipeline, PipelineRegistryError } from "./registry";
+import { allXnatExperiments, projectXnat, xnatExperimentRows } from "./xnat";
+import { xnatReason } from "@/lib/pipelines/xnat";
 
 const log = childLog("compute");
 
@@ -49,8 +51,54 @@ export async function queueComputeJob(jobId: string, attempt: number, priority =
 
 const safeSample = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
 
+/**
+ * The experiments a run's sources choose from: the local archive's index, or, for a project whose
+ * archive target is an XNAT, that XNAT's experiments (server/pipelines/xnat.ts). Returns the ids the
+ * run records (for XNAT: Atrium's experiment id where it has a row, else the XNAT accession id).
+ */
+async function experimentsToRun(prisma: PrismaClient, projectId: string, experimentIds: string[]): Promise<{ rows: ExperimentRow[]; ids: string[] }> {
+  const notIn = (missing: string[], where: string) =>
+    new PipelineRunError(`Not in ${where}: experiment(s) ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}.`);
+  let x;
+  try {
+    x = await projectXnat(prisma, projectId);
+  } catch (e) {
+    throw new PipelineRunError((e as Error).message);
+  }
+  if (x) {
+    let xnat;
+    try {
+      xnat = await x.connect();
+    } catch (e) {
+      throw new PipelineRunError((e as Error).message);
+    }
+    try {
+      const { rows, missing } = await xnatExperimentRows(prisma, projectId, x, xnat, experimentIds).catch((e: unknown) => {
+        throw new PipelineRunError(xnatReason(e));
+      });
+      if (missing.length) throw notIn(missing, `XNAT project ${x.project} (project ${projectId}'s archive)`);
+      return { rows, ids: [...new Set(rows.map((r) => r.id))] };
+    } finally {
+      await xnat.close().catch(() => undefined);
+    }
+  }
+  const experiments = await prisma.archiveExperiment.findMany({
+    where: { projectId, id: { in: experimentIds } },
+    select: {
+      id: true,
+      subjectId: true,
+      label: true,
+      scans: { select: { id: true, seriesNumber: true, modality: true, seriesDescription: true, instanceCount: true } },
+    },
+  });
+  const missing = experimentIds.filter((id) => !experiments.some((e) => e.id === id));
+  if (missing.length) throw notIn(missing, `project ${projectId}'s archive`);
+  const resources = await prisma.archiveResource.findMany({ where: { projectId, experimentId: { in: experimentIds } }, select: { id: true, name: true, scanId: true, experimentId: true } });
+  return { rows: experiments.map((e) => ({ ...e, resources: resources.filter((r) => r.experimentId === e.id) })), ids: experimentIds };
+}
+
 export async function startPipelineRun(prisma: PrismaClient, input: StartRunInput) {
-  const experimentIds = [...new Set(input.experimentIds)];
+  let experimentIds = [...new Set(input.experimentIds)];
   if (!experimentIds.length) throw new PipelineRunError("Choose at least one experiment to run the pipeline on.");
   const executorName = input.executor ?? "local";
   try {
@@ -62,22 +110,9 @@ export async function startPipelineRun(prisma: PrismaClient, input: StartRunInpu
   }
   const row = await findPipeline(prisma, input.projectId, input.pipeline, input.version);
   const analyzed = await analyzeStored(prisma, row);
-  const experiments = await prisma.archiveExperiment.findMany({
-    where: { projectId: input.projectId, id: { in: experimentIds } },
-    select: {
-      id: true,
-      subjectId: true,
-      label: true,
-      scans: { select: { id: true, seriesNumber: true, modality: true, seriesDescription: true, instanceCount: true } },
-    },
-  });
-  const missing = experimentIds.filter((id) => !experiments.some((e) => e.id === id));
-  if (missing.length) throw new PipelineRunError(`Not in project ${input.projectId}'s archive: experiment(s) ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}.`);
-  const resources = await prisma.archiveResource.findMany({ where: { projectId: input.projectId, experimentId: { in: experimentIds } }, select: { id: true, name: true, scanId: true, experimentId: true } });
-  const { sources, notes } = selectSources(
-    analyzed.definition,
-    experiments.map((e) => ({ ...e, resources: resources.filter((r) => r.experimentId === e.id) })),
-  );
+  const { rows, ids } = await experimentsToRun(prisma, input.projectId, experimentIds);
+  experimentIds = ids;
+  const { sources, notes } = selectSources(analyzed.definition, rows);
   const planned = planRun(analyzed, sources);
   const runId = `r${randomUUID().replace(/-/g, "").slice(0, 24)}`;
   const workDir = path.join(computeDir(), runId);
@@ -246,12 +281,27 @@ export async function startRunFromRequest(
 ) {
   // Experiments by id or by label (the CLI's users know labels).
   let experimentIds = req.experimentIds;
-  if (req.all) experimentIds = (await prisma.archiveExperiment.findMany({ where: { projectId: req.projectId }, select: { id: true }, orderBy: { createdAt: "asc" } })).map((e) => e.id);
+  const x = await projectXnat(prisma, req.projectId).catch((e: Error) => {
+    throw new PipelineRunError(e.message);
+  });
+  if (x) {
+    // On an XNAT-archived project, ids and labels are resolved against that XNAT when the run starts.
+    if (req.all) {
+      const xnat = await x.connect().catch((e: Error) => {
+        throw new PipelineRunError(e.message);
+      });
+      try {
+        experimentIds = await allXnatExperiments(x, xnat);
+      } finally {
+        await xnat.close().catch(() => undefined);
+      }
+    }
+  } else if (req.all) experimentIds = (await prisma.archiveExperiment.findMany({ where: { projectId: req.projectId }, select: { id: true }, orderBy: { createdAt: "asc" } })).map((e) => e.id);
   else {
     const found = await prisma.archiveExperiment.findMany({ where: { projectId: req.projectId, OR: [{ id: { in: experimentIds } }, { label: { in: experimentIds } }] }, select: { id: true, label: true } });
     experimentIds = experimentIds.map((x) => found.find((e) => e.id === x)?.id ?? found.find((e) => e.label === x)?.id ?? x);
   }
-  if (!experimentIds.length) throw new PipelineRunError(`Project ${req.projectId} has no archived experiments yet: archive some data first.`);
+  if (!experimentIds.length) throw new PipelineRunError(`Project ${req.projectId} has no archived experiments yet${x ? ` (on XNAT project ${x.project})` : ""}: archive some data first.`);
   return startPipelineRun(prisma, { projectId: req.projectId, pipeline: req.pipeline, ...(req.version ? { version: req.version } : {}), experimentIds, startedBy, startedById, executor: req.executor, priority: req.priority });
 }
 
