@@ -23,6 +23,13 @@ import { TaskHistory } from "./TaskHistory";
 import { ReviewActions } from "./ReviewActions";
 
 const AUTOSAVE_MS = 15_000;
+/** Each read of an adjudication in a colour of its own (the viewer's own annotations stay in its default colours). */
+/** An answer as a reader wrote it: the options' labels, lists joined. */
+function answerText(q: TaskTemplate["contexts"][number]["form"][number], v: unknown): string {
+  const label = (x: unknown) => ("options" in q ? q.options.find((o) => o.value === x)?.label : undefined) ?? String(x);
+  return Array.isArray(v) ? v.map(label).join(", ") : label(v);
+}
+const READ_COLORS = ["rgb(230, 73, 128)", "rgb(34, 139, 230)", "rgb(250, 176, 5)", "rgb(64, 192, 87)", "rgb(190, 75, 219)", "rgb(253, 126, 20)"];
 const annotationKey = (v: ViewerAnnotations) => JSON.stringify([v.measurements.map((m) => [m.uid, m.points, m.label ?? null]), v.labelmaps]);
 
 export function TaskPage({ projectId, taskId }: { projectId: string; taskId: string }) {
@@ -281,6 +288,7 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
               hotkeys={setup.viewerHotkeys}
               readOnly={!editable}
               initialAnnotations={annotations.current[context.id]}
+              referenceAnnotations={task.reads.map((r, i) => ({ key: `read${i + 1}`, name: `Read ${i + 1}`, color: READ_COLORS[i % READ_COLORS.length]!, measurements: toViewerAnnotations(context.id, r.annotations).measurements }))}
               onAnnotationsChange={(a) => {
                 annotations.current[context.id] = a;
                 setAnnotationCount(Object.values(annotations.current).reduce((n, x) => n + x.measurements.length + x.labelmaps.length, 0));
@@ -327,7 +335,10 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
                 <Box data-testid="adjudication-reads">
                   <Text size="xs" tt="uppercase" c="dimmed" fw={700}>The reads</Text>
                   {task.reads.map((r, i) => (
-                    <Text key={r.taskId} size="sm">Read {i + 1} ({r.reader ?? "?"}): {questions.map((qq) => `${qq.label} = ${JSON.stringify(r.answers[qq.id] ?? null)}`).join("; ")}</Text>
+                    <Group key={r.taskId} gap={6} wrap="nowrap" align="flex-start" data-testid={`read-${i + 1}`}>
+                      <Box mt={4} w={12} h={12} style={{ flexShrink: 0, borderRadius: 3, background: READ_COLORS[i % READ_COLORS.length] }} aria-label={`colour of read ${i + 1}`} />
+                      <Text size="sm">Read {i + 1} ({r.reader ?? "?"}): {questions.filter((qq) => r.answers[qq.id] != null).map((qq) => `${qq.label} ${answerText(qq, r.answers[qq.id])}`).join(" · ") || "no answers"}{r.annotations.length ? ` · ${r.annotations.length} annotation${r.annotations.length === 1 ? "" : "s"} in this colour` : ""}</Text>
+                    </Group>
                   ))}
                 </Box>
               )}

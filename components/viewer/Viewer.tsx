@@ -47,6 +47,8 @@ export interface ViewerProps {
   /** Labels of the brush and of labelled points. */
   labels?: SegmentLabel[];
   initialAnnotations?: ViewerAnnotations;
+  /** Other readers' measurements (an adjudication's reads): shown locked, each reader in a colour of their own, never part of this viewer's annotations. */
+  referenceAnnotations?: ReferenceAnnotations[];
   readOnly?: boolean;
   /** Called (debounced) after each change of the annotations. */
   onAnnotationsChange?: (a: ViewerAnnotations) => void;
@@ -54,6 +56,16 @@ export interface ViewerProps {
   apiRef?: RefObject<ViewerApi | null> | ((api: ViewerApi | null) => void);
   height?: CSSProperties["height"];
 }
+
+export interface ReferenceAnnotations {
+  key: string;
+  name: string;
+  /** CSS colour, e.g. "rgb(230, 73, 128)". */
+  color: string;
+  measurements: Measurement[];
+}
+/** Annotation UIDs of reference annotations start with this. */
+const REFERENCE_UID = "reference:";
 
 const TOOL_NAME: Record<ViewerTool, string> = {
   length: tools.LengthTool.toolName,
@@ -111,6 +123,7 @@ export default function Viewer(props: ViewerProps) {
   const activeLabelRef = useRef(activeLabel);
   activeLabelRef.current = activeLabel;
   const initialAnnotations = useRef(props.initialAnnotations);
+  const referenceRef = useRef(props.referenceAnnotations);
 
   const hotkeys = useMemo(() => {
     try {
@@ -196,7 +209,7 @@ export default function Viewer(props: ViewerProps) {
     for (const a of tools.annotation.state.getAllAnnotations()) {
       if (!a.metadata) continue;
       const tool = TOOL_OF_NAME.get(a.metadata.toolName);
-      if (!tool || tool === "brush" || !a.annotationUID) continue;
+      if (!tool || tool === "brush" || !a.annotationUID || a.annotationUID.startsWith(REFERENCE_UID)) continue;
       const imageId = a.metadata.referencedImageId;
       let viewportId = rt.annotationViewport.get(a.annotationUID);
       let imgRef: { sopInstanceUid: string; frame: number } | undefined;
@@ -255,40 +268,47 @@ export default function Viewer(props: ViewerProps) {
     return { version: 1, measurements, labelmaps };
   }, [scanOfViewport]);
 
+  /** Adds one measurement to its viewport (by viewport id, else the first showing its scan). */
+  const addMeasurement = useCallback(
+    (rt: Runtime, m: Measurement, locked: boolean): boolean => {
+      const spec = layout.viewports.find((x) => x.id === m.ref.viewportId) ?? layout.viewports.find((x) => x.scan === m.ref.scan);
+      const s = spec ? rt.series.get(spec.id) : undefined;
+      const el = spec ? elements.current.get(spec.id) : undefined;
+      if (!spec || !s || !el) return false;
+      const referencedImageId = m.ref.sopInstanceUid ? s.imageIdOf(m.ref.sopInstanceUid, m.ref.frame ?? 1) : undefined;
+      const ann = {
+        annotationUID: m.uid,
+        highlighted: false,
+        invalidated: true,
+        isLocked: locked,
+        isVisible: true,
+        metadata: {
+          toolName: TOOL_NAME[m.tool],
+          FrameOfReferenceUID: m.ref.frameOfReferenceUid ?? "",
+          viewPlaneNormal: m.ref.viewPlaneNormal,
+          viewUp: m.ref.viewUp,
+          ...(referencedImageId ? { referencedImageId } : {}),
+        },
+        data: {
+          handles: { points: m.points.map((p) => [...p]), activeHandleIndex: null, textBox: { hasMoved: false, worldPosition: [0, 0, 0], worldBoundingBox: { topLeft: [0, 0, 0], topRight: [0, 0, 0], bottomLeft: [0, 0, 0], bottomRight: [0, 0, 0] } } },
+          ...(m.label ? { label: m.label } : {}),
+          cachedStats: {},
+        },
+      };
+      tools.annotation.state.addAnnotation(ann as never, el);
+      rt.annotationViewport.set(m.uid, spec.id);
+      return true;
+    },
+    [layout],
+  );
+
   const setAnnotations = useCallback(
     (input: ViewerAnnotations) => {
       const rt = runtime.current;
       if (!rt) return;
       const parsed = ViewerAnnotations.parse(input);
-      for (const a of tools.annotation.state.getAllAnnotations()) if (a.annotationUID && a.metadata && TOOL_OF_NAME.has(a.metadata.toolName)) tools.annotation.state.removeAnnotation(a.annotationUID);
-      for (const m of parsed.measurements) {
-        const spec = layout.viewports.find((x) => x.id === m.ref.viewportId) ?? layout.viewports.find((x) => x.scan === m.ref.scan);
-        const s = spec ? rt.series.get(spec.id) : undefined;
-        const el = spec ? elements.current.get(spec.id) : undefined;
-        if (!spec || !s || !el) continue;
-        const referencedImageId = m.ref.sopInstanceUid ? s.imageIdOf(m.ref.sopInstanceUid, m.ref.frame ?? 1) : undefined;
-        const ann = {
-          annotationUID: m.uid,
-          highlighted: false,
-          invalidated: true,
-          isLocked: readOnly,
-          isVisible: true,
-          metadata: {
-            toolName: TOOL_NAME[m.tool],
-            FrameOfReferenceUID: m.ref.frameOfReferenceUid ?? "",
-            viewPlaneNormal: m.ref.viewPlaneNormal,
-            viewUp: m.ref.viewUp,
-            ...(referencedImageId ? { referencedImageId } : {}),
-          },
-          data: {
-            handles: { points: m.points.map((p) => [...p]), activeHandleIndex: null, textBox: { hasMoved: false, worldPosition: [0, 0, 0], worldBoundingBox: { topLeft: [0, 0, 0], topRight: [0, 0, 0], bottomLeft: [0, 0, 0], bottomRight: [0, 0, 0] } } },
-            ...(m.label ? { label: m.label } : {}),
-            cachedStats: {},
-          },
-        };
-        tools.annotation.state.addAnnotation(ann as never, el);
-        rt.annotationViewport.set(m.uid, spec.id);
-      }
+      for (const a of tools.annotation.state.getAllAnnotations()) if (a.annotationUID && !a.annotationUID.startsWith(REFERENCE_UID) && a.metadata && TOOL_OF_NAME.has(a.metadata.toolName)) tools.annotation.state.removeAnnotation(a.annotationUID);
+      for (const m of parsed.measurements) addMeasurement(rt, m, readOnly);
       for (const lm of parsed.labelmaps) {
         const spec = layout.viewports.find((x) => x.scan === lm.scan);
         const s = spec ? rt.series.get(spec.id) : undefined;
@@ -316,7 +336,7 @@ export default function Viewer(props: ViewerProps) {
       }
       rt.engine.render();
     },
-    [layout, readOnly],
+    [layout, readOnly, addMeasurement],
   );
 
   const reset = useCallback(
@@ -427,6 +447,15 @@ export default function Viewer(props: ViewerProps) {
           setFatal(`The saved annotations could not be restored: ${(e as Error).message}`);
         }
       }
+      for (const r of referenceRef.current ?? []) {
+        for (const m of r.measurements) {
+          const uid = `${REFERENCE_UID}${r.key}:${m.uid}`;
+          if (!addMeasurement(rt, { ...m, uid, label: m.label ? `${r.name}: ${m.label}` : r.name }, true)) continue;
+          tools.annotation.locking.setAnnotationLocked(uid, true);
+          tools.annotation.config.style.setAnnotationStyles(uid, { color: r.color, colorHighlighted: r.color, colorSelected: r.color, colorLocked: r.color, textBoxColor: r.color, textBoxColorLocked: r.color });
+        }
+      }
+      if (referenceRef.current?.length) rt.engine.render();
 
       async function setUpViewport(spec: ViewportSpec) {
         const ref = scans[spec.scan];

@@ -6,23 +6,15 @@
 // `readSegmentation` gives the labelmaps back (what the viewer restores).
 import dcmjs from "dcmjs";
 import { decodeRuns, encodeRuns, labelColor, type Labelmap, type SegmentLabel } from "@/lib/viewer/viewer";
-import { ReportError, type ReportStudy } from "./sr";
+import { ReportError, studyAttributes, type ReportStudy } from "./sr";
+import type { SourceImageHeader } from "./source-image";
 
 export const SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4";
 
-/** A source image's plane (from the archive's copy of it). */
-export interface SegSourceImage {
+/** A source image: its header (lib/tasks/source-image.ts) and the UIDs the archive knows it by. */
+export interface SegSourceImage extends SourceImageHeader {
   sopInstanceUid: string;
-  sopClassUid: string;
   seriesInstanceUid: string;
-  frameOfReferenceUid: string | null;
-  rows: number;
-  columns: number;
-  imagePositionPatient: [number, number, number] | null;
-  imageOrientationPatient: [number, number, number, number, number, number] | null;
-  pixelSpacing: [number, number] | null;
-  sliceThickness: number | null;
-  numberOfFrames?: number | null;
 }
 
 export interface SegInput {
@@ -107,17 +99,8 @@ export function segmentation(input: SegInput): Buffer {
     SpecificCharacterSet: "ISO_IR 192",
     SOPClassUID: SEGMENTATION_STORAGE,
     SOPInstanceUID: input.sopInstanceUid,
-    StudyInstanceUID: s.studyInstanceUid,
+    ...studyAttributes(s),
     SeriesInstanceUID: input.seriesInstanceUid,
-    PatientName: s.patientName ?? "",
-    PatientID: s.patientId ?? "",
-    PatientBirthDate: s.patientBirthDate ?? "",
-    PatientSex: s.patientSex ?? "",
-    StudyDate: s.studyDate ?? "",
-    StudyTime: s.studyTime ?? "",
-    StudyID: s.studyId ?? "",
-    AccessionNumber: s.accessionNumber ?? "",
-    ReferringPhysicianName: s.referringPhysicianName ?? "",
     Modality: "SEG",
     SeriesNumber: String(input.seriesNumber),
     SeriesDescription: input.seriesDescription.slice(0, 64),

@@ -57,6 +57,22 @@ export interface ReportInput {
   at: Date;
 }
 
+/** The Patient and General Study modules of a derived object, from the study's (de-identified) attributes. */
+export function studyAttributes(s: ReportStudy) {
+  return {
+    StudyInstanceUID: s.studyInstanceUid,
+    PatientName: s.patientName ?? "",
+    PatientID: s.patientId ?? "",
+    PatientBirthDate: s.patientBirthDate ?? "",
+    PatientSex: s.patientSex ?? "",
+    StudyDate: s.studyDate ?? "",
+    StudyTime: s.studyTime ?? "",
+    StudyID: s.studyId ?? "",
+    AccessionNumber: s.accessionNumber ?? "",
+    ReferringPhysicianName: s.referringPhysicianName ?? "",
+  };
+}
+
 export class ReportError extends Error {
   constructor(message: string) {
     super(message);
@@ -153,16 +169,7 @@ export function measurementReport(input: ReportInput): Buffer {
   });
   const s = input.study;
   const source = {
-    StudyInstanceUID: s.studyInstanceUid,
-    PatientName: s.patientName ?? "",
-    PatientID: s.patientId ?? "",
-    PatientBirthDate: s.patientBirthDate ?? "",
-    PatientSex: s.patientSex ?? "",
-    StudyDate: s.studyDate ?? "",
-    StudyTime: s.studyTime ?? "",
-    StudyID: s.studyId ?? "",
-    AccessionNumber: s.accessionNumber ?? "",
-    ReferringPhysicianName: s.referringPhysicianName ?? "",
+    ...studyAttributes(s),
     _meta: {},
     _vrMap: {},
   };

@@ -16,7 +16,11 @@ import { CHROMIUM, devSignIn } from "../helpers/browser";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { blobStoreIn, seedSubject, type SeededExperiment } from "../archive/seed";
 import { readMeasurementReport } from "@/lib/tasks/sr";
-import { createGroup, saveTemplate } from "@/server/tasks/ops";
+import { createGroup, saveTemplate, startNext, submit } from "@/server/tasks/ops";
+import { parseTemplateOrThrow } from "@/lib/tasks/parse";
+import { toTaskAnnotations } from "@/lib/tasks/viewer-map";
+import { sourceImageOf } from "@/lib/tasks/source-image";
+import type { Measurement } from "@/lib/viewer/viewer";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: AtriumProcess;
@@ -25,6 +29,8 @@ let reader: BrowserContext;
 let page: Page;
 let exps: SeededExperiment[];
 let groupId: string;
+let templateId = "";
+let ownerId = "";
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-tasks-e2e-"));
 const shots = process.env.ATRIUM_SCREENSHOTS;
 const shot = async (p: Page, name: string) => {
@@ -106,6 +112,8 @@ beforeAll(async () => {
     { label: "PSEUDO_0042_CT", description: "CT", scans: [{ seriesNumber: 1, modality: "CT", description: "CT small", instances: [sample("pydicom__CT_small.dcm")] }] },
   ]);
   const t = await saveTemplate(db.prisma, "READS", owner.id, "t1-qc", TEMPLATE);
+  templateId = t.templateId;
+  ownerId = owner.id;
   groupId = (await createGroup(db.prisma, "READS", owner.id, { label: "Baseline QC", templateId: t.templateId, experimentIds: exps.map((e) => e.id), readersPerCase: 1, distribution: "pool", pool: [] })).groupId;
 }, 300_000);
 
@@ -235,4 +243,42 @@ describe("task page", () => {
     await expect.poll(async () => db.prisma.auditEvent.count({ where: { action: "task.export", targetId: firstTask } }), { timeout: 20_000 }).toBe(2);
     await ownerCtx.close();
   }, 60_000);
+  it("an adjudication task shows each reader's lengths in a colour of their own, beside their answers", async () => {
+    // Two readers disagree on the same MR case (in a group of two reads per case), each with a length on every slice.
+    const rob = await db.prisma.user.create({ data: { email: "rob@institute.test", name: "Rob Reader" } });
+    const rita = await db.prisma.user.findUniqueOrThrow({ where: { email: "reader@institute.test" } });
+    await db.prisma.projectMember.create({ data: { projectId: "READS", userId: rob.id, role: "member" } });
+    const g = (await createGroup(db.prisma, "READS", ownerId, { label: "Double read", templateId, experimentIds: [exps[1]!.id], readersPerCase: 2, distribution: "pool", pool: [] })).groupId;
+    const instances = await db.prisma.archiveInstance.findMany({ where: { scan: { experimentId: exps[1]!.id } }, orderBy: { instanceNumber: "asc" } });
+    const brain = ["131", "275", "419", "563", "707", "851"].map((n) => sourceImageOf(sample(`dwv__bbmri-53323${n}.dcm`)));
+    const context = parseTemplateOrThrow(TEMPLATE).contexts[0]!;
+    const lengths = (reader: string, offset: number): Measurement[] =>
+      instances.map((inst, i) => {
+        const o = brain[i]!.imagePositionPatient!;
+        const d = brain[i]!.imageOrientationPatient!;
+        const at = (u: number, v: number): [number, number, number] => [o[0] + u * d[0] + v * d[3], o[1] + u * d[1] + v * d[4], o[2] + u * d[2] + v * d[5]];
+        return { uid: `${reader}-${i}`, tool: "length", ref: { scan: "t1", viewportId: "main", sopInstanceUid: inst.sopInstanceUid, frame: 1, frameOfReferenceUid: brain[i]!.frameOfReferenceUid! }, points: [at(60, 60 + offset), at(180, 60 + offset)] };
+      });
+    for (const [user, answers, offset] of [[rita.id, { usable: "yes" }, 0], [rob.id, { usable: "no", reason: ["motion"] }, 80]] as const) {
+      const task = (await startNext(db.prisma, g, user))!;
+      await submit(db.prisma, task.id, user, { answers, annotations: toTaskAnnotations(context, { version: 1, measurements: lengths(user, offset), labelmaps: [] }) }, "READS");
+    }
+    const adjudication = await db.prisma.task.findFirstOrThrow({ where: { groupId: g, kind: "adjudication" } });
+
+    const ownerCtx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const op = await ownerCtx.newPage();
+    await devSignIn(op, app.url, "owner@institute.test", "Olga Owner");
+    await op.goto(`${app.url}/tasks/${adjudication.id}`);
+    await settled(op);
+    const reads = op.getByTestId("adjudication-reads");
+    await expect.poll(() => reads.innerText(), { timeout: 20_000 }).toContain("Read 2 (Rob Reader)");
+    expect(await reads.innerText()).toContain("Read 1 (Rita Reader)");
+    // Drawn by cornerstone3D's annotation layer in the reads' colours (stroke of the SVG lines).
+    const strokes = async (color: string) => op.locator(`[data-viewport-element="main"] svg [stroke="${color}"]`).count();
+    await expect.poll(() => strokes("rgb(230, 73, 128)"), { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(await strokes("rgb(34, 139, 230)")).toBeGreaterThan(0);
+    expect(await canvasInk(op)).toBeGreaterThan(1000);
+    await shot(op, "task-adjudication");
+    await ownerCtx.close();
+  }, 120_000);
 });
