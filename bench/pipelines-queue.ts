@@ -83,6 +83,13 @@ try {
   const cpuMs = cpu() - c0;
   const counts = await p.pipelineJob.groupBy({ by: ["state"], where: { runId: run.id }, _count: true });
   console.log(`jobs: ${counts.map((c) => `${c._count} ${c.state}`).join(", ")}`);
+  // Where a job's time goes: waiting in the queue, its process (spawn to exit as the executor saw it), recording after.
+  const [phases] = await p.$queryRaw<{ queued: number; process: number; record: number }[]>`
+    SELECT avg(extract(epoch FROM ("startedAt" - "queuedAt")) * 1000)::float AS queued,
+           avg(extract(epoch FROM ("endedAt" - "startedAt")) * 1000)::float AS process,
+           avg(extract(epoch FROM ("updatedAt" - "endedAt")) * 1000)::float AS record
+    FROM "PipelineJob" WHERE "runId" = ${run.id}`;
+  console.log(`per job (mean): queued → process started ${phases!.queued.toFixed(1)} ms, process ${phases!.process.toFixed(1)} ms, process ended → recorded ${phases!.record.toFixed(1)} ms`);
   console.log(`Atrium (queue + database + staging + local executor, concurrency ${C}): ${N} jobs in ${atriumS.toFixed(1)} s = ${(N / atriumS).toFixed(1)} jobs/s; worker-process CPU ${(cpuMs / N).toFixed(1)} ms per job`);
   console.log(`baseline (bare spawn of \`true\`, concurrency ${C}, same run): ${N} in ${bareS.toFixed(1)} s = ${(N / bareS).toFixed(1)} jobs/s`);
   console.log(`ratio: ${((N / atriumS) / (N / bareS)).toFixed(2)}× the bare spawn (goal ≥ 0.5×)`);

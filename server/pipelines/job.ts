@@ -27,7 +27,7 @@ import type { JobOutcome, JobSpec, SubmittedJob } from "@/lib/pipelines/executor
 import { childLog } from "@/lib/log";
 import { stageXnatResource, stageXnatScan, writeXnatResources, xnatReason, XnatStageError } from "@/lib/pipelines/xnat";
 import type { XnatClient } from "@/lib/xnat";
-import { analyzeStored, missingBinaries } from "./registry";
+import { analyzeStoredById, missingBinaries } from "./registry";
 import { projectXnat, xnatExperimentOf, type ProjectXnat } from "./xnat";
 import { dispatchProject } from "./runs";
 
@@ -98,8 +98,13 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
     else await writeFile(to, await store.read(key));
   };
   if (ref.kind === "scan") {
-    const scan = await prisma.archiveScan.findFirst({ where: { id: ref.scanId, experiment: { projectId } }, select: { instances: { select: { blobKey: true, instanceNumber: true, sopInstanceUid: true } } } });
-    if (!scan || !scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
+    // One query: the scan's instances, if the scan is in this project's archive.
+    const instances = await prisma.$queryRaw<{ blobKey: string; instanceNumber: number | null; sopInstanceUid: string }[]>`
+      SELECT i."blobKey", i."instanceNumber", i."sopInstanceUid" FROM "ArchiveInstance" i
+      JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
+      WHERE s.id = ${ref.scanId} AND e."projectId" = ${projectId}`;
+    const scan = { instances };
+    if (!scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
     const sorted = [...scan.instances].sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
     try {
       for (const [i, inst] of sorted.entries()) await write(inst.blobKey, path.join(dest, `${String(i + 1).padStart(6, "0")}.dcm`));
@@ -117,11 +122,37 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
 }
 
 /** Runs (or re-attaches to) one job. Never throws for the job's own failures: they are recorded on the row. */
+type JobWithRun = PipelineJob & { run: PipelineRun };
+
+/**
+ * The common case in one statement: a queued job of this attempt, neither it nor its run asked to
+ * cancel, becomes running (and its run too, the first time), returned with its run. Null otherwise.
+ */
+async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number): Promise<JobWithRun | null> {
+  const host = hostname();
+  const rows = await prisma.$queryRaw<(PipelineJob & { run: Record<string, unknown> })[]>`
+    WITH c AS (
+      UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = ${host}, "updatedAt" = now() AT TIME ZONE 'UTC'
+      FROM "PipelineRun" r
+      WHERE j.id = ${jobId} AND j.attempt = ${attempt} AND j.state = 'queued' AND NOT j."cancelRequested" AND r.id = j."runId" AND NOT r."cancelRequested"
+      RETURNING j.*),
+    r AS (
+      UPDATE "PipelineRun" r SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
+      WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
+    SELECT c.*, row_to_json(run) AS run FROM c JOIN "PipelineRun" run ON run.id = c."runId"`;
+  const row = rows[0];
+  if (!row) return null;
+  // The fields of the run a job uses are plain values (no dates), so its JSON form serves.
+  return { ...row, run: row.run as unknown as PipelineRun };
+}
+
 export async function processComputeJob(prisma: PrismaClient, jobId: string, attempt: number, deps: ComputeDeps = {}): Promise<{ state: string }> {
-  let job = await prisma.pipelineJob.findUnique({ where: { id: jobId }, include: { run: true } });
+  let job: JobWithRun | null = await claimQueued(prisma, jobId, attempt);
+  const claimedNow = Boolean(job);
+  job ??= await prisma.pipelineJob.findUnique({ where: { id: jobId }, include: { run: true } });
   if (!job || job.attempt !== attempt) return { state: "stale" };
-  const reattach = job.state === "running" && Boolean(job.externalId);
-  if (!reattach) {
+  const reattach = !claimedNow && job.state === "running" && Boolean(job.externalId);
+  if (!reattach && !claimedNow) {
     if (job.state === "running") {
       // A worker died between claiming and submitting: nothing ran; start over.
       await prisma.pipelineJob.updateMany({ where: { id: jobId, state: "running", externalId: null, attempt }, data: { state: "queued" } });
@@ -135,7 +166,7 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
     }
     const claimed = await prisma.pipelineJob.updateMany({ where: { id: jobId, state: "queued", attempt }, data: { state: "running", startedAt: new Date(), host: hostname() } });
     if (!claimed.count) return { state: "taken" };
-    await prisma.pipelineRun.updateMany({ where: { id: job.runId, state: "queued" }, data: { state: "running", startedAt: new Date() } });
+    if (job.run.state === "queued") await prisma.pipelineRun.updateMany({ where: { id: job.runId, state: "queued" }, data: { state: "running", startedAt: new Date() } });
   }
   let result: Prisma.PipelineJobUpdateInput;
   const xnat = new XnatSession(prisma, job.run.projectId);
@@ -149,14 +180,19 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
   } finally {
     await xnat.close();
   }
-  await prisma.pipelineJob.update({ where: { id: jobId }, data: result });
-  await dispatchProject(prisma, job.run.projectId);
+  // The result is recorded in the dispatcher's transaction; after a success only ready jobs can follow.
+  try {
+    await dispatchProject(prisma, job.run.projectId, { finished: { jobId, runId: job.runId, data: result }, mode: result.state === "succeeded" ? "ready" : "full" });
+  } catch (e) {
+    await prisma.pipelineJob.update({ where: { id: jobId }, data: result });
+    throw e;
+  }
   return { state: String(result.state) };
 }
 
 async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<Prisma.PipelineJobUpdateInput> {
   const store = deps.store ?? archiveBlobStore();
-  const analyzed = await analyzeStored(prisma, (await prisma.pipeline.findUniqueOrThrow({ where: { id: run.pipelineRowId }, select: { id: true, projectId: true, pipelineId: true, version: true, definition: true, toolVersions: true } })) as Parameters<typeof analyzeStored>[1]);
+  const analyzed = await analyzeStoredById(prisma, run.pipelineRowId);
   const node = analyzed.nodes[job.node];
   if (!node) throw new JobFailure(`Node "${job.node}" is not in pipeline ${run.pipelineId} version ${run.pipelineVersion}.`);
   const tool = node.tool;

@@ -111,6 +111,11 @@ export async function analyzeStored(prisma: PrismaClient, row: Pipeline): Promis
   return analyzed;
 }
 
+/** The same by the pipeline row's id: a registered version never changes, so a cached analysis needs no query. */
+export async function analyzeStoredById(prisma: PrismaClient, rowId: string): Promise<AnalyzedPipeline> {
+  return analyzedCache.get(rowId) ?? analyzeStored(prisma, await prisma.pipeline.findUniqueOrThrow({ where: { id: rowId } }));
+}
+
 async function analyzeUncached(prisma: PrismaClient, row: Pipeline): Promise<AnalyzedPipeline> {
   const def: PipelineDefinition = pipelineSchema.parse(row.definition);
   const pins = row.toolVersions as Record<string, string>;

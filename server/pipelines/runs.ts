@@ -159,52 +159,124 @@ export async function startPipelineRun(prisma: PrismaClient, input: StartRunInpu
   return run;
 }
 
-/** Queues every ready job of the project's active runs (highest priority, oldest run first) up to the project's limit of running jobs, and skips jobs whose upstream failed. */
-export async function dispatchProject(prisma: PrismaClient, projectId: string): Promise<void> {
+export interface DispatchOptions {
+  /**
+   * A job's result to record in the same transaction (one round trip fewer per job, and the
+   * dispatcher sees it).
+   */
+  finished?: { jobId: string; runId: string; data: Prisma.PipelineJobUpdateInput };
+  /**
+   * "ready" (after a job succeeded): only queue jobs whose upstream jobs all succeeded — nothing can
+   * have become skippable. "full" (default): also skip jobs whose upstream did not succeed, and
+   * cancel the waiting jobs of cancelled runs.
+   */
+  mode?: "ready" | "full";
+}
+
+/**
+ * Queues every ready job of the project's active runs (highest priority, oldest run first) up to
+ * the project's limit of running jobs, and skips jobs whose upstream failed. Under the project's
+ * advisory lock. After a success ("ready") that is one statement: the project's queued/running
+ * count, the ready jobs in run order (as many as the limit leaves room for) switched to queued and
+ * returned; the BullMQ jobs are added in one bulk call after the commit.
+ */
+export async function dispatchProject(prisma: PrismaClient, projectId: string, opts: DispatchOptions = {}): Promise<void> {
   const limit = readEnv().ATRIUM_COMPUTE_PROJECT_LIMIT;
-  const toQueue: { id: string; attempt: number; priority: number }[] = [];
-  const touched = new Set<string>();
+  const toQueue: { id: string; attempt: number; priority: number; runId: string }[] = [];
+  const maybeDone: string[] = [];
   await prisma.$transaction(async (tx) => {
+    if (opts.finished) await tx.pipelineJob.update({ where: { id: opts.finished.jobId }, data: opts.finished.data });
     // One dispatcher per project at a time, so the limit holds across workers.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`compute:${projectId}`}))`;
+    if (opts.mode === "ready") {
+      const rows = await tx.$queryRaw<{ id: string; attempt: number; priority: number; runId: string }[]>`
+        WITH active AS (
+          SELECT id, priority, "createdAt", "cancelRequested" FROM "PipelineRun" WHERE "projectId" = ${projectId} AND state IN ('queued', 'running')),
+        busy AS (
+          SELECT count(*)::int AS n FROM "PipelineJob" j JOIN active a ON a.id = j."runId" WHERE j.state IN ('queued', 'running')),
+        ready AS (
+          SELECT j.id FROM "PipelineJob" j JOIN active a ON a.id = j."runId"
+          WHERE NOT a."cancelRequested" AND j.state = 'waiting'
+            AND NOT EXISTS (SELECT 1 FROM "PipelineJob" u WHERE u."runId" = j."runId" AND u.key = ANY(j.after) AND u.state <> 'succeeded')
+          ORDER BY a.priority DESC, a."createdAt" ASC, j.id
+          LIMIT GREATEST(0, ${limit}::int - (SELECT n FROM busy)))
+        UPDATE "PipelineJob" p SET state = 'queued', "queuedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
+        FROM ready, active a WHERE p.id = ready.id AND a.id = p."runId"
+        RETURNING p.id, p.attempt, a.priority, p."runId"`;
+      toQueue.push(...rows);
+      // Only the finished job's run can have ended; nothing of it queued now means it may have.
+      if (opts.finished && !rows.some((r) => r.runId === opts.finished!.runId)) maybeDone.push(opts.finished.runId);
+      return;
+    }
     const runs = await tx.pipelineRun.findMany({ where: { projectId, state: { in: ["queued", "running"] } }, orderBy: [{ priority: "desc" }, { createdAt: "asc" }], select: { id: true, priority: true, cancelRequested: true } });
     if (!runs.length) return;
-    let busy = await tx.pipelineJob.count({ where: { run: { projectId }, state: { in: ["queued", "running"] } } });
+    const active = await tx.pipelineJob.groupBy({ by: ["runId"], where: { run: { projectId }, state: { in: ["queued", "running"] } }, _count: true });
+    const activeOf = new Map(active.map((a) => [a.runId, a._count]));
+    let busy = active.reduce((n, a) => n + a._count, 0);
     for (const run of runs) {
-      // The waiting jobs, and the states of the jobs they wait for (not the whole run).
-      const jobs = await tx.pipelineJob.findMany({ where: { runId: run.id, state: "waiting" }, select: { id: true, key: true, state: true, after: true, attempt: true } });
-      if (!jobs.length) continue;
-      const upKeys = [...new Set(jobs.flatMap((j) => j.after))];
-      const ups = upKeys.length ? await tx.pipelineJob.findMany({ where: { runId: run.id, key: { in: upKeys } }, select: { id: true, key: true, state: true, after: true, attempt: true } }) : [];
-      const byKey = new Map([...ups, ...jobs].map((j) => [j.key, j]));
-      let changed = true;
-      while (changed) {
-        changed = false;
-        for (const j of jobs) {
-          if (j.state !== "waiting") continue;
-          const ups = j.after.map((k) => byKey.get(k)!);
-          const bad = ups.find((u) => FAILED_JOB_STATES.includes(u.state));
-          if (bad || run.cancelRequested) {
-            const reason = run.cancelRequested ? "Cancelled before it ran." : `Not run: upstream job ${bad!.key} ${bad!.state.replace(/_/g, " ")}.`;
-            await tx.pipelineJob.update({ where: { id: j.id }, data: { state: run.cancelRequested ? "cancelled" : "skipped", reason, endedAt: new Date() } });
-            j.state = run.cancelRequested ? "cancelled" : "skipped";
-            changed = true;
-            touched.add(run.id);
-          } else if (ups.every((u) => u.state === "succeeded") && busy < limit) {
-            await tx.pipelineJob.update({ where: { id: j.id }, data: { state: "queued", queuedAt: new Date() } });
-            j.state = "queued";
-            busy++;
-            toQueue.push({ id: j.id, attempt: j.attempt, priority: run.priority });
-            touched.add(run.id);
-          }
-        }
-      }
+      const before = toQueue.length;
+      busy = await dispatchRunFull(tx, run, busy, limit, toQueue);
+      // Nothing in flight for this run and nothing queued now: it may have ended.
+      if (!(activeOf.get(run.id) ?? 0) && toQueue.length === before) maybeDone.push(run.id);
     }
   });
-  for (const j of toQueue) await queueComputeJob(j.id, j.attempt, j.priority).catch((e: Error) => log.warn({ jobId: j.id, error: e.name }, "could not queue the job; the worker's start re-queues it"));
+  if (toQueue.length) {
+    await getQueue("compute")
+      .addBulk(toQueue.map((j) => ({ name: "compute", data: { jobId: j.id, attempt: j.attempt }, opts: { ...COMPUTE_JOB_OPTIONS, jobId: bullJobId(j.id, j.attempt), ...(j.priority ? { priority: Math.max(1, 1000 - j.priority) } : {}) } })))
+      .catch((e: Error) => log.warn({ jobs: toQueue.length, error: e.name }, "could not queue the jobs; the worker's start re-queues them"));
+  }
   // Runs with nothing waiting, queued or running any more end now.
-  const runs = await prisma.pipelineRun.findMany({ where: { projectId, state: { in: ["queued", "running"] }, jobs: { none: { state: { in: ACTIVE_JOB_STATES } } } }, select: { id: true } });
-  for (const r of runs) await finishRunIfDone(prisma, r.id);
+  for (const id of maybeDone) await finishRunIfDone(prisma, id);
+}
+
+/** The full pass over one run's waiting jobs: skip (or cancel) those whose upstream did not succeed, queue the ready ones. */
+async function dispatchRunFull(
+  tx: Prisma.TransactionClient,
+  run: { id: string; priority: number; cancelRequested: boolean },
+  busy: number,
+  limit: number,
+  toQueue: { id: string; attempt: number; priority: number; runId: string }[],
+): Promise<number> {
+  // The waiting jobs, and the states of the jobs they wait for (not the whole run).
+  const jobs = await tx.pipelineJob.findMany({ where: { runId: run.id, state: "waiting" }, select: { id: true, key: true, state: true, after: true, attempt: true }, orderBy: { id: "asc" } });
+  if (!jobs.length) return busy;
+  const upKeys = [...new Set(jobs.flatMap((j) => j.after))];
+  const ups = upKeys.length ? await tx.pipelineJob.findMany({ where: { runId: run.id, key: { in: upKeys } }, select: { id: true, key: true, state: true, after: true, attempt: true } }) : [];
+  const byKey = new Map([...ups, ...jobs].map((j) => [j.key, j]));
+  const skipped: { id: string; state: "cancelled" | "skipped"; reason: string }[] = [];
+  const queued: string[] = [];
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const j of jobs) {
+      if (j.state !== "waiting") continue;
+      const upsOf = j.after.map((k) => byKey.get(k)!);
+      const bad = upsOf.find((u) => FAILED_JOB_STATES.includes(u.state));
+      if (bad || run.cancelRequested) {
+        const reason = run.cancelRequested ? "Cancelled before it ran." : `Not run: upstream job ${bad!.key} ${bad!.state.replace(/_/g, " ")}.`;
+        j.state = run.cancelRequested ? "cancelled" : "skipped";
+        skipped.push({ id: j.id, state: j.state as "cancelled" | "skipped", reason });
+        changed = true;
+      } else if (upsOf.every((u) => u.state === "succeeded") && busy < limit) {
+        j.state = "queued";
+        busy++;
+        queued.push(j.id);
+        toQueue.push({ id: j.id, attempt: j.attempt, priority: run.priority, runId: run.id });
+      }
+    }
+  }
+  const now = new Date();
+  // Skipped jobs grouped by their reason: one update per distinct reason.
+  const byReason = new Map<string, { state: "cancelled" | "skipped"; ids: string[] }>();
+  for (const s of skipped) {
+    const k = `${s.state}\0${s.reason}`;
+    const g = byReason.get(k) ?? { state: s.state, ids: [] };
+    g.ids.push(s.id);
+    byReason.set(k, g);
+  }
+  for (const [k, g] of byReason) await tx.pipelineJob.updateMany({ where: { id: { in: g.ids } }, data: { state: g.state, reason: k.slice(k.indexOf("\0") + 1), endedAt: now } });
+  if (queued.length) await tx.pipelineJob.updateMany({ where: { id: { in: queued } }, data: { state: "queued", queuedAt: now } });
+  return busy;
 }
 
 /** Ends the run when none of its jobs is waiting, queued or running. */
