@@ -1,6 +1,7 @@
 // DICOM Part 10 file framing (PS3.10 §7.1): the 128-byte preamble, "DICM" and the group-0002 File Meta
 // Information, written and read without parsing the dataset itself. Reading also copes with files that
 // lack the preamble (a bare meta group or a bare dataset), which DCMTK and older software produce.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { constants as zlibConstants, inflateRawSync } from "node:zlib";
 import { ATRIUM_IMPLEMENTATION_CLASS_UID, ATRIUM_IMPLEMENTATION_VERSION, TS } from "./uids";
@@ -226,85 +227,116 @@ const HEAD_BYTES = 256 * 1024;
 const FIRST_BYTES = 16 * 1024;
 
 /**
+ * The framing of a file from its first bytes (`buf`, `size` the file's length). Returns the info, or
+ * how many leading bytes it needs to decide (then call again with that many). Throws NotDicomError.
+ */
+function part10InfoFrom(buf: Buffer, size: number): Part10Info | { needBytes: number } {
+  if (size === 0) throw new NotDicomError("empty file");
+  let framing: Part10Info["framing"];
+  let metaStart: number;
+  if (buf.length >= 132 && buf.toString("latin1", 128, 132) === "DICM") {
+    framing = "part10";
+    metaStart = 132;
+  } else if (buf.length >= 8 && buf.readUInt16LE(0) === 0x0002) {
+    framing = "meta-only";
+    metaStart = 0;
+  } else if (buf.length >= 8 && buf.readUInt16LE(0) === 0x0008) {
+    // A bare dataset: decide explicit vs implicit little endian from the bytes after the first tag.
+    const explicit = VR_RE.test(buf.toString("latin1", 4, 6));
+    const ts = explicit ? TS.ExplicitVRLittleEndian : TS.ImplicitVRLittleEndian;
+    const uids = findSopUidsInDataset(buf, 0, { explicit, little: true });
+    return {
+      datasetOffset: 0,
+      transferSyntaxUid: ts,
+      framing: "dataset",
+      ...uids,
+      datasetSopClassUid: uids.sopClassUid,
+      datasetSopInstanceUid: uids.sopInstanceUid,
+    };
+  } else {
+    throw new NotDicomError("not DICOM (no DICM prefix and no recognisable group 0002/0008 start)");
+  }
+  const meta = parseMeta(buf, metaStart);
+  if (meta.needMore && meta.needMore <= size && meta.needMore > buf.length) return { needBytes: meta.needMore + 1024 };
+  if (!meta.ts) throw new NotDicomError("file meta information has no Transfer Syntax UID");
+  // The dataset's own (0008,0016)/(0008,0018) are what a C-STORE must carry; some files' meta
+  // headers disagree with them. Fall back to the meta values when the dataset cannot be walked.
+  let found: { sopClassUid?: string; sopInstanceUid?: string };
+  try {
+    if (meta.ts === TS.DeflatedExplicitVRLittleEndian) {
+      const ds = inflateRawSync(buf.subarray(meta.end), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      found = findSopUidsInDataset(ds, 0, { explicit: true, little: true });
+    } else found = findSopUidsInDataset(buf, meta.end, syntaxOf(meta.ts)!);
+  } catch {
+    found = {};
+  }
+  if ((!found.sopClassUid || !found.sopInstanceUid) && buf.length < size && buf.length < HEAD_BYTES) return { needBytes: HEAD_BYTES };
+  const sopClassUid = found.sopClassUid || meta.sopClass || undefined;
+  const sopInstanceUid = found.sopInstanceUid || meta.sopInstance || undefined;
+  return {
+    datasetOffset: meta.end,
+    transferSyntaxUid: meta.ts,
+    sopClassUid,
+    sopInstanceUid,
+    datasetSopClassUid: found.sopClassUid || undefined,
+    datasetSopInstanceUid: found.sopInstanceUid || undefined,
+    metaSopClassUid: meta.sopClass || undefined,
+    metaSopInstanceUid: meta.sopInstance || undefined,
+    framing,
+  };
+}
+
+/** The framing of a file already read whole (no further reads). Throws NotDicomError with a reason. */
+export function part10InfoOfBuffer(buf: Buffer): Part10Info {
+  const r = part10InfoFrom(buf, buf.length);
+  if ("needBytes" in r) throw new NotDicomError("file meta information runs past the end of the file");
+  return r;
+}
+
+/**
  * Reads the framing of a DICOM file: where its dataset starts, its transfer syntax and SOP class and
  * instance (from the meta group, else from the dataset). Throws NotDicomError with a reason.
+ * The meta group and the dataset's SOP UIDs (group 0008) are near the start: 16 KB are read first,
+ * and more only when they are not found there (bench/forward.ts: reading 256 KB of every file to
+ * scan it cost as much as sending it).
  */
 export async function readPart10Info(path: string): Promise<Part10Info> {
   const fh = await open(path, "r");
   try {
     const size = (await fh.stat()).size;
-    if (size === 0) throw new NotDicomError("empty file");
-    const readAt = async (n: number) => {
-      const b = Buffer.allocUnsafe(Math.min(n, size));
-      const { bytesRead } = await fh.read(b, 0, b.length, 0);
-      return b.subarray(0, bytesRead);
-    };
-    // The meta group and the dataset's SOP UIDs (group 0008) are near the start: 16 KB first, and
-    // HEAD_BYTES only when they are not found there (bench/forward.ts: reading 256 KB of every file
-    // to scan it cost as much as sending it).
-    let buf = await readAt(FIRST_BYTES);
-    let framing: Part10Info["framing"];
-    let metaStart: number;
-    if (buf.length >= 132 && buf.toString("latin1", 128, 132) === "DICM") {
-      framing = "part10";
-      metaStart = 132;
-    } else if (buf.length >= 8 && buf.readUInt16LE(0) === 0x0002) {
-      framing = "meta-only";
-      metaStart = 0;
-    } else if (buf.length >= 8 && buf.readUInt16LE(0) === 0x0008) {
-      // A bare dataset: decide explicit vs implicit little endian from the bytes after the first tag.
-      const explicit = VR_RE.test(buf.toString("latin1", 4, 6));
-      const ts = explicit ? TS.ExplicitVRLittleEndian : TS.ImplicitVRLittleEndian;
-      const uids = findSopUidsInDataset(buf, 0, { explicit, little: true });
-      return {
-        datasetOffset: 0,
-        transferSyntaxUid: ts,
-        framing: "dataset",
-        ...uids,
-        datasetSopClassUid: uids.sopClassUid,
-        datasetSopInstanceUid: uids.sopInstanceUid,
-      };
-    } else {
-      throw new NotDicomError("not DICOM (no DICM prefix and no recognisable group 0002/0008 start)");
+    let want = FIRST_BYTES;
+    for (let i = 0; ; i++) {
+      const b = Buffer.allocUnsafe(Math.min(want, size));
+      const { bytesRead } = size ? await fh.read(b, 0, b.length, 0) : { bytesRead: 0 };
+      const r = part10InfoFrom(b.subarray(0, bytesRead), size);
+      if (!("needBytes" in r)) return r;
+      if (i >= 2 || r.needBytes <= bytesRead) throw new NotDicomError("file meta information runs past the end of the file");
+      want = r.needBytes;
     }
-    let meta = parseMeta(buf, metaStart);
-    if (meta.needMore && meta.needMore <= size && meta.needMore > buf.length) {
-      buf = await readAt(meta.needMore + 1024);
-      meta = parseMeta(buf, metaStart);
-    }
-    if (!meta.ts) throw new NotDicomError("file meta information has no Transfer Syntax UID");
-    // The dataset's own (0008,0016)/(0008,0018) are what a C-STORE must carry; some files' meta
-    // headers disagree with them. Fall back to the meta values when the dataset cannot be walked.
-    const walk = (b: Buffer): { sopClassUid?: string; sopInstanceUid?: string } => {
-      try {
-        if (meta.ts === TS.DeflatedExplicitVRLittleEndian) {
-          const ds = inflateRawSync(b.subarray(meta.end), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-          return findSopUidsInDataset(ds, 0, { explicit: true, little: true });
-        }
-        return findSopUidsInDataset(b, meta.end, syntaxOf(meta.ts!)!);
-      } catch {
-        return {};
-      }
-    };
-    let found = walk(buf);
-    if ((!found.sopClassUid || !found.sopInstanceUid) && buf.length < size && buf.length < HEAD_BYTES) {
-      buf = await readAt(HEAD_BYTES);
-      found = walk(buf);
-    }
-    const sopClassUid = found.sopClassUid || meta.sopClass || undefined;
-    const sopInstanceUid = found.sopInstanceUid || meta.sopInstance || undefined;
-    return {
-      datasetOffset: meta.end,
-      transferSyntaxUid: meta.ts,
-      sopClassUid,
-      sopInstanceUid,
-      datasetSopClassUid: found.sopClassUid || undefined,
-      datasetSopInstanceUid: found.sopInstanceUid || undefined,
-      metaSopClassUid: meta.sopClass || undefined,
-      metaSopInstanceUid: meta.sopInstance || undefined,
-      framing,
-    };
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * readPart10Info with synchronous reads: for files on local storage, where a thread-pool round trip
+ * per open/stat/read/close costs several times the read itself (bench/forward.ts). `size`: the file's
+ * length when known (its fstat is then skipped).
+ */
+export function readPart10InfoSync(path: string, size?: number): Part10Info & { sizeBytes: number } {
+  const fd = openSync(path, "r");
+  try {
+    const length = size ?? fstatSync(fd).size;
+    let want = FIRST_BYTES;
+    for (let i = 0; ; i++) {
+      const b = Buffer.allocUnsafe(Math.min(want, length));
+      const bytesRead = length ? readSync(fd, b, 0, b.length, 0) : 0;
+      const r = part10InfoFrom(b.subarray(0, bytesRead), length);
+      if (!("needBytes" in r)) return { ...r, sizeBytes: length };
+      if (i >= 2 || r.needBytes <= bytesRead) throw new NotDicomError("file meta information runs past the end of the file");
+      want = r.needBytes;
+    }
+  } finally {
+    closeSync(fd);
   }
 }

@@ -7,11 +7,12 @@
 // Endian contexts per SOP class as fallbacks for uncompressed files (re-encoded only if the peer
 // refuses their own syntax). The library's Network class does the PDU/DIMSE work.
 import net from "node:net";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { dimse, Network, type NetworkInstance } from "./dimse";
 import type * as DimseTypes from "dcmjs-dimse";
-import { NotDicomError, readPart10Info } from "./part10";
+import { NotDicomError, readPart10Info, readPart10InfoSync, type Part10Info } from "./part10";
 import { encodeStoreRequest, parseResponseCommand, pdataChunks, PduFramer, type ResponseCommand } from "./pdata";
 import { isValidUid, MEDIA_STORAGE_DIRECTORY_SOP_CLASS, TS, UNCOMPRESSED_TRANSFER_SYNTAXES } from "./uids";
 
@@ -83,19 +84,113 @@ async function listFiles(p: string, out: string[]): Promise<void> {
   }
 }
 
+/**
+ * File reads of the SCU. Opening, stat-ing, reading and closing a file through the thread pool costs
+ * several times the read itself in CPU (a wake-up of the pool and of the event loop per step), and
+ * on the 2-core machines of the benchmarks that CPU is taken from the receiver: the blob store is a
+ * local directory, so files are read synchronously, in short steps between which the event loop
+ * runs. Reads that take long (slow or network storage: 5 reads over 20 ms) switch the process to
+ * asynchronous reads for a minute, so that a slow disk does not hold up the event loop.
+ */
+const SLOW_SYNC_READ_MS = 20;
+const SLOW_READS_TO_SWITCH = 5;
+const ASYNC_READS_FOR_MS = 60_000;
+let slowReads = 0;
+let asyncReadsUntil = 0;
+
+function syncReads(): boolean {
+  return asyncReadsUntil === 0 || Date.now() >= asyncReadsUntil;
+}
+
+function noteSyncRead(startedAt: number): void {
+  if (performance.now() - startedAt <= SLOW_SYNC_READ_MS) return;
+  if (++slowReads < SLOW_READS_TO_SWITCH) return;
+  slowReads = 0;
+  asyncReadsUntil = Date.now() + ASYNC_READS_FOR_MS;
+}
+
+/**
+ * Buffers that files are read into, reused from one instance to the next (two per association: the
+ * one on the wire and the next file's). A fresh 100–500 KB buffer per instance kept V8's garbage
+ * collector threads busy for about half a millisecond of CPU per instance (bench/forward.ts).
+ * A buffer is reused only once the socket has taken all of it (its write callback ran).
+ */
+const POOLED_MAX_BYTES = 16 * 1024 * 1024;
+
+class ReadBuffers {
+  private free: Buffer[] = [];
+
+  /** Reads a whole file (synchronously while reads are fast, see above) into a pooled buffer when it fits. */
+  async read(file: string, expectedSize: number): Promise<{ bytes: Buffer; release(): void }> {
+    const none = { release: () => undefined };
+    if (!syncReads() || expectedSize > POOLED_MAX_BYTES) return { bytes: await readFile(file), ...none };
+    const t = performance.now();
+    const fd = openSync(file, "r");
+    try {
+      const size = fstatSync(fd).size;
+      if (size > POOLED_MAX_BYTES) return { bytes: readFileSync(fd), ...none };
+      const i = this.free.findIndex((b) => b.length >= size);
+      const buf = i >= 0 ? this.free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, 256 * 1024));
+      let have = 0;
+      while (have < size) {
+        const n = readSync(fd, buf, have, size - have, have);
+        if (n === 0) break; // the file shrank: send what is there (the peer judges it)
+        have += n;
+      }
+      let released = false;
+      return {
+        bytes: buf.subarray(0, have),
+        release: () => {
+          if (released) return;
+          released = true;
+          if (this.free.length < 2) this.free.push(buf);
+        },
+      };
+    } finally {
+      closeSync(fd);
+      noteSyncRead(t);
+    }
+  }
+}
+
+async function headerInfo(file: string): Promise<Part10Info & { sizeBytes: number }> {
+  if (!syncReads()) {
+    const sizeBytes = (await stat(file)).size;
+    return { ...(await readPart10Info(file)), sizeBytes };
+  }
+  const t = performance.now();
+  try {
+    return readPart10InfoSync(file);
+  } finally {
+    noteSyncRead(t);
+  }
+}
+
+/** Lets the event loop run every few milliseconds of synchronous work. */
+function yielder(everyMs = 4): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < everyMs) return undefined;
+    return new Promise<void>((r) =>
+      setImmediate(() => {
+        since = performance.now();
+        r();
+      }),
+    );
+  };
+}
+
 /** Walks files and directories (recursively, sorted) and reads each file's DICOM framing; non-DICOM files are skipped with a reason. */
 export async function scanDicomFiles(paths: string[]): Promise<{ files: DicomFileToSend[]; skipped: FileOutcome[] }> {
   const all: string[] = [];
   for (const p of paths) await listFiles(path.resolve(p), all);
-  // Headers are read 16 files at a time; the order of the result is the order of the paths.
   const results: ({ file: DicomFileToSend } | { skip: FileOutcome })[] = new Array(all.length);
-  let nextIndex = 0;
   const scanOne = async (file: string): Promise<{ file: DicomFileToSend } | { skip: FileOutcome }> => {
     let sizeBytes = 0;
     const skip = (reason: string) => ({ skip: { path: file, outcome: "skipped" as const, reason, sizeBytes } });
     try {
-      sizeBytes = (await stat(file)).size;
-      const info = await readPart10Info(file);
+      const info = await headerInfo(file);
+      sizeBytes = info.sizeBytes;
       if (info.sopClassUid === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) return skip("DICOMDIR (media storage directory), not an instance to store");
       if (!info.datasetSopClassUid) return skip("the dataset has no SOP Class UID (0008,0016)");
       if (!info.datasetSopInstanceUid) return skip("the dataset has no SOP Instance UID (0008,0018)");
@@ -112,8 +207,17 @@ export async function scanDicomFiles(paths: string[]): Promise<{ files: DicomFil
       return skip(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
+  // Synchronous header reads one after the other (yielding every few ms); when reads are slow, 16
+  // asynchronous ones at a time. The order of the result is the order of the paths.
+  let nextIndex = 0;
+  const pause = yielder();
+  while (syncReads() && nextIndex < all.length) {
+    const i = nextIndex++;
+    results[i] = await scanOne(all[i]!);
+    await pause();
+  }
   await Promise.all(
-    Array.from({ length: Math.min(16, all.length) }, async () => {
+    Array.from({ length: Math.min(16, all.length - nextIndex) }, async () => {
       while (nextIndex < all.length) {
         const i = nextIndex++;
         results[i] = await scanOne(all[i]!);
@@ -217,11 +321,17 @@ function connectionAdvice(error: string, where: string): string {
 }
 
 /** A file's dataset bytes as they go on the wire (the file's own, or re-encoded for a fallback syntax). */
-async function datasetBytes(f: DicomFileToSend, fallback: string | undefined): Promise<Buffer> {
-  if (fallback) return convertToLittleEndian(f, fallback);
-  const bytes = (await readFile(f.path)).subarray(f.datasetOffset);
+async function datasetBytes(f: DicomFileToSend, fallback: string | undefined, buffers: ReadBuffers): Promise<{ bytes: Buffer; release(): void }> {
+  if (fallback) return { bytes: convertToLittleEndian(f, fallback), release: () => undefined };
+  const file = await buffers.read(f.path, f.sizeBytes);
+  const bytes = file.bytes.subarray(f.datasetOffset);
   // PS3.5 §A.5: a deflated stream of odd length is padded with one null byte (some writers forget).
-  return bytes.length % 2 === 1 ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes;
+  if (bytes.length % 2 === 1) {
+    const padded = Buffer.concat([bytes, Buffer.alloc(1)]);
+    file.release();
+    return { bytes: padded, release: () => undefined };
+  }
+  return { bytes, release: file.release };
 }
 
 interface PlannedStore {
@@ -327,29 +437,42 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
 
     const sendAll = async (planned: PlannedStore[]) => {
       const maxPdu = association.getMaxPduLength();
-      let next = planned.length ? datasetBytes(planned[0]!.file, planned[0]!.fallback) : undefined;
+      const buffers = new ReadBuffers();
+      const load = (i: number) => {
+        if (i >= planned.length) return undefined;
+        const p = datasetBytes(planned[i]!.file, planned[i]!.fallback, buffers);
+        p.catch(() => undefined); // handled when awaited
+        return p;
+      };
+      let next = load(0);
       for (let i = 0; i < planned.length && !closed; i++) {
         const p = planned[i]!;
-        let bytes: Buffer;
+        let file: { bytes: Buffer; release(): void };
         try {
-          bytes = await next!;
+          file = await next!;
         } catch (err) {
-          next = i + 1 < planned.length ? datasetBytes(planned[i + 1]!.file, planned[i + 1]!.fallback) : undefined;
+          next = load(i + 1);
           settle(p.file, {
             outcome: "failed",
             reason: p.fallback ? `peer refused ${p.file.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` : `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
           });
           continue;
         }
-        next = i + 1 < planned.length ? datasetBytes(planned[i + 1]!.file, planned[i + 1]!.fallback) : undefined;
-        next?.catch(() => undefined); // handled when awaited
+        if (closed) break;
+        const { bytes } = file;
         const messageId = (i % 0xffff) + 1;
         const response = new Promise<ResponseCommand | null>((r) => (waiting = { messageId, resolve: r }));
         const cmd = encodeStoreRequest({ messageId, sopClassUid: p.file.sopClassUid, sopInstanceUid: p.file.sopInstanceUid });
+        // One writev per instance: the command and every data set PDU (no copy of the data set).
         socket.cork();
         for (const b of pdataChunks(p.pcId, cmd, true, maxPdu)) socket.write(b);
-        for (const b of pdataChunks(p.pcId, bytes, false, maxPdu)) socket.write(b);
+        const chunks = pdataChunks(p.pcId, bytes, false, maxPdu);
+        for (let c = 0; c < chunks.length - 1; c++) socket.write(chunks[c]!);
+        socket.write(chunks[chunks.length - 1]!, file.release); // the buffer is free once written
         socket.uncork();
+        // The next file is read while the peer stores this one (after the write, so a synchronous
+        // read does not delay it).
+        next = load(i + 1);
         const r = await response;
         if (!r) break;
         const kind = statusKind(r.status);
