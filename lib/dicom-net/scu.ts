@@ -12,7 +12,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { dimse, Network, type NetworkInstance } from "./dimse";
 import type * as DimseTypes from "dcmjs-dimse";
-import { NotDicomError, readPart10Info, readPart10InfoSync, type Part10Info } from "./part10";
+import { NotDicomError, part10InfoOfBuffer, readPart10Info, readPart10InfoSync, type Part10Info } from "./part10";
 import { encodeStoreRequest, parseResponseCommand, pdataChunks, PduFramer, type ResponseCommand } from "./pdata";
 import { isValidUid, MEDIA_STORAGE_DIRECTORY_SOP_CLASS, TS, UNCOMPRESSED_TRANSFER_SYNTAXES } from "./uids";
 
@@ -180,31 +180,38 @@ function yielder(everyMs = 4): () => Promise<void> | undefined {
   };
 }
 
+function unreadableReason(err: unknown): string {
+  if (err instanceof NotDicomError) return err.message;
+  return `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+}
+
+/** Whether a file can be sent as it is (its framing read), or why it is skipped. */
+function judgeFile(file: string, info: Part10Info & { sizeBytes: number }): { file: DicomFileToSend } | { skip: FileOutcome } {
+  const sizeBytes = info.sizeBytes;
+  const skip = (reason: string) => ({ skip: { path: file, outcome: "skipped" as const, reason, sizeBytes } });
+  if (info.sopClassUid === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) return skip("DICOMDIR (media storage directory), not an instance to store");
+  if (!info.datasetSopClassUid) return skip("the dataset has no SOP Class UID (0008,0016)");
+  if (!info.datasetSopInstanceUid) return skip("the dataset has no SOP Instance UID (0008,0018)");
+  if (!isValidUid(info.sopClassUid)) return skip(info.sopClassUid ? "malformed SOP Class UID" : "no SOP Class UID");
+  if (!isValidUid(info.sopInstanceUid)) return skip(info.sopInstanceUid ? "malformed SOP Instance UID" : "no SOP Instance UID");
+  if (!isValidUid(info.transferSyntaxUid)) return skip("malformed Transfer Syntax UID");
+  if ((sizeBytes - info.datasetOffset) % 2 === 1 && info.transferSyntaxUid !== TS.DeflatedExplicitVRLittleEndian)
+    return skip("dataset has an odd length (an element of odd length: re-encode the file, e.g. with dcmconv)");
+  return {
+    file: { path: file, sizeBytes, datasetOffset: info.datasetOffset, transferSyntaxUid: info.transferSyntaxUid, sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid },
+  };
+}
+
 /** Walks files and directories (recursively, sorted) and reads each file's DICOM framing; non-DICOM files are skipped with a reason. */
 export async function scanDicomFiles(paths: string[]): Promise<{ files: DicomFileToSend[]; skipped: FileOutcome[] }> {
   const all: string[] = [];
   for (const p of paths) await listFiles(path.resolve(p), all);
   const results: ({ file: DicomFileToSend } | { skip: FileOutcome })[] = new Array(all.length);
   const scanOne = async (file: string): Promise<{ file: DicomFileToSend } | { skip: FileOutcome }> => {
-    let sizeBytes = 0;
-    const skip = (reason: string) => ({ skip: { path: file, outcome: "skipped" as const, reason, sizeBytes } });
     try {
-      const info = await headerInfo(file);
-      sizeBytes = info.sizeBytes;
-      if (info.sopClassUid === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) return skip("DICOMDIR (media storage directory), not an instance to store");
-      if (!info.datasetSopClassUid) return skip("the dataset has no SOP Class UID (0008,0016)");
-      if (!info.datasetSopInstanceUid) return skip("the dataset has no SOP Instance UID (0008,0018)");
-      if (!isValidUid(info.sopClassUid)) return skip(info.sopClassUid ? "malformed SOP Class UID" : "no SOP Class UID");
-      if (!isValidUid(info.sopInstanceUid)) return skip(info.sopInstanceUid ? "malformed SOP Instance UID" : "no SOP Instance UID");
-      if (!isValidUid(info.transferSyntaxUid)) return skip("malformed Transfer Syntax UID");
-      if ((sizeBytes - info.datasetOffset) % 2 === 1 && info.transferSyntaxUid !== TS.DeflatedExplicitVRLittleEndian)
-        return skip("dataset has an odd length (an element of odd length: re-encode the file, e.g. with dcmconv)");
-      return {
-        file: { path: file, sizeBytes, datasetOffset: info.datasetOffset, transferSyntaxUid: info.transferSyntaxUid, sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid },
-      };
+      return judgeFile(file, await headerInfo(file));
     } catch (err) {
-      if (err instanceof NotDicomError) return skip(err.message);
-      return skip(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return { skip: { path: file, outcome: "skipped", reason: unreadableReason(err), sizeBytes: 0 } };
     }
   };
   // Synchronous header reads one after the other (yielding every few ms); when reads are slow, 16
@@ -334,30 +341,58 @@ async function datasetBytes(f: DicomFileToSend, fallback: string | undefined, bu
   return { bytes, release: file.release };
 }
 
+/**
+ * A file whose framing is read when it is sent (from the bytes read to send it): no header read
+ * beforehand. Its SOP class and syntax must then have a context in the association, proposed from
+ * the files of the batch that were scanned; when they have none it is sent in a next association.
+ */
+export interface UnscannedFile {
+  path: string;
+  /** The file's size as last seen (outcomes carry it until the file is read). */
+  sizeBytes: number;
+  unscanned: true;
+}
+
+type SendItem = DicomFileToSend | UnscannedFile;
+const isUnscanned = (f: SendItem): f is UnscannedFile => "unscanned" in f;
+
 interface PlannedStore {
-  file: DicomFileToSend;
+  item: SendItem;
+  /** Unset for an unscanned file until it is read. */
+  file?: DicomFileToSend;
   pcId: number;
   /** Re-encoded to this syntax because the peer refused the file's own. */
   fallback?: string;
 }
 
+/** What is sent for one planned store: bytes on a context, or an outcome without sending, or "not here". */
+type Prepared =
+  | { kind: "send"; file: DicomFileToSend; pcId: number; fallback?: string; bytes: Buffer; release(): void }
+  | { kind: "settled"; file?: DicomFileToSend; outcome: "failed" | "skipped"; reason: string }
+  | { kind: "later"; file: DicomFileToSend };
+
 /**
- * Sends one batch over one association; resolves with one outcome per file. dcmjs-dimse negotiates
- * and releases the association; the C-STORE requests and their responses are written and read here
- * (lib/dicom-net/pdata): one request at a time (no asynchronous operations, as storescu), the next
- * file read from disk while the peer answers the current one.
+ * Sends one batch over one association; resolves with one outcome per file, and the unscanned files
+ * that turned out to need a context this association does not have (`later`, to send in another).
+ * dcmjs-dimse negotiates and releases the association; the C-STORE requests and their responses are
+ * written and read here (lib/dicom-net/pdata): one request at a time (no asynchronous operations, as
+ * storescu; Orthanc and DCMTK grant none), the next file read from disk while the peer answers the
+ * current one.
  */
-async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOptions): Promise<FileOutcome[]> {
-  const outcomes = new Map<DicomFileToSend, FileOutcome>();
-  const settle = (f: DicomFileToSend, o: Omit<FileOutcome, "path" | "sizeBytes">) => {
-    if (outcomes.has(f)) return;
-    const full: FileOutcome = { path: f.path, sizeBytes: f.sizeBytes, ...o };
+async function sendOverOneAssociation(items: SendItem[], opts: SendOptions): Promise<{ outcomes: FileOutcome[]; later: DicomFileToSend[] }> {
+  const outcomes = new Map<SendItem, FileOutcome>();
+  const later = new Set<SendItem>();
+  const laterFiles: DicomFileToSend[] = [];
+  const settle = (f: SendItem, o: Omit<FileOutcome, "path" | "sizeBytes">, sizeBytes = f.sizeBytes) => {
+    if (outcomes.has(f) || later.has(f)) return;
+    const full: FileOutcome = { path: f.path, sizeBytes, ...o };
     outcomes.set(f, full);
     opts.onFile?.(full);
   };
   const failRest = (reason: string) => {
-    for (const f of files) settle(f, { outcome: "failed", reason });
+    for (const f of items) settle(f, { outcome: "failed", reason });
   };
+  const files = items.filter((f): f is DicomFileToSend => !isUnscanned(f));
 
   const association = new dimse.association.Association(opts.callingAe ?? "ATRIUM", opts.calledAe);
   const keys = new Set<string>();
@@ -435,38 +470,92 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
       }
     });
 
+    // Set when the association is accepted: where a file goes (its own syntax, a fallback, or a reason it cannot).
+    let route: (f: DicomFileToSend) => { pcId: number; fallback?: string } | { reason: string } = () => ({ reason: "no association" });
     const sendAll = async (planned: PlannedStore[]) => {
       const maxPdu = association.getMaxPduLength();
       const buffers = new ReadBuffers();
-      const load = (i: number) => {
-        if (i >= planned.length) return undefined;
-        const p = datasetBytes(planned[i]!.file, planned[i]!.fallback, buffers);
-        p.catch(() => undefined); // handled when awaited
-        return p;
+      const prepare = async (p: PlannedStore): Promise<Prepared> => {
+        if (p.file) {
+          try {
+            return { kind: "send", file: p.file, pcId: p.pcId, fallback: p.fallback, ...(await datasetBytes(p.file, p.fallback, buffers)) };
+          } catch (err) {
+            return {
+              kind: "settled",
+              file: p.file,
+              outcome: "failed",
+              reason: p.fallback ? `peer refused ${p.file.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` : unreadableReason(err),
+            };
+          }
+        }
+        // An unscanned file: read it whole, then judge its framing from those bytes.
+        let read: { bytes: Buffer; release(): void };
+        try {
+          read = await buffers.read(p.item.path, p.item.sizeBytes);
+        } catch (err) {
+          return { kind: "settled", outcome: "skipped", reason: unreadableReason(err) };
+        }
+        let judged: ReturnType<typeof judgeFile>;
+        try {
+          judged = judgeFile(p.item.path, { ...part10InfoOfBuffer(read.bytes), sizeBytes: read.bytes.length });
+        } catch (err) {
+          read.release();
+          return { kind: "settled", outcome: "skipped", reason: unreadableReason(err) };
+        }
+        if ("skip" in judged) {
+          read.release();
+          return { kind: "settled", outcome: "skipped", reason: judged.skip.reason! };
+        }
+        const file = judged.file;
+        if (!keys.has(pairKey(file.sopClassUid, file.transferSyntaxUid))) {
+          read.release();
+          return { kind: "later", file };
+        }
+        const r = route(file);
+        if ("reason" in r) {
+          read.release();
+          return { kind: "settled", file, outcome: "failed", reason: r.reason };
+        }
+        if (r.fallback) {
+          read.release();
+          try {
+            return { kind: "send", file, pcId: r.pcId, fallback: r.fallback, ...(await datasetBytes(file, r.fallback, buffers)) };
+          } catch (err) {
+            return { kind: "settled", file, outcome: "failed", reason: `peer refused ${file.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` };
+          }
+        }
+        const bytes = read.bytes.subarray(file.datasetOffset);
+        if (bytes.length % 2 === 1) {
+          // PS3.5 §A.5: a deflated stream of odd length is padded with one null byte.
+          const padded = Buffer.concat([bytes, Buffer.alloc(1)]);
+          read.release();
+          return { kind: "send", file, pcId: r.pcId, bytes: padded, release: () => undefined };
+        }
+        return { kind: "send", file, pcId: r.pcId, bytes, release: read.release };
       };
+      const load = (i: number) => (i < planned.length ? prepare(planned[i]!) : undefined);
       let next = load(0);
       for (let i = 0; i < planned.length && !closed; i++) {
         const p = planned[i]!;
-        let file: { bytes: Buffer; release(): void };
-        try {
-          file = await next!;
-        } catch (err) {
+        const prepared = await next!;
+        if (prepared.kind !== "send") {
           next = load(i + 1);
-          settle(p.file, {
-            outcome: "failed",
-            reason: p.fallback ? `peer refused ${p.file.transferSyntaxUid} and re-encoding failed: ${(err as Error).message}` : `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-          });
+          if (prepared.kind === "later") {
+            later.add(p.item);
+            laterFiles.push(prepared.file);
+          } else settle(p.item, { outcome: prepared.outcome, reason: prepared.reason }, prepared.file?.sizeBytes ?? p.item.sizeBytes);
           continue;
         }
+        const file = prepared;
         if (closed) break;
         const { bytes } = file;
         const messageId = (i % 0xffff) + 1;
         const response = new Promise<ResponseCommand | null>((r) => (waiting = { messageId, resolve: r }));
-        const cmd = encodeStoreRequest({ messageId, sopClassUid: p.file.sopClassUid, sopInstanceUid: p.file.sopInstanceUid });
+        const cmd = encodeStoreRequest({ messageId, sopClassUid: file.file.sopClassUid, sopInstanceUid: file.file.sopInstanceUid });
         // One writev per instance: the command and every data set PDU (no copy of the data set).
         socket.cork();
-        for (const b of pdataChunks(p.pcId, cmd, true, maxPdu)) socket.write(b);
-        const chunks = pdataChunks(p.pcId, bytes, false, maxPdu);
+        for (const b of pdataChunks(file.pcId, cmd, true, maxPdu)) socket.write(b);
+        const chunks = pdataChunks(file.pcId, bytes, false, maxPdu);
         for (let c = 0; c < chunks.length - 1; c++) socket.write(chunks[c]!);
         socket.write(chunks[chunks.length - 1]!, file.release); // the buffer is free once written
         socket.uncork();
@@ -476,7 +565,11 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
         const r = await response;
         if (!r) break;
         const kind = statusKind(r.status);
-        settle(p.file, { outcome: kind, status: r.status, converted: Boolean(p.fallback), reason: kind === "sent" ? undefined : statusText(r.status) + (r.errorComment ? ` (${r.errorComment})` : "") });
+        settle(
+          p.item,
+          { outcome: kind, status: r.status, converted: Boolean(file.fallback), reason: kind === "sent" ? undefined : statusText(r.status) + (r.errorComment ? ` (${r.errorComment})` : "") },
+          file.file.sizeBytes,
+        );
       }
       if (!closed) network.sendAssociationReleaseRequest();
     };
@@ -489,26 +582,27 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
       const sopAccepted = (sop: string) => contexts.some((c) => c.getAbstractSyntaxUid() === sop && c.getResult() === PresentationContextResult.Accept);
       // A SOP class none of whose contexts was accepted because of its transfer syntax (not the class itself).
       const syntaxRefused = (sop: string) => contexts.some((c) => c.getAbstractSyntaxUid() === sop && c.getResult() === PresentationContextResult.RejectTransferSyntaxesNotSupported);
-      const planned: PlannedStore[] = [];
-      for (const f of files) {
+      route = (f) => {
         const own = acceptedId(f.sopClassUid, f.transferSyntaxUid);
-        if (own !== undefined) {
-          planned.push({ file: f, pcId: own });
-          continue;
-        }
-        if (!sopAccepted(f.sopClassUid) && !syntaxRefused(f.sopClassUid)) {
-          settle(f, { outcome: "failed", reason: `peer refused SOP class ${f.sopClassUid}` });
-          continue;
-        }
+        if (own !== undefined) return { pcId: own };
+        if (!sopAccepted(f.sopClassUid) && !syntaxRefused(f.sopClassUid)) return { reason: `peer refused SOP class ${f.sopClassUid}` };
         const fallback = UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid) ? FALLBACK_SYNTAXES.find((ts) => acceptedId(f.sopClassUid, ts) !== undefined) : undefined;
-        if (fallback) planned.push({ file: f, pcId: acceptedId(f.sopClassUid, fallback)!, fallback });
-        else
-          settle(f, {
-            outcome: "failed",
-            reason: UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid)
-              ? `peer refused transfer syntax ${f.transferSyntaxUid} and both Explicit and Implicit VR Little Endian for SOP class ${f.sopClassUid}: configure the receiver to accept one of them`
-              : `peer refused transfer syntax ${f.transferSyntaxUid} (compressed data is not transcoded: configure the receiver to accept this syntax, e.g. storescp +xa)`,
-          });
+        if (fallback) return { pcId: acceptedId(f.sopClassUid, fallback)!, fallback };
+        return {
+          reason: UNCOMPRESSED_TRANSFER_SYNTAXES.has(f.transferSyntaxUid)
+            ? `peer refused transfer syntax ${f.transferSyntaxUid} and both Explicit and Implicit VR Little Endian for SOP class ${f.sopClassUid}: configure the receiver to accept one of them`
+            : `peer refused transfer syntax ${f.transferSyntaxUid} (compressed data is not transcoded: configure the receiver to accept this syntax, e.g. storescp +xa)`,
+        };
+      };
+      const planned: PlannedStore[] = [];
+      for (const item of items) {
+        if (isUnscanned(item)) {
+          planned.push({ item, pcId: 0 });
+          continue;
+        }
+        const r = route(item);
+        if ("reason" in r) settle(item, { outcome: "failed", reason: r.reason });
+        else planned.push({ item, file: item, ...r });
       }
       sendAll(planned).catch((err: Error) => {
         lastError = err.message;
@@ -536,24 +630,64 @@ async function sendOverOneAssociation(files: DicomFileToSend[], opts: SendOption
       resolve();
     });
   });
-  return files.map((f) => outcomes.get(f)!);
+  return { outcomes: items.filter((f) => !later.has(f)).map((f) => outcomes.get(f)!), later: laterFiles };
 }
 
-/** Sends DICOM files (paths of files or directories, or already scanned files) to a C-STORE SCP. */
-export async function sendDicom(input: string[] | { files: DicomFileToSend[]; skipped?: FileOutcome[] }, opts: SendOptions): Promise<SendSummary> {
+/** Files whose headers are scanned before each association, when the first files of a group are scanned. */
+const SCANNED_FIRST = 8;
+
+/**
+ * Sends DICOM files to a C-STORE SCP: paths of files or directories (scanned first), already
+ * scanned files, or `unscanned` files: of each association's share only the first few are scanned
+ * to propose the presentation contexts, and every other file's framing is read from the bytes read
+ * to send it (one read per file instead of two, and no scan before the first instance goes out;
+ * bench/forward.ts). An unscanned file that needs a context the association does not have is sent
+ * in a next one.
+ */
+export async function sendDicom(
+  input: string[] | { files: DicomFileToSend[]; skipped?: FileOutcome[] } | { unscanned: { path: string; sizeBytes: number }[] },
+  opts: SendOptions,
+): Promise<SendSummary> {
   const t0 = Date.now();
-  const { files, skipped = [] } = Array.isArray(input) ? await scanDicomFiles(input) : input;
+  let items: SendItem[];
+  let skipped: FileOutcome[] = [];
+  if (Array.isArray(input)) ({ files: items, skipped } = await scanDicomFiles(input));
+  else if ("files" in input) ({ files: items, skipped = [] } = input);
+  else items = input.unscanned.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes, unscanned: true as const }));
   for (const s of skipped) opts.onFile?.(s);
-  const n = Math.max(1, Math.min(opts.associations ?? 1, files.length || 1));
-  const groups: DicomFileToSend[][] = Array.from({ length: n }, () => []);
-  files.forEach((f, i) => groups[i % n]!.push(f));
+  const n = Math.max(1, Math.min(opts.associations ?? 1, items.length || 1));
+  const groups: SendItem[][] = Array.from({ length: n }, () => []);
+  items.forEach((f, i) => groups[i % n]!.push(f));
   let associations = 0;
   const results = await Promise.all(
     groups.map(async (group) => {
       const out: FileOutcome[] = [];
-      for (const batch of batchByContexts(group)) {
+      // Unscanned files: scan the first few (all, if none of those can be sent) for the contexts.
+      let scanned = 0;
+      for (let want = SCANNED_FIRST; scanned < group.length; want = group.length) {
+        const ahead = group.slice(scanned, want).filter(isUnscanned);
+        if (!ahead.length) break;
+        const { files, skipped: bad } = await scanDicomFiles(ahead.map((f) => f.path));
+        const byPath = new Map(files.map((f) => [f.path, f]));
+        for (const b of bad) {
+          opts.onFile?.(b);
+          out.push(b);
+        }
+        const kept = group.slice(scanned, want).map((f) => (isUnscanned(f) ? byPath.get(path.resolve(f.path)) : f)).filter((f): f is DicomFileToSend => f !== undefined);
+        group.splice(scanned, Math.min(want, group.length) - scanned, ...kept);
+        scanned += kept.length;
+        if (kept.length) break;
+      }
+      let pending: DicomFileToSend[] = [];
+      if (group.some(isUnscanned)) {
         associations++;
-        out.push(...(await sendOverOneAssociation(batch, opts)));
+        const r = await sendOverOneAssociation(group, opts);
+        out.push(...r.outcomes);
+        pending = r.later;
+      } else pending = group as DicomFileToSend[];
+      for (const batch of batchByContexts(pending)) {
+        associations++;
+        out.push(...(await sendOverOneAssociation(batch, opts)).outcomes);
       }
       return out;
     }),

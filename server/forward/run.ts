@@ -2,7 +2,7 @@
 // a reason and the next attempt (the archive's state machine, lib/forward/state.ts). Only the
 // instances without a final delivery record are sent (never twice the same instance to the same
 // destination); each outcome is recorded as it comes back, so an attempt cut short resumes.
-import { scanDicomFiles, sendDicom } from "@/lib/dicom-net/scu";
+import { sendDicom } from "@/lib/dicom-net/scu";
 import { qidoStudyCount, stowSend, type StowAuth } from "@/lib/forward/stow";
 import { findStudyInstanceCount } from "@/lib/dicom-net/find";
 import { compileRule } from "@/lib/intake/rules/language";
@@ -171,11 +171,12 @@ export async function runForwardAttempt(prisma: PrismaClient, dataDir: string, f
     };
     if (toSend.length) {
       if (dest.kind === "dicom") {
-        // Files DICOM cannot frame are recorded as failed with the reason (skipped by the scan).
-        const { files, skipped } = await scanDicomFiles(toSend.map((i) => i.path));
+        // Files DICOM cannot frame are recorded as failed with the reason (skipped by the SCU). Their
+        // headers are read with the rest of each file as it is sent (the first few are scanned for
+        // the presentation contexts).
         const sopOf = new Map(toSend.map((i) => [i.path, i.sopInstanceUid]));
         await sendDicom(
-          { files, skipped },
+          { unscanned: toSend.map((i) => ({ path: i.path, sizeBytes: i.sizeBytes })) },
           {
             host: dest.host!,
             port: dest.port!,

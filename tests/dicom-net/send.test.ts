@@ -93,6 +93,55 @@ describe("atrium send", () => {
     }
   });
 
+  it("unscanned files (framing read as they are sent): the same outcomes as scanned ones, byte for byte; files without a context go in a next association", async () => {
+    const names = (await readdir(SAMPLES)).sort();
+    const paths = names.map((n) => path.join(SAMPLES, n));
+    const missing = path.join(SAMPLES, "no-such-file.dcm");
+    const scanned = await (async () => {
+      const scp = await startTestScp();
+      try {
+        return await sendDicom([SAMPLES], { host: "127.0.0.1", port: scp.port, calledAe: "ATRIUM" });
+      } finally {
+        await scp.close();
+      }
+    })();
+    for (const associations of [1, 2]) {
+      const scp = await startTestScp();
+      try {
+        const seen: string[] = [];
+        const summary = await sendDicom(
+          { unscanned: [...paths, missing].map((p) => ({ path: p, sizeBytes: 0 })) },
+          { host: "127.0.0.1", port: scp.port, calledAe: "ATRIUM", associations, onFile: (o) => seen.push(o.path) },
+        );
+        // one outcome per file, reported once
+        expect(seen.sort()).toEqual([...paths, missing].sort());
+        expect(summary.outcomes).toHaveLength(paths.length + 1);
+        // the first files of a share do not have every SOP class of the samples: more associations follow
+        expect(summary.associations).toBeGreaterThan(associations);
+        const kind = new Map(summary.outcomes.map((o) => [o.path, o.outcome]));
+        for (const o of scanned.outcomes) expect(kind.get(o.path), o.path).toBe(o.outcome);
+        expect(summary.outcomes.find((o) => o.path === missing)).toMatchObject({ outcome: "skipped", reason: "unreadable: ENOENT" });
+        expect(summary.sent).toBe(scanned.sent);
+        expect(scp.stored).toHaveLength(summary.sent);
+        // every sent file arrived with its own bytes
+        const storedData = new Map<string, Buffer[]>();
+        for (const st of scp.stored) {
+          const data = readFileSync(st.path).subarray((await readPart10Info(st.path)).datasetOffset);
+          storedData.set(st.sopInstanceUid, [...(storedData.get(st.sopInstanceUid) ?? []), data]);
+        }
+        for (const o of summary.outcomes.filter((o) => o.outcome === "sent")) {
+          const src = await readPart10Info(o.path);
+          const original = readFileSync(o.path).subarray(src.datasetOffset);
+          const expected = original.length % 2 === 1 && src.transferSyntaxUid === TS.DeflatedExplicitVRLittleEndian ? Buffer.concat([original, Buffer.alloc(1)]) : original;
+          expect((storedData.get(src.datasetSopInstanceUid!) ?? []).some((d) => d.equals(expected)), o.path).toBe(true);
+          expect(o.sizeBytes).toBe(readFileSync(o.path).length);
+        }
+      } finally {
+        await scp.close();
+      }
+    }
+  });
+
   it("spreads files over several associations", async () => {
     const scp = await startTestScp();
     try {

@@ -46,6 +46,19 @@ describe("C-STORE to a receiver that refuses the files' syntaxes", () => {
   });
 });
 
+describe("C-STORE of files whose framing is read as they are sent (the forward worker's way)", () => {
+  it("re-encodes them as the scanned ones; a compressed file without a context in the first association is refused in the next with what to configure", async () => {
+    const files = [...Array.from({ length: 6 }, () => MR).flat(), JPEG];
+    const summary = await sendDicom({ unscanned: files.map((f) => ({ path: f, sizeBytes: 0 })) }, { host: "127.0.0.1", port, calledAe: "STORESCP", callingAe: "ATRIUM" });
+    expect(summary.outcomes).toHaveLength(files.length);
+    for (const o of summary.outcomes.filter((o) => o.path !== JPEG)) expect(o).toMatchObject({ outcome: "sent", converted: true });
+    const jpeg = summary.outcomes.find((o) => o.path === JPEG)!;
+    expect(jpeg.outcome).toBe("failed");
+    expect(jpeg.reason).toMatch(/^peer refused transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50 \(compressed data is not transcoded: configure the receiver/);
+    expect(summary.associations).toBe(2);
+  });
+});
+
 describe("C-ECHO (Test connection)", () => {
   it("succeeds against storescp", async () => {
     const r = await cEcho({ host: "127.0.0.1", port, calledAe: "STORESCP", callingAe: "ATRIUM" });
