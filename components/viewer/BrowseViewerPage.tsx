@@ -2,7 +2,9 @@
 // The plain viewer of an experiment from Browse: one series (defaultLayout), the series of the
 // experiment side by side (1×N, at most 4), or one series as MPR (acquired + axial, sagittal,
 // coronal). Same Viewer component as the task page; annotations here are not saved, but can be
-// read as JSON (the same JSON the task page stores in drafts).
+// read as JSON (the same JSON the task page stores in drafts). The experiment's DICOM SR
+// measurements (e.g. exported task results) are drawn locked, each report in a colour of its own,
+// and its DICOM SEGs shown as labelmaps, on the series they reference.
 import { useMemo, useRef, useState } from "react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
@@ -11,17 +13,22 @@ import { Anchor, Box, Breadcrumbs, Button, Code, Group, Modal, ScrollArea, Segme
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ViewerLayout, defaultLayout } from "@/lib/viewer/layout";
-import { ALL_TOOLS, type ViewerAnnotations } from "@/lib/viewer/viewer";
+import { ALL_TOOLS, type SegmentLabel, type ViewerAnnotations } from "@/lib/viewer/viewer";
 import { ViewerLazy, type SeriesRef, type ViewerApi } from "./index";
+import type { ReferenceAnnotations } from "./Viewer";
 
 /** Modalities with nothing to show as images (skipped when the whole experiment is shown). */
 const NOT_IMAGES = new Set(["SR", "SEG", "RTSTRUCT", "RTPLAN", "PR", "KO", "DOC", "ECG", "ANN", "REG"]);
+const REPORT_COLORS = ["rgb(250, 176, 5)", "rgb(34, 139, 230)", "rgb(230, 73, 128)", "rgb(64, 192, 87)"];
+const DEFAULT_LABELS: SegmentLabel[] = [{ value: 1, name: "Finding" }, { value: 2, name: "Other" }];
 
 export function BrowseViewerPage(props: { projectId: string; experimentId: string; series: string | null; layout: string | null }) {
   const { projectId, experimentId } = props;
   const trpc = useTRPC();
   const router = useRouter();
   const q = useQuery(trpc.browse.scans.queryOptions({ projectId, experimentId, page: 1, pageSize: 200 }, { retry: false }));
+  const hasResults = Boolean(q.data?.items.some((s) => s.modality === "SR" || s.modality === "SEG"));
+  const results = useQuery(trpc.browse.archivedResults.queryOptions({ projectId, experimentId }, { retry: false, enabled: hasResults, refetchOnWindowFocus: false }));
   const apiRef = useRef<ViewerApi | null>(null);
   const [json, setJson] = useState<ViewerAnnotations | null>(null);
 
@@ -58,6 +65,20 @@ export function BrowseViewerPage(props: { projectId: string; experimentId: strin
     }
     return { layout, scans, exp } as const;
   }, [q.data, props.series, mode, projectId]);
+
+  const shownResults = useMemo(() => {
+    if (!built || "error" in built || !results.data) return null;
+    const keyOf = new Map(Object.entries(built.scans).map(([key, ref]) => [ref.seriesInstanceUid, key]));
+    const references: ReferenceAnnotations[] = results.data.reports.map((r, i) => ({
+      key: `sr${i + 1}`,
+      name: r.seriesDescription ?? `Report ${i + 1}`,
+      color: REPORT_COLORS[i % REPORT_COLORS.length]!,
+      measurements: r.measurements.flatMap((m) => (keyOf.has(m.ref.scan) ? [{ ...m, ref: { ...m.ref, scan: keyOf.get(m.ref.scan)! } }] : [])),
+    }));
+    const segs = results.data.segmentations.filter((x) => keyOf.has(x.labelmap.scan));
+    const initial: ViewerAnnotations = { version: 1, measurements: [], labelmaps: segs.map((x) => ({ ...x.labelmap, scan: keyOf.get(x.labelmap.scan)! })) };
+    return { references, initial, labels: segs[0]?.labels.length ? segs[0].labels : DEFAULT_LABELS, shown: references.reduce((n, r) => n + r.measurements.length, 0), segments: segs.length };
+  }, [built, results.data]);
 
   const base = `/projects/${encodeURIComponent(projectId)}/experiments/${encodeURIComponent(experimentId)}/view`;
   const go = (series: string | null, layout: string | null) => {
@@ -99,8 +120,33 @@ export function BrowseViewerPage(props: { projectId: string; experimentId: strin
           <Button size="xs" variant="default" onClick={() => setJson(apiRef.current?.getAnnotations() ?? null)}>Annotations (JSON)</Button>
         </Group>
       </Group>
+      {shownResults && (shownResults.shown > 0 || shownResults.segments > 0) && (
+        <Group gap="md" data-testid="archived-results">
+          {shownResults.references.filter((r) => r.measurements.length).map((r) => (
+            <Group key={r.key} gap={6}>
+              <Box w={12} h={12} style={{ borderRadius: 3, background: r.color }} />
+              <Text size="xs">{r.name}: {r.measurements.length} measurement{r.measurements.length === 1 ? "" : "s"}</Text>
+            </Group>
+          ))}
+          {shownResults.segments > 0 && <Text size="xs">{shownResults.segments} segmentation{shownResults.segments === 1 ? "" : "s"} as labelmaps</Text>}
+        </Group>
+      )}
+      {results.error && results.error.data?.code !== "FORBIDDEN" && <ErrorAlert error={results.error} title="The experiment's measurements and segmentations could not be read" />}
       <Box h="calc(100vh - 170px)" mih={420}>
-        <ViewerLazy key={`${mode}:${props.series ?? ""}`} layout={built.layout} scans={built.scans} tools={ALL_TOOLS} labels={[{ value: 1, name: "Finding" }, { value: 2, name: "Other" }]} apiRef={apiRef} />
+        {hasResults && results.isPending ? (
+          <Skeleton h="100%" />
+        ) : (
+          <ViewerLazy
+            key={`${mode}:${props.series ?? ""}:${shownResults ? "results" : ""}`}
+            layout={built.layout}
+            scans={built.scans}
+            tools={ALL_TOOLS}
+            labels={shownResults?.labels ?? DEFAULT_LABELS}
+            initialAnnotations={shownResults?.initial}
+            referenceAnnotations={shownResults?.references}
+            apiRef={apiRef}
+          />
+        )}
       </Box>
       <Modal opened={json !== null} onClose={() => setJson(null)} title="Annotations as JSON" size="xl">
         <Text size="sm" c="dimmed" mb="xs">What a task page saves in its draft; not saved from this viewer.</Text>

@@ -486,6 +486,8 @@ export default function Viewer(props: ViewerProps) {
           if (seen.has(imageId) || cancelled) return;
           seen.add(imageId);
           if (err) failedOnce ??= describeLoadError(err);
+          // performance.now() when the whole stack is in (from the navigation; bench/viewer-load.ts reads it).
+          if (seen.size === total) el.dataset.allLoaded = String(performance.now());
           patch(spec.id, (st) => {
             const loaded = st.status.loaded + (err ? 0 : 1);
             const failed = st.status.failed + (err ? 1 : 0);

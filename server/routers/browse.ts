@@ -2,12 +2,14 @@
 // and, for studies that live only on XNAT (or are still being archived), from StudyArchive and
 // IntakeStudy. Reading needs collaborator access; the download setting is the owners'.
 import { TRPCError } from "@trpc/server";
+import { z } from "zod";
 import { Prisma } from "@/server/db/generated/client";
 import { router, projectProcedure } from "@/server/trpc/init";
 import { writeAudit } from "@/server/audit";
 import { decideDownloadAccess, MAX_SELECTION } from "@/lib/archive/download";
 import { experimentLabel } from "@/lib/archive/driver";
 import { scanView } from "@/server/archive/scan-view";
+import { archivedResults } from "@/server/tasks/archived-results";
 import {
   browseExperimentsInput,
   browseScansInput,
@@ -286,6 +288,19 @@ export const browseRouter = router({
       const download = decideDownloadAccess({ projectId: ctx.project.id, level: ctx.project.level, viaToken: false, allowCollaboratorDownload: project.allowCollaboratorDownload });
       if (!download.ok) throw new TRPCError({ code: "FORBIDDEN", message: download.message });
       return scanView(ctx.prisma, ctx.project.id, input.scanId, input.index);
+    }),
+
+  /**
+   * The experiment's DICOM SR measurements and SEG segmentations (task results, or any TID 1500
+   * SR / binary SEG) read back for the viewer. Reads the stored files: the download rule applies.
+   */
+  archivedResults: projectProcedure("collaborator")
+    .input(z.object({ experimentId: z.string().min(1).max(64) }))
+    .query(async ({ ctx, input }) => {
+      const project = await ctx.prisma.project.findUniqueOrThrow({ where: { id: ctx.project.id }, select: { allowCollaboratorDownload: true } });
+      const download = decideDownloadAccess({ projectId: ctx.project.id, level: ctx.project.level, viaToken: false, allowCollaboratorDownload: project.allowCollaboratorDownload });
+      if (!download.ok) throw new TRPCError({ code: "FORBIDDEN", message: download.message });
+      return archivedResults(ctx.prisma, ctx.project.id, input.experimentId);
     }),
 
   /** Owners: whether collaborators may download the project's files (audited). */

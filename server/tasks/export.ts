@@ -64,15 +64,19 @@ export async function exportTaskResult(prisma: PrismaClient, taskId: string, opt
   });
   const result = task?.results[0];
   if (!task || !result) return { version: null, exports: [], error: null };
-  if (task.templateVersion.format !== "atrium" || !task.experimentId) return { version: result.version, exports: [], error: null };
-  const plan = exportPlan(TaskTemplate.parse(task.templateVersion.definition), (result.annotations ?? []) as unknown as Annotation[], { id: result.id, version: result.version, taskNumber: task.number });
-  if (plan.length === 0) return { version: result.version, exports: [], error: null };
+  const plan =
+    task.templateVersion.format === "atrium" && task.experimentId
+      ? exportPlan(TaskTemplate.parse(task.templateVersion.definition), (result.annotations ?? []) as unknown as Annotation[], { id: result.id, version: result.version, taskNumber: task.number })
+      : [];
+  // Nothing to write: said (and audited) when someone asked for it, silent when a task just ended.
+  if (plan.length === 0 && opts.actorId === undefined) return { version: result.version, exports: [], error: null };
 
   let exports: TaskExportRecord[] = [];
   let error: string | null = null;
   const dir = await mkdtemp(path.join(tmpdir(), "atrium-task-export-"));
   try {
-    const experiment = await prisma.archiveExperiment.findUniqueOrThrow({ where: { id: task.experimentId }, include: { subject: { select: { label: true } } } });
+    if (plan.length === 0) throw new ReportError("This version has no measurement or painted segmentation to export (or its template is not an Atrium template, or the task has no experiment).");
+    const experiment = await prisma.archiveExperiment.findUniqueOrThrow({ where: { id: task.experimentId! }, include: { subject: { select: { label: true } } } });
     const sops = referencedImages(plan);
     const rows = await prisma.archiveInstance.findMany({
       where: { sopInstanceUid: { in: sops }, scan: { experimentId: experiment.id } },

@@ -133,6 +133,8 @@ const MATRIX: Record<string, Row> = {
   "browse.subjects": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, search: "FIX" }) },
   "browse.experiments": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, subject: "FIXSUBJ" }) },
   "browse.scanView": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, scanId: f.archiveScanId }) },
+  // Reads the stored SR/SEG files: the download rule (collaborators only when the project allows).
+  "browse.archivedResults": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "browse.search": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, modality: "MR" }) },
   "browse.scans": { requires: "collaborator", mutates: false, input: (f) => ({ projectId: f.projectId, experimentId: f.archiveExperimentId }) },
   "browse.setCollaboratorDownload": { requires: "owner", mutates: true, input: (f) => ({ projectId: f.projectId, allowed: true }) },

@@ -243,6 +243,16 @@ describe("task page", () => {
     await expect.poll(async () => db.prisma.auditEvent.count({ where: { action: "task.export", targetId: firstTask } }), { timeout: 20_000 }).toBe(2);
     await ownerCtx.close();
   }, 60_000);
+  it("the experiment's viewer in Browse draws the exported SR's length on its image", async () => {
+    const mr = exps[0]!;
+    await page.goto(`${app.url}/projects/READS/experiments/${mr.id}/view?series=${mr.scans[0]!.seriesInstanceUid}`);
+    await settled(page);
+    await expect.poll(() => page.getByTestId("archived-results").innerText(), { timeout: 20_000 }).toMatch(/measurements: 1 measurement/);
+    // The report's colour on the annotation layer of the viewport showing the referenced image's series.
+    await expect.poll(() => page.locator('[data-viewport-element="main"] svg [stroke="rgb(250, 176, 5)"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await shot(page, "browse-viewer-sr");
+  }, 60_000);
+
   it("an adjudication task shows each reader's lengths in a colour of their own, beside their answers", async () => {
     // Two readers disagree on the same MR case (in a group of two reads per case), each with a length on every slice.
     const rob = await db.prisma.user.create({ data: { email: "rob@institute.test", name: "Rob Reader" } });

@@ -21,6 +21,7 @@ import { createGroup, reviewTask, saveTemplate, startNext, submit } from "@/serv
 import { exportTaskResult } from "@/server/tasks/export";
 import { taskHistory } from "@/server/tasks/history";
 import { taskView } from "@/server/tasks/views";
+import { archivedResults } from "@/server/tasks/archived-results";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "atrium-task-export-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -136,6 +137,15 @@ describe("task results to the archive", () => {
     expect(bySop.get(sopA!)).toEqual(paintA);
     expect(bySop.get(sopB!)).toEqual(paintB);
     expect(await db.prisma.auditEvent.count({ where: { projectId: P, action: "task.export", targetId: t.id } })).toBe(1);
+
+    // What the viewer reads back: the length on the MR series' image, the labelmap on the MR series.
+    const mrSeries = exp.scans[0]!.seriesInstanceUid;
+    const back = await archivedResults(db.prisma, P, exp.id);
+    expect(back.unreadable).toBe(0);
+    expect(back.reports).toHaveLength(1);
+    expect(back.reports[0]!.measurements.map((m) => [m.tool, m.ref.scan, m.ref.sopInstanceUid, m.label])).toEqual([["length", mrSeries, sopA, "Lesion 1"]]);
+    expect(back.segmentations.map((x) => [x.labelmap.scan, x.labels.map((l) => l.name), x.labelmap.slices.length])).toEqual([[mrSeries, ["Lesion", "Oedema"], 2]]);
+    expect((await archivedResults(db.prisma, "ELSEWHERE", exp.id)).reports).toEqual([]);
 
     // Exported again (an owner's "Export again"): the same objects replaced, not doubled.
     const again = await exportTaskResult(db.prisma, t.id, { actorId: owner });

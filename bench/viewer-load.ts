@@ -1,0 +1,125 @@
+// The viewer's load time (issue #15): from navigation to the first image drawn and to the whole
+// stack loaded, for a 200-slice CT (512×512, 16-bit) built from a shared sample with new UIDs and
+// positions, in Debian's Chromium (SwiftShader WebGL) against the real `atrium start` on localhost.
+// Cold: a new browser context (no HTTP cache, the page's code fetched again), the first load after
+// the server started; warm: the same page opened again in that context. The times are the
+// viewer's own marks (performance.now() from the navigation: data-first-image, data-all-loaded).
+// Baseline in the same run: the same bytes fetched by the page itself from DICOMweb with no
+// viewer — the series metadata and frame 1 (first image), then every frame, 6 at a time as the
+// browser's HTTP/1.1 connection limit does (whole stack).
+//
+// Goal: first image ≤ 0.5 s, whole stack ≤ 3 s.
+// Run: npx tsx bench/viewer-load.ts [--slices 200] [--rounds 5]
+// Needs the test PostgreSQL and Redis, the portal build (made when missing) and /usr/bin/chromium.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import dcmjs from "dcmjs";
+
+const { values } = parseArgs({ options: { slices: { type: "string", default: "200" }, rounds: { type: "string", default: "5" } } });
+const SLICES = Number(values.slices);
+const ROUNDS = Number(values.rounds);
+process.env.ATRIUM_LOG_LEVEL ??= "error";
+
+const { pct } = await import("./bench-db");
+const { openBrowserBench } = await import("./browser-bench");
+const { devSignIn, CHROMIUM } = await import("../tests/helpers/browser");
+const { seedSubject } = await import("../tests/archive/seed");
+const { SAMPLES_DIR } = await import("../lib/samples");
+const { chromium } = await import("playwright-core");
+
+/** `n` slices of the CT sample: new study/series/instance UIDs, positions 1.25 mm apart, explicit VR little endian. */
+function ctStack(n: number): Buffer[] {
+  const src = readFileSync(path.join(SAMPLES_DIR, "dicomParser__ctimage.dcm"));
+  const dict = dcmjs.data.DicomMessage.readFile(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
+  const base = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
+  const uid = () => dcmjs.data.DicomMetaDictionary.uid();
+  const study = uid();
+  const series = uid();
+  const frame = uid();
+  const [x, y, z] = (base.ImagePositionPatient as number[]).map(Number);
+  return Array.from({ length: n }, (_, i) => {
+    const sop = uid();
+    const ds: Record<string, unknown> = { ...base, StudyInstanceUID: study, SeriesInstanceUID: series, FrameOfReferenceUID: frame, SOPInstanceUID: sop, InstanceNumber: String(i + 1), ImagePositionPatient: [x, y, z! + i * 1.25], SliceLocation: String(z! + i * 1.25), PatientName: "BENCH^CT", PatientID: "BENCH-CT" };
+    const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({ MediaStorageSOPClassUID: base.SOPClassUID, MediaStorageSOPInstanceUID: sop, TransferSyntaxUID: "1.2.840.10008.1.2.1", ImplementationClassUID: "2.25.80302813137786398554742050926734630921" });
+    const out = new dcmjs.data.DicomDict(meta);
+    out.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds);
+    return Buffer.from(out.write());
+  });
+}
+
+const bench = await openBrowserBench("viewer-load");
+const P = "VBENCH";
+try {
+  await bench.db.prisma.user.create({ data: { id: "owner1", email: "owner@bench.invalid", name: "Owner" } });
+  await bench.db.prisma.project.create({ data: { id: P, idLower: P.toLowerCase(), name: "Viewer bench", members: { create: { userId: "owner1", role: "owner" } } } });
+  const t0 = performance.now();
+  const files = ctStack(SLICES);
+  const [exp] = await seedSubject(bench.db.prisma, bench.dataDir, P, "PSEUDO_BENCH", [{ label: "PSEUDO_BENCH_CT", scans: [{ seriesNumber: 1, modality: "CT", description: "CT stack", instances: files }] }]);
+  const series = exp!.scans[0]!;
+  const mib = files.reduce((n, f) => n + f.length, 0) / 2 ** 20;
+  console.log(`seeded a ${SLICES}-slice CT (${mib.toFixed(1)} MiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const app = await bench.start();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"],
+  });
+  const url = `${app.url}/projects/${P}/experiments/${exp!.id}/view?series=${series.seriesInstanceUid}`;
+  const dicomweb = `/dicomweb/projects/${P}/studies/${exp!.studyInstanceUid}/series/${series.seriesInstanceUid}`;
+  try {
+    const viewer = { cold: { first: [] as number[], all: [] as number[] }, warm: { first: [] as number[], all: [] as number[] } };
+    const raw = { first: [] as number[], all: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await ctx.newPage();
+      await devSignIn(page, app.url, "owner@bench.invalid", "Owner");
+      for (const kind of ["cold", "warm"] as const) {
+        await page.goto(url);
+        await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-viewport-element="main"]')?.dataset.allLoaded, undefined, { timeout: 120_000, polling: 200 });
+        const marks = await page.evaluate(() => {
+          const el = document.querySelector<HTMLElement>('[data-viewport-element="main"]')!;
+          const vp = document.querySelector<HTMLElement>('[data-testid="viewport-main"]')!;
+          return { first: Number(el.dataset.firstImage), all: Number(el.dataset.allLoaded), loaded: Number(vp.dataset.loaded), total: Number(vp.dataset.total) };
+        });
+        if (marks.loaded !== SLICES || marks.total !== SLICES) throw new Error(`the viewer loaded ${marks.loaded} of ${marks.total} images, expected ${SLICES}`);
+        viewer[kind].first.push(marks.first);
+        viewer[kind].all.push(marks.all);
+      }
+      // Baseline: the page fetches the same metadata and frames itself (no decoding, no drawing).
+      const b = await page.evaluate(async (base) => {
+        const t = performance.now();
+        const meta = (await (await fetch(`${base}/metadata`, { headers: { accept: "application/dicom+json" } })).json()) as Record<string, { Value?: string[] }>[];
+        const sops = meta.map((m) => m["00080018"]?.Value?.[0] ?? "");
+        const uri = (m: Record<string, { BulkDataURI?: string }>) => m["7FE00010"]?.BulkDataURI ?? "";
+        const frameUrl = (i: number) => uri(meta[i] as never).replace(/\/bulkdata.*$/, "/frames/1") || `${base}/instances/${sops[i]}/frames/1`;
+        await (await fetch(frameUrl(0), { headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } })).arrayBuffer();
+        const first = performance.now() - t;
+        let next = 1;
+        await Promise.all(
+          Array.from({ length: 6 }, async () => {
+            while (next < meta.length) {
+              const i = next++;
+              await (await fetch(frameUrl(i), { headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } })).arrayBuffer();
+            }
+          }),
+        );
+        return { first, all: performance.now() - t, n: meta.length };
+      }, `${app.url}${dicomweb}`);
+      if (b.n !== SLICES) throw new Error(`the baseline read ${b.n} instances' metadata, expected ${SLICES}`);
+      raw.first.push(b.first);
+      raw.all.push(b.all);
+      await ctx.close();
+    }
+    const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+    console.log(`\n${SLICES}-slice CT, ${ROUNDS} rounds (a new browser context each)`);
+    console.log(`  viewer, cold: first image ${f(viewer.cold.first)} · whole stack ${f(viewer.cold.all)}`);
+    console.log(`  viewer, warm: first image ${f(viewer.warm.first)} · whole stack ${f(viewer.warm.all)}`);
+    console.log(`  baseline (the page's own fetches of metadata + frames, no viewer; measured from its own start): first frame ${f(raw.first)} · all frames ${f(raw.all)}`);
+    const ok = (xs: number[], goal: number) => (pct(xs, 50) <= goal ? "met" : "NOT met");
+    console.log(`  goal first image ≤ 500 ms: cold ${ok(viewer.cold.first, 500)}, warm ${ok(viewer.warm.first, 500)} · whole stack ≤ 3000 ms: cold ${ok(viewer.cold.all, 3000)}, warm ${ok(viewer.warm.all, 3000)}`);
+  } finally {
+    await browser.close();
+  }
+} finally {
+  await bench.close();
+}
