@@ -30,6 +30,7 @@ const { chromium } = await import("playwright-core");
 
 /** `n` slices of the CT sample: new study/series/instance UIDs, positions 1.25 mm apart, explicit VR little endian. */
 function ctStack(n: number): Buffer[] {
+  dcmjs.log.setLevel("error"); // the sample's private elements have no names in dcmjs's dictionary
   const src = readFileSync(path.join(SAMPLES_DIR, "dicomParser__ctimage.dcm"));
   const dict = dcmjs.data.DicomMessage.readFile(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
   const base = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;

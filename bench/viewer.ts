@@ -2,7 +2,7 @@
 // (gzip), the on-demand chunks that hold cornerstone3D (loaded by the viewer only), and a check that
 // no other page's entry chunks contain cornerstone. Run after `npm run build`:
 //   npx tsx bench/viewer.ts
-// TODO (not done yet): navigation → first image / whole stack for a 200-slice CT, cold and warm.
+// Load times (navigation → first image / whole stack, 200-slice CT, cold and warm): bench/viewer-load.ts.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
