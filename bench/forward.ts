@@ -155,7 +155,7 @@ try {
   line("atrium C-STORE, 4 associations", "storescu ×4 (4 processes)");
   line("bare multipart POST (20/request)", "bare multipart POST (20/request)");
   line("atrium STOW-RS (20/request, 2 in flight)", "bare multipart POST (20/request)");
-  console.log("\natrium = runForwardAttempt: includes loading the study, scanning headers, recording every outcome in PostgreSQL and the verification query.");
+  console.log("\natrium = runForwardAttempt: includes loading the study, reading every file's framing (C-STORE: from the bytes read to send it), recording every outcome in PostgreSQL and the verification query.");
 } finally {
   await orthanc.stop();
   setDbHandle(undefined);

@@ -288,9 +288,15 @@ function part10InfoFrom(buf: Buffer, size: number): Part10Info | { needBytes: nu
 
 /** The framing of a file already read whole (no further reads). Throws NotDicomError with a reason. */
 export function part10InfoOfBuffer(buf: Buffer): Part10Info {
-  const r = part10InfoFrom(buf, buf.length);
-  if ("needBytes" in r) throw new NotDicomError("file meta information runs past the end of the file");
-  return r;
+  // The same leading bytes as readPart10Info looks at (the same answer for the same file).
+  let want = FIRST_BYTES;
+  for (let i = 0; ; i++) {
+    const head = buf.subarray(0, Math.min(want, buf.length));
+    const r = part10InfoFrom(head, buf.length);
+    if (!("needBytes" in r)) return r;
+    if (i >= 2 || r.needBytes <= head.length) throw new NotDicomError("file meta information runs past the end of the file");
+    want = r.needBytes;
+  }
 }
 
 /**

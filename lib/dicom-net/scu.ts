@@ -202,18 +202,21 @@ function judgeFile(file: string, info: Part10Info & { sizeBytes: number }): { fi
   };
 }
 
+/** Reads one file's DICOM framing: the file to send, or why it is skipped. */
+async function scanFile(file: string): Promise<{ file: DicomFileToSend } | { skip: FileOutcome }> {
+  try {
+    return judgeFile(file, await headerInfo(file));
+  } catch (err) {
+    return { skip: { path: file, outcome: "skipped", reason: unreadableReason(err), sizeBytes: 0 } };
+  }
+}
+
 /** Walks files and directories (recursively, sorted) and reads each file's DICOM framing; non-DICOM files are skipped with a reason. */
 export async function scanDicomFiles(paths: string[]): Promise<{ files: DicomFileToSend[]; skipped: FileOutcome[] }> {
   const all: string[] = [];
   for (const p of paths) await listFiles(path.resolve(p), all);
   const results: ({ file: DicomFileToSend } | { skip: FileOutcome })[] = new Array(all.length);
-  const scanOne = async (file: string): Promise<{ file: DicomFileToSend } | { skip: FileOutcome }> => {
-    try {
-      return judgeFile(file, await headerInfo(file));
-    } catch (err) {
-      return { skip: { path: file, outcome: "skipped", reason: unreadableReason(err), sizeBytes: 0 } };
-    }
-  };
+  const scanOne = scanFile;
   // Synchronous header reads one after the other (yielding every few ms); when reads are slow, 16
   // asynchronous ones at a time. The order of the result is the order of the paths.
   let nextIndex = 0;
@@ -667,13 +670,18 @@ export async function sendDicom(
       for (let want = SCANNED_FIRST; scanned < group.length; want = group.length) {
         const ahead = group.slice(scanned, want).filter(isUnscanned);
         if (!ahead.length) break;
-        const { files, skipped: bad } = await scanDicomFiles(ahead.map((f) => f.path));
-        const byPath = new Map(files.map((f) => [f.path, f]));
-        for (const b of bad) {
-          opts.onFile?.(b);
-          out.push(b);
+        const judged = new Map<SendItem, DicomFileToSend>();
+        const pause = yielder();
+        for (const f of ahead) {
+          const r = await scanFile(f.path);
+          if ("file" in r) judged.set(f, r.file);
+          else {
+            opts.onFile?.(r.skip);
+            out.push(r.skip);
+          }
+          await pause();
         }
-        const kept = group.slice(scanned, want).map((f) => (isUnscanned(f) ? byPath.get(path.resolve(f.path)) : f)).filter((f): f is DicomFileToSend => f !== undefined);
+        const kept = group.slice(scanned, want).map((f) => (isUnscanned(f) ? judged.get(f) : f)).filter((f): f is DicomFileToSend => f !== undefined);
         group.splice(scanned, Math.min(want, group.length) - scanned, ...kept);
         scanned += kept.length;
         if (kept.length) break;

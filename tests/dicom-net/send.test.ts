@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readPart10Info } from "@/lib/dicom-net/part10";
+import { part10InfoOfBuffer, readPart10Info, readPart10InfoSync } from "@/lib/dicom-net/part10";
 import { sendDicom, type SendSummary } from "@/lib/dicom-net/scu";
 import { TS } from "@/lib/dicom-net/uids";
 import { freePort, run, SAMPLES, startTestScp, tempDir } from "./helpers";
@@ -139,6 +139,23 @@ describe("atrium send", () => {
       } finally {
         await scp.close();
       }
+    }
+  });
+
+  it("reads the same framing from a file's head (async or sync) and from the whole file read to send it", async () => {
+    const outcome = <T>(f: () => T) => {
+      try {
+        return { ok: f() };
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
+    };
+    for (const name of await readdir(SAMPLES)) {
+      const f = path.join(SAMPLES, name);
+      const expected = await readPart10Info(f).then((ok) => ({ ok }), (e: Error) => ({ error: e.message }));
+      expect(outcome(() => part10InfoOfBuffer(readFileSync(f))), name).toEqual(expected);
+      const sync = outcome(() => readPart10InfoSync(f));
+      expect("ok" in sync ? { ok: { ...sync.ok, sizeBytes: undefined } } : sync, name).toEqual("ok" in expected ? { ok: { ...expected.ok, sizeBytes: undefined } } : expected);
     }
   });
 
