@@ -113,9 +113,11 @@ function noteSyncRead(startedAt: number): void {
  * Buffers that files are read into, reused from one instance to the next (two per association: the
  * one on the wire and the next file's). A fresh 100–500 KB buffer per instance kept V8's garbage
  * collector threads busy for about half a millisecond of CPU per instance (bench/forward.ts).
- * A buffer is reused only once the socket has taken all of it (its write callback ran).
+ * A buffer is reused only once the socket has taken all of it (its write callback ran). Files over
+ * 4 MB are read asynchronously into their own buffer (a synchronous read that long would hold up
+ * the other work of the process; their per-file overhead is small beside their size).
  */
-const POOLED_MAX_BYTES = 16 * 1024 * 1024;
+const POOLED_MAX_BYTES = 4 * 1024 * 1024;
 
 class ReadBuffers {
   private free: Buffer[] = [];
@@ -124,11 +126,17 @@ class ReadBuffers {
   async read(file: string, expectedSize: number): Promise<{ bytes: Buffer; release(): void }> {
     const none = { release: () => undefined };
     if (!syncReads() || expectedSize > POOLED_MAX_BYTES) return { bytes: await readFile(file), ...none };
+    const pooled = this.readPooled(file);
+    return pooled ?? { bytes: await readFile(file), ...none };
+  }
+
+  /** The synchronous read into a pooled buffer; undefined when the file is larger than pooled buffers. */
+  private readPooled(file: string): { bytes: Buffer; release(): void } | undefined {
     const t = performance.now();
     const fd = openSync(file, "r");
     try {
       const size = fstatSync(fd).size;
-      if (size > POOLED_MAX_BYTES) return { bytes: readFileSync(fd), ...none };
+      if (size > POOLED_MAX_BYTES) return undefined;
       const i = this.free.findIndex((b) => b.length >= size);
       const buf = i >= 0 ? this.free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, 256 * 1024));
       let have = 0;
