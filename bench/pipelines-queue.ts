@@ -67,7 +67,8 @@ try {
   }
   await registerTool(p, { kind: "project", projectId: P }, `kind: tool\nid: noop\nversion: "1"\ncommand: ["true", "{dicom}"]\ninputs:\n  - { id: dicom, type: dicom-series }\n`, null);
   await registerPipeline(p, { kind: "project", projectId: P }, `kind: pipeline\nid: noop\nversion: 1\nsources: { s: { from: scans } }\nnodes:\n  n: { tool: noop, in: { dicom: s } }\n`, null);
-  const w = new Worker("compute", processCompute, { connection, prefix: queuePrefix(), concurrency: Math.max(8, C * 4) });
+  // As many jobs in hand as the compute worker takes (workers/index.ts); the executor still runs C processes at a time.
+  const w = new Worker("compute", processCompute, { connection, prefix: queuePrefix(), concurrency: Number(process.env.ATRIUM_COMPUTE_WORKER_CONCURRENCY) || 32 });
   worker = w;
   await w.waitUntilReady();
 

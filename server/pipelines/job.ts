@@ -25,6 +25,7 @@ import type { AnalyzedPipeline } from "@/lib/pipelines/validate";
 import { getExecutor, type Executor } from "@/lib/pipelines/executors";
 import type { JobOutcome, JobSpec, SubmittedJob } from "@/lib/pipelines/executors/types";
 import { childLog } from "@/lib/log";
+import { sqlRows } from "@/server/db";
 import { stageXnatResource, stageXnatScan, writeXnatResources, xnatReason, XnatStageError } from "@/lib/pipelines/xnat";
 import type { XnatClient } from "@/lib/xnat";
 import { analyzeStoredById, missingBinaries } from "./registry";
@@ -99,10 +100,13 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
   };
   if (ref.kind === "scan") {
     // One query: the scan's instances, if the scan is in this project's archive.
-    const instances = await prisma.$queryRaw<{ blobKey: string; instanceNumber: number | null; sopInstanceUid: string }[]>`
-      SELECT i."blobKey", i."instanceNumber", i."sopInstanceUid" FROM "ArchiveInstance" i
-      JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
-      WHERE s.id = ${ref.scanId} AND e."projectId" = ${projectId}`;
+    const instances = await sqlRows<{ blobKey: string; instanceNumber: number | null; sopInstanceUid: string }>(
+      prisma,
+      `SELECT i."blobKey", i."instanceNumber", i."sopInstanceUid" FROM "ArchiveInstance" i
+       JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
+       WHERE s.id = $1 AND e."projectId" = $2`,
+      [ref.scanId, projectId],
+    );
     const scan = { instances };
     if (!scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
     const sorted = [...scan.instances].sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
@@ -130,16 +134,19 @@ type JobWithRun = PipelineJob & { run: PipelineRun };
  */
 async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number): Promise<JobWithRun | null> {
   const host = hostname();
-  const rows = await prisma.$queryRaw<(PipelineJob & { run: Record<string, unknown> })[]>`
-    WITH c AS (
-      UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = ${host}, "updatedAt" = now() AT TIME ZONE 'UTC'
-      FROM "PipelineRun" r
-      WHERE j.id = ${jobId} AND j.attempt = ${attempt} AND j.state = 'queued' AND NOT j."cancelRequested" AND r.id = j."runId" AND NOT r."cancelRequested"
-      RETURNING j.*),
-    r AS (
-      UPDATE "PipelineRun" r SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
-      WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
-    SELECT c.*, row_to_json(run) AS run FROM c JOIN "PipelineRun" run ON run.id = c."runId"`;
+  const rows = await sqlRows<PipelineJob & { run: Record<string, unknown> }>(
+    prisma,
+    `WITH c AS (
+       UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = $3, "updatedAt" = now() AT TIME ZONE 'UTC'
+       FROM "PipelineRun" r
+       WHERE j.id = $1 AND j.attempt = $2 AND j.state = 'queued' AND NOT j."cancelRequested" AND r.id = j."runId" AND NOT r."cancelRequested"
+       RETURNING j.*),
+     r AS (
+       UPDATE "PipelineRun" r SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
+       WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
+     SELECT c.*, row_to_json(run) AS run FROM c JOIN "PipelineRun" run ON run.id = c."runId"`,
+    [jobId, attempt, host],
+  );
   const row = rows[0];
   if (!row) return null;
   // The fields of the run a job uses are plain values (no dates), so its JSON form serves.
@@ -180,7 +187,7 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
   } finally {
     await xnat.close();
   }
-  // The result is recorded in the dispatcher's transaction; after a success only ready jobs can follow.
+  // The dispatcher records the result first; after a success only ready jobs can follow.
   try {
     await dispatchProject(prisma, job.run.projectId, { finished: { jobId, runId: job.runId, data: result }, mode: result.state === "succeeded" ? "ready" : "full" });
   } catch (e) {
@@ -236,10 +243,12 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
     }
     spec = { jobId: job.id, command, workDir: job.workDir, logPath: job.logPath, cores: res.cores, memoryMb: res.memoryMb, wallTimeSeconds: res.wallTimeSeconds };
     submitted = await executor.submit(spec);
-    await prisma.pipelineJob.update({
-      where: { id: job.id },
-      data: { externalId: submitted.externalId, host: submitted.host, command, cacheKey, provenance: { values, inputHashes } as Prisma.InputJsonValue },
-    });
+    // Recorded before following it: a worker that dies from here on leaves the id to re-attach to.
+    await sqlRows(
+      prisma,
+      `UPDATE "PipelineJob" SET "externalId" = $2, host = $3, command = $4::text[], "cacheKey" = $5, provenance = $6::jsonb, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+      [job.id, submitted.externalId, submitted.host, command, cacheKey, JSON.stringify({ values, inputHashes })],
+    );
   }
   // Follow the job; a cancel asked meanwhile (in the database, from any process) stops it.
   let cancelled = false;
@@ -314,7 +323,13 @@ async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSes
 
 /** The outputs of an earlier job with the same content address whose files are all still there, linked into this job's directory. */
 async function tryReuse(prisma: PrismaClient, job: PipelineJob, cacheKey: string, tool: ToolDefinition, _values: InputValues, _hashes: Record<string, string>): Promise<{ from: string; outputs: StoredOutputs } | null> {
-  const earlier = await prisma.pipelineJob.findMany({ where: { cacheKey, state: "succeeded", id: { not: job.id }, toolId: tool.id, toolVersion: tool.version }, orderBy: { endedAt: "desc" }, take: 5, select: { id: true, runId: true, workDir: true, outputs: true } });
+  const earlier = await sqlRows<{ id: string; runId: string; workDir: string; outputs: unknown }>(
+    prisma,
+    `SELECT id, "runId", "workDir", outputs FROM "PipelineJob"
+     WHERE "cacheKey" = $1 AND state = 'succeeded' AND id <> $2 AND "toolId" = $3 AND "toolVersion" = $4
+     ORDER BY "endedAt" DESC LIMIT 5`,
+    [cacheKey, job.id, tool.id, tool.version],
+  );
   for (const e of earlier) {
     const outs = (e.outputs ?? {}) as StoredOutputs;
     const files = Object.values(outs).flatMap((o) => ("files" in o ? o.files : []));

@@ -160,10 +160,7 @@ export async function startPipelineRun(prisma: PrismaClient, input: StartRunInpu
 }
 
 export interface DispatchOptions {
-  /**
-   * A job's result to record in the same transaction (one round trip fewer per job, and the
-   * dispatcher sees it).
-   */
+  /** A job's result to record first (the dispatch then sees it); its run may have ended. */
   finished?: { jobId: string; runId: string; data: Prisma.PipelineJobUpdateInput };
   /**
    * "ready" (after a job succeeded): only queue jobs whose upstream jobs all succeeded — nothing can
@@ -176,19 +173,51 @@ export interface DispatchOptions {
 /**
  * Queues every ready job of the project's active runs (highest priority, oldest run first) up to
  * the project's limit of running jobs, and skips jobs whose upstream failed. Under the project's
- * advisory lock. After a success ("ready") that is one statement: the project's queued/running
+ * advisory lock. After successes only ("ready") that is one statement: the project's queued/running
  * count, the ready jobs in run order (as many as the limit leaves room for) switched to queued and
  * returned; the BullMQ jobs are added in one bulk call after the commit.
+ *
+ * In one process, dispatches of a project do not wait for the lock side by side (each would hold a
+ * database connection while it waits, starving the other jobs' queries): a request made while one
+ * runs joins the next one, which covers every request made meanwhile. The promise resolves when a
+ * dispatch that started after the request has ended.
  */
 export async function dispatchProject(prisma: PrismaClient, projectId: string, opts: DispatchOptions = {}): Promise<void> {
+  if (opts.finished) await prisma.pipelineJob.update({ where: { id: opts.finished.jobId }, data: opts.finished.data });
+  let byProject = dispatchers.get(prisma);
+  if (!byProject) dispatchers.set(prisma, (byProject = new Map()));
+  let d = byProject.get(projectId);
+  if (!d) byProject.set(projectId, (d = { current: null, next: null }));
+  const slot = d;
+  if (!slot.next) {
+    const next: NextDispatch = { full: false, runs: new Set(), promise: null as unknown as Promise<void> };
+    next.promise = (slot.current ?? Promise.resolve()).catch(() => undefined).then(async () => {
+      slot.next = null;
+      slot.current = next.promise;
+      try {
+        await dispatchOnce(prisma, projectId, { full: next.full, finishedRuns: [...next.runs] });
+      } finally {
+        if (slot.current === next.promise) slot.current = null;
+      }
+    });
+    slot.next = next;
+  }
+  if (opts.mode !== "ready") slot.next.full = true;
+  if (opts.finished) slot.next.runs.add(opts.finished.runId);
+  return slot.next.promise;
+}
+
+type NextDispatch = { full: boolean; runs: Set<string>; promise: Promise<void> };
+const dispatchers = new WeakMap<PrismaClient, Map<string, { current: Promise<void> | null; next: NextDispatch | null }>>();
+
+async function dispatchOnce(prisma: PrismaClient, projectId: string, opts: { full: boolean; finishedRuns: string[] }): Promise<void> {
   const limit = readEnv().ATRIUM_COMPUTE_PROJECT_LIMIT;
   const toQueue: { id: string; attempt: number; priority: number; runId: string }[] = [];
   const maybeDone: string[] = [];
   await prisma.$transaction(async (tx) => {
-    if (opts.finished) await tx.pipelineJob.update({ where: { id: opts.finished.jobId }, data: opts.finished.data });
     // One dispatcher per project at a time, so the limit holds across workers.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`compute:${projectId}`}))`;
-    if (opts.mode === "ready") {
+    if (!opts.full) {
       const rows = await tx.$queryRaw<{ id: string; attempt: number; priority: number; runId: string }[]>`
         WITH active AS (
           SELECT id, priority, "createdAt", "cancelRequested" FROM "PipelineRun" WHERE "projectId" = ${projectId} AND state IN ('queued', 'running')),
@@ -204,8 +233,8 @@ export async function dispatchProject(prisma: PrismaClient, projectId: string, o
         FROM ready, active a WHERE p.id = ready.id AND a.id = p."runId"
         RETURNING p.id, p.attempt, a.priority, p."runId"`;
       toQueue.push(...rows);
-      // Only the finished job's run can have ended; nothing of it queued now means it may have.
-      if (opts.finished && !rows.some((r) => r.runId === opts.finished!.runId)) maybeDone.push(opts.finished.runId);
+      // Only the finished jobs' runs can have ended; nothing of one queued now means it may have.
+      for (const runId of opts.finishedRuns) if (!rows.some((r) => r.runId === runId)) maybeDone.push(runId);
       return;
     }
     const runs = await tx.pipelineRun.findMany({ where: { projectId, state: { in: ["queued", "running"] } }, orderBy: [{ priority: "desc" }, { createdAt: "asc" }], select: { id: true, priority: true, cancelRequested: true } });

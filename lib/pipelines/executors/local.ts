@@ -11,12 +11,15 @@ import { hostname } from "node:os";
 import path from "node:path";
 import type { Executor, ExecutorCheck, JobOutcome, JobSpec, SubmittedJob } from "./types";
 import { processAlive } from "@/lib/process";
+import { SpawnHelper, type Spawned } from "./spawner";
 
 export interface LocalExecutorOptions {
   /** Jobs running at once (default: the number of cores). */
   concurrency?: number;
   /** How often /proc is sampled for memory (ms). */
   pollMs?: number;
+  /** Start processes from a small helper process (default true; spawner.ts). */
+  spawnHelper?: boolean;
 }
 
 const exitFileOf = (spec: Pick<JobSpec, "logPath">) => `${spec.logPath}.exit`;
@@ -79,29 +82,55 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   const pollMs = options.pollMs ?? 250;
   const running = new Map<string, Running>();
 
-  async function submit(spec: JobSpec): Promise<SubmittedJob> {
+  // Forks from a small helper process rather than this (large) one: see spawner.ts.
+  // The helper enforces the concurrency limit itself; this process's slots count only the jobs it spawns itself.
+  const helper = options.spawnHelper === false ? null : new SpawnHelper(Math.max(1, options.concurrency ?? 2));
+
+  /** Starts the wrapped command: through the helper when it works, else in this process. */
+  async function start(spec: JobSpec, exitFile: string): Promise<Spawned & { slot: boolean }> {
+    const args = ["-c", '"$@"; echo $? > "$ATRIUM_EXIT_FILE"', "atrium-job", ...spec.command];
+    const env = { ...process.env, ...spec.env, ATRIUM_EXIT_FILE: exitFile, ATRIUM_JOB_ID: spec.jobId, ATRIUM_WORK_DIR: spec.workDir };
+    if (helper?.usable) {
+      try {
+        return { ...(await helper.start({ file: "/bin/sh", args, cwd: spec.workDir, env, logPath: spec.logPath })), slot: false };
+      } catch (e) {
+        if (!(e as { helperGone?: boolean }).helperGone) throw e;
+      }
+    }
     await slots.acquire();
-    mkdirSync(path.dirname(spec.logPath), { recursive: true });
-    mkdirSync(spec.workDir, { recursive: true });
-    const fd = openSync(spec.logPath, "w");
-    const exitFile = exitFileOf(spec);
-    let child;
+    let fd: number;
     try {
-      // sh runs the command and records its exit status; `exec` is not used so that the status survives us.
-      child = spawn("/bin/sh", ["-c", '"$@"; echo $? > "$ATRIUM_EXIT_FILE"', "atrium-job", ...spec.command], {
-        cwd: spec.workDir,
-        env: { ...process.env, ...spec.env, ATRIUM_EXIT_FILE: exitFile, ATRIUM_JOB_ID: spec.jobId, ATRIUM_WORK_DIR: spec.workDir },
-        stdio: ["ignore", fd, fd],
-        detached: true,
-      });
+      fd = openSync(spec.logPath, "w");
     } catch (e) {
-      closeSync(fd);
       slots.release();
       throw e;
     }
-    closeSync(fd);
+    try {
+      // sh runs the command and records its exit status; `exec` is not used so that the status survives us.
+      const child = spawn("/bin/sh", args, { cwd: spec.workDir, env, stdio: ["ignore", fd, fd], detached: true });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.on("exit", (code, signal) => resolve({ code, signal }));
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        if (child.pid) resolve(child.pid);
+        child.on("error", reject);
+      });
+      return { pid, exited, slot: true };
+    } catch (e) {
+      slots.release();
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async function submit(spec: JobSpec): Promise<SubmittedJob> {
+    mkdirSync(path.dirname(spec.logPath), { recursive: true });
+    mkdirSync(spec.workDir, { recursive: true });
+    const exitFile = exitFileOf(spec);
+    const child = await start(spec, exitFile);
     const startedAt = new Date();
-    const pid = child.pid!;
+    const pid = child.pid;
     const externalId = String(pid);
     const entry: Running = { cancelled: false, done: null as unknown as Promise<JobOutcome> };
     entry.done = new Promise<JobOutcome>((resolve) => {
@@ -125,17 +154,20 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
         killGroup(pid, "SIGTERM");
         setTimeout(() => killGroup(pid, "SIGKILL"), 2000).unref();
       }, spec.wallTimeSeconds * 1000);
-      child.on("error", (e) => {
-        ended ??= "failed";
-        reason ??= `Could not start: ${e.message}`;
-      });
-      child.on("exit", (code, signal) => {
+      void child.exited.then(async (ex) => {
+        let { code, signal } = ex;
+        if (ex.gone) {
+          // The helper died while the job ran: follow the pid until it ends, then read its exit file.
+          while (processAlive(pid) && !existsSync(exitFile)) await new Promise((r) => setTimeout(r, pollMs));
+          code = null;
+          signal = null;
+        }
         clearInterval(poll);
         clearTimeout(wall);
         // Children left in the group go with it.
         killGroup(pid, "SIGKILL");
-        slots.release();
-        running.delete(externalId);
+        if (child.slot) slots.release();
+        // The entry stays until wait() takes the outcome: the job may end before its worker waits.
         let exitCode: number | null = code;
         try {
           const recorded = Number(readFileSync(exitFile, "utf8").trim());
@@ -161,6 +193,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   async function wait(job: SubmittedJob, spec: JobSpec, signal?: AbortSignal): Promise<JobOutcome> {
     const mine = running.get(job.externalId);
     if (mine) {
+      void mine.done.then(() => running.delete(job.externalId));
       if (!signal) return mine.done;
       return Promise.race([
         mine.done,
