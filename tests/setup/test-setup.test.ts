@@ -36,7 +36,7 @@ describe("npm test's setup step", () => {
   });
 
   it("names the package of each missing tool: DCMTK without findscu, Orthanc, Redis…", () => {
-    const all = ["storescu", "storescp", "echoscu", "findscu", "dcmdump", "dcmodify", "dcmcrle", "dcmdrle", "Orthanc", "redis-server", "redis-cli", "psql", "pg_isready", "tar", "dcm2niix", "promtool", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "slurmctld", "slurmd", "munged"];
+    const all = ["storescu", "storescp", "echoscu", "findscu", "dcmdump", "dcmodify", "dcmcrle", "dcmdrle", "Orthanc", "redis-server", "redis-cli", "psql", "pg_isready", "tar", "dcm2niix", "dciodvfy", "promtool", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "slurmctld", "slurmd", "munged"];
     expect(missingRequirements({ PATH: pathWith(all) }).map((r: Req) => r.pkg)).toEqual([]);
     expect(missingRequirements({ PATH: pathWith(all.filter((t) => t !== "findscu")) }).map((r: Req) => r.pkg)).toEqual(["dcmtk"]);
     expect(missingRequirements({ PATH: pathWith(all.filter((t) => t !== "Orthanc" && t !== "redis-cli")) }).map((r: Req) => r.pkg)).toEqual(["orthanc", "redis-server"]);
@@ -44,7 +44,7 @@ describe("npm test's setup step", () => {
       "orthanc-dicomweb",
       "chromium",
     ]);
-    expect(REQUIREMENTS.map((r: Req) => r.pkg)).toEqual(expect.arrayContaining(["dcmtk", "orthanc", "orthanc-dicomweb", "chromium", "fonts-dejavu-core", "redis-server", "slurm-wlm", "munge"]));
+    expect(REQUIREMENTS.map((r: Req) => r.pkg)).toEqual(expect.arrayContaining(["dcmtk", "orthanc", "orthanc-dicomweb", "chromium", "fonts-dejavu-core", "redis-server", "slurm-wlm", "munge", "dicom3tools"]));
   });
 
   it("prints the one apt-get command and stops within seconds when it may not install", () => {
