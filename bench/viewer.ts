@@ -30,7 +30,8 @@ const rows: [string, number, number][] = [];
 for (const m of manifests) {
   const route = "/" + path.relative(path.join(NEXT, "server", "app"), path.dirname(m)).replaceAll(path.sep, "/");
   const text = readFileSync(m, "utf8");
-  const files = [...new Set([...text.matchAll(/static\/chunks\/[^"\\]+\.js/g)].map((x) => x[0]))];
+  // The manifest names route chunks URL-encoded (projects/%5Bid%5D/page-….js).
+  const files = [...new Set([...text.matchAll(/static\/chunks\/[^"\\]+\.js/g)].map((x) => decodeURIComponent(x[0])))];
   const total = files.reduce((a, f) => a + gz(path.join(NEXT, f)), 0);
   const csIn = files.filter((f) => cornerstone.has(f)).length;
   leaks += csIn;
