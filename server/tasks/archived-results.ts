@@ -28,12 +28,6 @@ export interface ArchivedSegmentation {
   labelmap: Labelmap;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
-
 export async function archivedResults(prisma: PrismaClient, projectId: string, experimentId: string): Promise<{ reports: ArchivedReport[]; segmentations: ArchivedSegmentation[]; unreadable: number }> {
   const rows = await prisma.archiveInstance.findMany({
     where: { scan: { experimentId, experiment: { projectId } }, sopClassUid: { in: [...SR_CLASSES, SEGMENTATION_STORAGE] }, sizeBytes: { lte: MAX_BYTES } },
@@ -47,7 +41,7 @@ export async function archivedResults(prisma: PrismaClient, projectId: string, e
   let unreadable = 0;
   for (const r of rows) {
     try {
-      const bytes = await readAll(await archiveBlobStore().get(r.blobKey));
+      const bytes = await archiveBlobStore().read(r.blobKey);
       if (r.sopClassUid === SEGMENTATION_STORAGE) {
         const seg = readSegmentation(bytes, "");
         const out: ArchivedSegmentation = { seriesInstanceUid: r.scan.seriesInstanceUid, seriesDescription: r.scan.seriesDescription, labels: seg.labels, labelmap: seg.labelmap };

@@ -31,12 +31,6 @@ export interface TaskExportOutcome {
   error: string | null;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
-
 /** Why an export failed, for the data manager (never a patient value: messages are Atrium's own). */
 function reasonOf(e: unknown): string {
   if (e instanceof ReportError) return e.message;
@@ -85,7 +79,7 @@ export async function exportTaskResult(prisma: PrismaClient, taskId: string, opt
     const store = archiveBlobStore();
     const images = new Map<string, SegSourceImage>();
     for (const r of rows) {
-      const header = sourceImageOf(await readAll(await store.get(r.blobKey)));
+      const header = sourceImageOf(await store.read(r.blobKey));
       images.set(r.sopInstanceUid, { ...header, sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: r.scan.seriesInstanceUid });
     }
     const study: ReportStudy = {

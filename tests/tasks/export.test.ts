@@ -121,11 +121,7 @@ describe("task results to the archive", () => {
     expect(srScan!.seriesDescription).toMatch(new RegExp(`^Task #${(await db.prisma.task.findUniqueOrThrow({ where: { id: t.id } })).number} v1 measurements$`));
     expect(segScan).toMatchObject({ modality: "SEG", seriesNumber: 9011, instanceCount: 1 });
 
-    const blob = async (key: string) => {
-      const chunks: Buffer[] = [];
-      for await (const c of await archiveBlobStore().get(key)) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    };
+    const blob = (key: string) => archiveBlobStore().read(key);
     const report = readMeasurementReport(await blob(srScan!.instances[0]!.blobKey));
     expect(report).toHaveLength(1);
     expect(report[0]).toMatchObject({ tool: "length", label: "Lesion 1", sopInstanceUid: sopA, frameOfReferenceUid: geometry.frameOfReferenceUid });
