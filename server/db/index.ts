@@ -20,7 +20,7 @@ interface DbHandle {
   close(): Promise<void>;
 }
 
-type DirectQuery = (text: string, params: unknown[]) => Promise<{ rows: unknown[] }>;
+type DirectQuery = (text: string, params: unknown[], name?: string) => Promise<{ rows: unknown[] }>;
 const directQueries = new WeakMap<PrismaClient, DirectQuery>();
 
 /**
@@ -30,9 +30,9 @@ const directQueries = new WeakMap<PrismaClient, DirectQuery>();
  * single connection is shared with Prisma's transactions. Write SQL both accept; timestamps in
  * UTC (`now() AT TIME ZONE 'UTC'`), as Prisma keeps them.
  */
-export async function sqlRows<T>(prisma: PrismaClient, text: string, params: unknown[]): Promise<T[]> {
+export async function sqlRows<T>(prisma: PrismaClient, text: string, params: unknown[], preparedName?: string): Promise<T[]> {
   const direct = directQueries.get(prisma);
-  if (direct) return (await direct(text, params)).rows as T[];
+  if (direct) return (await direct(text, params, preparedName)).rows as T[];
   return prisma.$queryRawUnsafe<T[]>(text, ...params);
 }
 
@@ -47,7 +47,7 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
     // process: the pool drops it and opens a new one on the next query.
     pool.on("error", (e) => log.warn({ code: (e as { code?: string }).code }, "idle database connection closed"));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    directQueries.set(prisma, (text, params) => pool.query(text, params));
+    directQueries.set(prisma, (text, params, name) => (name ? pool.query({ name, text, values: params }) : pool.query(text, params)));
     // Administrative SQL (migrations, advisory locks) runs on one dedicated connection, so that a
     // session-level lock is released on the connection that took it.
     let admin: InstanceType<typeof pg.default.Client> | undefined;

@@ -185,6 +185,7 @@ export async function startNext(prisma: PrismaClient, groupId: string, userId: s
          )
          SELECT g.pooled, g.weight, taken.id, taken."lockExpiresAt" FROM g LEFT JOIN taken ON true`,
         [groupId, userId],
+        "tasks.startNext",
       );
       if (!row) throw notFound("No such task group.");
       if (row.pooled && !(Number(row.weight) > 0)) throw new TRPCError({ code: "FORBIDDEN", message: "You are not a reader of this task group's pool: ask an owner to add you." });
