@@ -24,7 +24,7 @@ process.env.ATRIUM_QUEUE_PREFIX = `atrium-bench-queue-${process.pid}`;
 process.env.ATRIUM_COMPUTE_LOCAL_CONCURRENCY = String(C);
 process.env.ATRIUM_COMPUTE_PROJECT_LIMIT = String(Math.max(64, C * 8));
 
-const { setDbHandle } = await import("../server/db");
+const { setDbHandle, sqlRows } = await import("../server/db");
 const { openBenchDatabase } = await import("./bench-db");
 const { archiveBlobStore } = await import("../lib/blob");
 const { registerTool, registerPipeline } = await import("../server/pipelines/registry");
@@ -43,10 +43,16 @@ async function pool(n: number, c: number, fn: (i: number) => Promise<void>) {
 }
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
-// Baseline: the same N processes spawned directly, C at a time.
-let t0 = performance.now();
-await pool(N, C, () => new Promise<void>((resolve, reject) => spawn("true", [], { stdio: "ignore" }).on("exit", () => resolve()).on("error", reject)));
-const bareS = (performance.now() - t0) / 1000;
+// Baseline: the same N processes spawned directly, C at a time, from this process before it opens
+// anything (after Atrium's run its larger heap makes every fork slower). Timed three times: a bare
+// spawn's speed on this VM varies by half from one run to the next.
+async function bareSpawns(): Promise<number> {
+  const t = performance.now();
+  await pool(N, C, () => new Promise<void>((resolve, reject) => spawn("true", [], { stdio: "ignore" }).on("exit", () => resolve()).on("error", reject)));
+  return (performance.now() - t) / 1000;
+}
+const bareRuns = [await bareSpawns(), await bareSpawns(), await bareSpawns()];
+let t0 = 0;
 
 const h = await openBenchDatabase("queue");
 setDbHandle(Promise.resolve(h));
@@ -76,8 +82,9 @@ try {
   t0 = performance.now();
   const run = await startPipelineRun(p, { projectId: P, pipeline: "noop", experimentIds: [exp.id], startedBy: "cli" });
   for (;;) {
-    const r = await p.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { state: true } });
-    if (r.state !== "queued" && r.state !== "running") break;
+    // Polled in SQL: the bench's own watching should cost the worker as little as it can.
+    const [r] = await sqlRows<{ state: string }>(p, `SELECT state::text FROM "PipelineRun" WHERE id = $1`, [run.id], "bench.runState");
+    if (r!.state !== "queued" && r!.state !== "running") break;
     await new Promise((res) => setTimeout(res, 50));
   }
   const atriumS = (performance.now() - t0) / 1000;
@@ -92,8 +99,10 @@ try {
     FROM "PipelineJob" WHERE "runId" = ${run.id}`;
   console.log(`per job (mean): queued → process started ${phases!.queued.toFixed(1)} ms, process ${phases!.process.toFixed(1)} ms, process ended → recorded ${phases!.record.toFixed(1)} ms`);
   console.log(`Atrium (queue + database + staging + local executor, concurrency ${C}): ${N} jobs in ${atriumS.toFixed(1)} s = ${(N / atriumS).toFixed(1)} jobs/s; worker-process CPU ${(cpuMs / N).toFixed(1)} ms per job`);
-  console.log(`baseline (bare spawn of \`true\`, concurrency ${C}, same run): ${N} in ${bareS.toFixed(1)} s = ${(N / bareS).toFixed(1)} jobs/s`);
-  console.log(`ratio: ${((N / atriumS) / (N / bareS)).toFixed(2)}× the bare spawn (goal ≥ 0.5×)`);
+  const bareS = [...bareRuns].sort((a, b) => a - b)[1]!;
+  const fastestS = Math.min(...bareRuns);
+  console.log(`baseline (bare spawn of \`true\`, concurrency ${C}, same run, 3 times): ${bareRuns.map((b) => `${(N / b).toFixed(0)}`).join(", ")} jobs/s; median ${N} in ${bareS.toFixed(1)} s = ${(N / bareS).toFixed(1)} jobs/s`);
+  console.log(`ratio: ${(bareS / atriumS).toFixed(2)}× the median bare spawn, ${(fastestS / atriumS).toFixed(2)}× the fastest (goal ≥ 0.5×)`);
 } finally {
   await worker?.close();
   await getQueue("compute").obliterate({ force: true });

@@ -30,7 +30,7 @@ import { stageXnatResource, stageXnatScan, writeXnatResources, xnatReason, XnatS
 import type { XnatClient } from "@/lib/xnat";
 import { analyzeStoredById, missingBinaries } from "./registry";
 import { projectXnat, xnatExperimentOf, type ProjectXnat } from "./xnat";
-import { dispatchProject } from "./runs";
+import { dispatchProject, recordJobResult, type JobResult } from "./runs";
 
 const log = childLog("compute");
 
@@ -106,6 +106,7 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
        JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
        WHERE s.id = $1 AND e."projectId" = $2`,
       [ref.scanId, projectId],
+      "pipelines.stageScan",
     );
     const scan = { instances };
     if (!scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
@@ -146,6 +147,7 @@ async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number)
        WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
      SELECT c.*, row_to_json(run) AS run FROM c JOIN "PipelineRun" run ON run.id = c."runId"`,
     [jobId, attempt, host],
+    "pipelines.claim",
   );
   const row = rows[0];
   if (!row) return null;
@@ -175,7 +177,7 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
     if (!claimed.count) return { state: "taken" };
     if (job.run.state === "queued") await prisma.pipelineRun.updateMany({ where: { id: job.runId, state: "queued" }, data: { state: "running", startedAt: new Date() } });
   }
-  let result: Prisma.PipelineJobUpdateInput;
+  let result: JobResult;
   const xnat = new XnatSession(prisma, job.run.projectId);
   try {
     result = await execute(prisma, job, job.run, reattach, deps, xnat);
@@ -191,13 +193,13 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
   try {
     await dispatchProject(prisma, job.run.projectId, { finished: { jobId, runId: job.runId, data: result }, mode: result.state === "succeeded" ? "ready" : "full" });
   } catch (e) {
-    await prisma.pipelineJob.update({ where: { id: jobId }, data: result });
+    await recordJobResult(prisma, jobId, result);
     throw e;
   }
   return { state: String(result.state) };
 }
 
-async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<Prisma.PipelineJobUpdateInput> {
+async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<JobResult> {
   const store = deps.store ?? archiveBlobStore();
   const analyzed = await analyzeStoredById(prisma, run.pipelineRowId);
   const node = analyzed.nodes[job.node];
@@ -248,6 +250,7 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
       prisma,
       `UPDATE "PipelineJob" SET "externalId" = $2, host = $3, command = $4::text[], "cacheKey" = $5, provenance = $6::jsonb, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
       [job.id, submitted.externalId, submitted.host, command, cacheKey, JSON.stringify({ values, inputHashes })],
+      "pipelines.submitted",
     );
   }
   // Follow the job; a cancel asked meanwhile (in the database, from any process) stops it.
@@ -329,6 +332,7 @@ async function tryReuse(prisma: PrismaClient, job: PipelineJob, cacheKey: string
      WHERE "cacheKey" = $1 AND state = 'succeeded' AND id <> $2 AND "toolId" = $3 AND "toolVersion" = $4
      ORDER BY "endedAt" DESC LIMIT 5`,
     [cacheKey, job.id, tool.id, tool.version],
+    "pipelines.reuseLookup",
   );
   for (const e of earlier) {
     const outs = (e.outputs ?? {}) as StoredOutputs;
@@ -355,7 +359,7 @@ async function finishSucceeded(
   inputHashes: Record<string, string>,
   cacheKey: string,
   base: { exitCode: number | null; host: string; startedAt?: Date; endedAt: Date; peakMemoryKb?: number | null; reusedFromJobId?: string },
-): Promise<Prisma.PipelineJobUpdateInput> {
+): Promise<JobResult> {
   const outputHashes: Record<string, string> = {};
   for (const [id, o] of Object.entries(outputs)) if ("files" in o) for (const f of o.files) outputHashes[`${id}:${f}`] = await sha256Path(path.join(job.workDir, f));
   const params = Object.fromEntries(Object.entries(values).filter(([id]) => !isFileType(tool.inputs.find((i) => i.id === id)?.type ?? "string")));

@@ -1,0 +1,126 @@
+// The compute path's own SQL (server/pipelines/runs.ts: the jobs of a run inserted from one JSON
+// parameter, a job's result recorded by recordJobResult, the ready dispatch in sqlTransaction) on
+// both databases Atrium runs on: PostgreSQL through the pg pool (prepared statements) and the
+// embedded PGlite through Prisma. A run of a two-node pipeline (a per-scan node, then a fan-in over
+// every scan) is run job by job with processComputeJob, and every row is read back with Prisma.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-job-sql-"));
+process.env.ATRIUM_DATA_DIR = dataDir;
+process.env.ATRIUM_QUEUE_PREFIX = `atrium-job-sql-${process.pid}-${randomBytes(3).toString("hex")}`;
+
+const { createTestDatabase } = await import("../helpers/pg");
+const { emptyQueuesAndDisconnect } = await import("../helpers/queues");
+const { openDb } = await import("@/server/db");
+const { migrate } = await import("@/lib/db/migrate");
+const { seedSubject } = await import("../archive/seed");
+const { registerTool, registerPipeline } = await import("@/server/pipelines/registry");
+const { startPipelineRun, recordJobResult } = await import("@/server/pipelines/runs");
+const { processComputeJob } = await import("@/server/pipelines/job");
+const { SAMPLES_DIR } = await import("@/lib/samples");
+const sample = (f: string) => readFileSync(path.join(SAMPLES_DIR, f));
+type PrismaClient = import("@/server/db/generated/client").PrismaClient;
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await emptyQueuesAndDisconnect(["compute"]);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const TOOL = `kind: tool
+id: count
+version: "1"
+command: [node, -e, "console.log(JSON.stringify({n: 1}))", "--", { input: dicom }]
+inputs:
+  - { id: dicom, type: dicom-series }
+outputs:
+  - { id: n, type: integer, find: { stdout: n } }
+`;
+const SUM = `kind: tool
+id: sum
+version: "1"
+command: [node, -e, "const v=process.argv.slice(1).map(Number);console.log(JSON.stringify({total:v.reduce((a,b)=>a+b,0)}))", "--", { input: values }]
+inputs:
+  - { id: values, type: integer, list: true }
+outputs:
+  - { id: total, type: integer, find: { stdout: total } }
+`;
+const PIPELINE = `kind: pipeline
+id: counted
+version: 1
+sources:
+  s: { from: scans }
+nodes:
+  each: { tool: count, in: { dicom: s } }
+  all: { tool: sum, in: { values: { from: each.n, collapse: experiment } } }
+sinks:
+  total: { from: all.total, value: total }
+`;
+
+async function runOn(prisma: PrismaClient, project: string) {
+  await prisma.project.create({ data: { id: project, idLower: project.toLowerCase(), name: project } });
+  const [exp] = await seedSubject(prisma, dataDir, project, "S1", [
+    { label: "S1_E1", scans: [{ seriesNumber: 1, modality: "CT", instances: [sample("dwv__osirix-toutatix-100.dcm")] }, { seriesNumber: 2, modality: "CT", instances: [sample("highdicom__ct_image.dcm")] }] },
+  ]);
+  await registerTool(prisma, { kind: "project", projectId: project }, TOOL, null);
+  await registerTool(prisma, { kind: "project", projectId: project }, SUM, null);
+  await registerPipeline(prisma, { kind: "project", projectId: project }, PIPELINE, null);
+  const before = Date.now();
+  const run = await startPipelineRun(prisma, { projectId: project, pipeline: "counted", experimentIds: [exp!.id], startedBy: "cli" });
+  const jobs = await prisma.pipelineJob.findMany({ where: { runId: run.id }, orderBy: { key: "asc" } });
+  expect(jobs.map((j) => [j.node, j.state, j.after.length])).toEqual([
+    ["all", "waiting", 2],
+    ["each", "queued", 0],
+    ["each", "queued", 0],
+  ]);
+  expect(jobs.every((j) => j.inputs && j.workDir.includes(run.id) && j.logPath.endsWith("log.txt") && j.command.length === 0)).toBe(true);
+  // The per-scan jobs, then the fan-in the dispatcher queued once both had succeeded.
+  for (const j of jobs.filter((j) => j.node === "each")) expect(await processComputeJob(prisma, j.id, 1)).toEqual({ state: "succeeded" });
+  const all = jobs.find((j) => j.node === "all")!;
+  expect((await prisma.pipelineJob.findUniqueOrThrow({ where: { id: all.id } })).state).toBe("queued");
+  expect(await processComputeJob(prisma, all.id, 1)).toEqual({ state: "succeeded" });
+  const done = await prisma.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, include: { jobs: true } });
+  expect(done.state).toBe("succeeded");
+  for (const j of done.jobs) {
+    expect(j.state).toBe("succeeded");
+    expect(j.exitCode).toBe(0);
+    expect(j.reason).toBeNull();
+    // Timestamps are kept in UTC as Prisma keeps them: read back, they are this run's times.
+    expect(j.endedAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(j.endedAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(j.startedAt!.getTime()).toBeLessThanOrEqual(j.endedAt!.getTime());
+    expect((j.provenance as { tool: { id: string } }).tool.id).toBe(j.node === "all" ? "sum" : "count");
+  }
+  expect(done.jobs.find((j) => j.node === "all")!.outputs).toEqual({ total: { value: 2 } });
+  expect((await prisma.archiveValue.findFirstOrThrow({ where: { name: "total" } })).value).toBe(2);
+
+  // A failure's reason, and fields set back to null, go through the same statement.
+  await recordJobResult(prisma, all.id, { state: "failed", reason: "Exited with code 3", exitCode: 3, peakMemoryKb: null, endedAt: new Date(0) });
+  const failed = await prisma.pipelineJob.findUniqueOrThrow({ where: { id: all.id } });
+  expect([failed.state, failed.reason, failed.exitCode, failed.peakMemoryKb, failed.endedAt!.toISOString()]).toEqual(["failed", "Exited with code 3", 3, null, "1970-01-01T00:00:00.000Z"]);
+}
+
+describe("a run's jobs, results and dispatch in SQL", () => {
+  let pg: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    pg = await createTestDatabase();
+    cleanups.push(() => pg.drop());
+  });
+
+  it("on PostgreSQL (pg pool, prepared statements)", async () => {
+    await runOn(pg.prisma, "SQLPG");
+  });
+
+  it("on the embedded PGlite (through Prisma)", async () => {
+    const handle = await openDb(undefined);
+    cleanups.push(() => handle.close());
+    expect(handle.kind).toBe("pglite");
+    await migrate(handle.sql);
+    await runOn(handle.prisma, "SQLLITE");
+  });
+});
