@@ -83,7 +83,11 @@ class XnatSession {
   }
 }
 
-async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, projectId: string, ref: SourceRef, type: string, dest: string): Promise<string> {
+type StagedInstance = { blobKey: string; instanceNumber: number | null; sopInstanceUid: string };
+/** Scan id → its instances in the project's archive, read when the job was claimed (a scan not there has no entry). */
+type ScanInstances = Record<string, StagedInstance[]>;
+
+async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, projectId: string, ref: SourceRef, type: string, dest: string, claimed?: ScanInstances): Promise<string> {
   if (ref.kind === "xnat-scan" || ref.kind === "xnat-resource") {
     const { x, client } = await xnat.get();
     try {
@@ -99,15 +103,17 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
     else await writeFile(to, await store.read(key));
   };
   if (ref.kind === "scan") {
-    // One query: the scan's instances, if the scan is in this project's archive.
-    const instances = await sqlRows<{ blobKey: string; instanceNumber: number | null; sopInstanceUid: string }>(
-      prisma,
-      `SELECT i."blobKey", i."instanceNumber", i."sopInstanceUid" FROM "ArchiveInstance" i
-       JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
-       WHERE s.id = $1 AND e."projectId" = $2`,
-      [ref.scanId, projectId],
-      "pipelines.stageScan",
-    );
+    // The scan's instances, if the scan is in this project's archive: read with the claim, or here.
+    const instances = claimed
+      ? (claimed[ref.scanId] ?? [])
+      : await sqlRows<StagedInstance>(
+          prisma,
+          `SELECT i."blobKey", i."instanceNumber", i."sopInstanceUid" FROM "ArchiveInstance" i
+           JOIN "ArchiveScan" s ON s.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = s."experimentId"
+           WHERE s.id = $1 AND e."projectId" = $2`,
+          [ref.scanId, projectId],
+          "pipelines.stageScan",
+        );
     const scan = { instances };
     if (!scan.instances.length) throw new JobFailure(`Input scan ${ref.scanId} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
     const sorted = [...scan.instances].sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || a.sopInstanceUid.localeCompare(b.sopInstanceUid));
@@ -127,7 +133,7 @@ async function stageFromArchive(prisma: PrismaClient, store: BlobStore, xnat: Xn
 }
 
 /** Runs (or re-attaches to) one job. Never throws for the job's own failures: they are recorded on the row. */
-type JobWithRun = PipelineJob & { run: PipelineRun };
+type JobWithRun = PipelineJob & { run: PipelineRun; scanInstances?: ScanInstances };
 
 /**
  * The common case in one statement: a queued job of this attempt, neither it nor its run asked to
@@ -135,7 +141,7 @@ type JobWithRun = PipelineJob & { run: PipelineRun };
  */
 async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number): Promise<JobWithRun | null> {
   const host = hostname();
-  const rows = await sqlRows<PipelineJob & { run: Record<string, unknown> }>(
+  const rows = await sqlRows<PipelineJob & { run: Record<string, unknown>; scanInstances: ScanInstances }>(
     prisma,
     `WITH c AS (
        UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = $3, "updatedAt" = now() AT TIME ZONE 'UTC'
@@ -145,7 +151,15 @@ async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number)
      r AS (
        UPDATE "PipelineRun" r SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
        WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
-     SELECT c.*, row_to_json(run) AS run FROM c JOIN "PipelineRun" run ON run.id = c."runId"`,
+     SELECT c.*, row_to_json(run) AS run,
+       -- The instances of the scans its inputs name (staging needs no query of its own).
+       (SELECT COALESCE(jsonb_object_agg(x.id, x.instances), '{}'::jsonb) FROM (
+          SELECT s.id, jsonb_agg(jsonb_build_object('blobKey', i."blobKey", 'instanceNumber', i."instanceNumber", 'sopInstanceUid', i."sopInstanceUid")) AS instances
+            FROM (SELECT DISTINCT jsonb_path_query(c.inputs, '$.*.items[*].ref ? (@.kind == "scan").scanId') #>> '{}' AS id) ref
+            JOIN "ArchiveScan" s ON s.id = ref.id JOIN "ArchiveExperiment" e ON e.id = s."experimentId" AND e."projectId" = run."projectId"
+            JOIN "ArchiveInstance" i ON i."scanId" = s.id
+           GROUP BY s.id) x) AS "scanInstances"
+     FROM c JOIN "PipelineRun" run ON run.id = c."runId"`,
     [jobId, attempt, host],
     "pipelines.claim",
   );
@@ -199,7 +213,7 @@ export async function processComputeJob(prisma: PrismaClient, jobId: string, att
   return { state: String(result.state) };
 }
 
-async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<JobResult> {
+async function execute(prisma: PrismaClient, job: PipelineJob & { scanInstances?: ScanInstances }, run: PipelineRun, reattach: boolean, deps: ComputeDeps, xnat: XnatSession): Promise<JobResult> {
   const store = deps.store ?? archiveBlobStore();
   const analyzed = await analyzeStoredById(prisma, run.pipelineRowId);
   const node = analyzed.nodes[job.node];
@@ -226,7 +240,7 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
     // A fresh work directory: nothing of an earlier attempt is taken for this one's.
     await rm(job.workDir, { recursive: true, force: true });
     await mkdir(ctx.outdir, { recursive: true });
-    const staged = await stageInputs(prisma, store, xnat, run, job, tool);
+    const staged = await stageInputs(prisma, store, xnat, run, job, tool, job.scanInstances);
     values = staged.values;
     inputHashes = staged.inputHashes;
     const params = Object.fromEntries(Object.entries(values).filter(([id]) => !isFileType(tool.inputs.find((i) => i.id === id)?.type ?? "string")));
@@ -287,7 +301,7 @@ async function execute(prisma: PrismaClient, job: PipelineJob, run: PipelineRun,
   return finishSucceeded(prisma, store, xnat, analyzed, run, job, tool, outputs, values, inputHashes, cacheKey, base);
 }
 
-async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, run: PipelineRun, job: PipelineJob, tool: ToolDefinition) {
+async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSession, run: PipelineRun, job: PipelineJob, tool: ToolDefinition, claimed?: ScanInstances) {
   const values: InputValues = {};
   const inputHashes: Record<string, string> = {};
   const planned = job.inputs as unknown as Record<string, PlannedInput>;
@@ -299,7 +313,7 @@ async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSes
     const type = tool.inputs.find((i) => i.id === inputId)?.type ?? "file";
     const staged: (string | Scalar)[] = [];
     if (inp.kind === "source") {
-      for (const [n, item] of inp.items.entries()) staged.push(await stageFromArchive(prisma, store, xnat, run.projectId, item.ref as SourceRef, type, path.join(job.workDir, "in", inputId, inp.list ? String(n) : "")));
+      for (const [n, item] of inp.items.entries()) staged.push(await stageFromArchive(prisma, store, xnat, run.projectId, item.ref as SourceRef, type, path.join(job.workDir, "in", inputId, inp.list ? String(n) : ""), claimed));
     } else {
       const ups = await prisma.pipelineJob.findMany({ where: { runId: run.id, key: { in: inp.jobs } }, select: { key: true, workDir: true, outputs: true, state: true } });
       for (const k of inp.jobs) {

@@ -2,7 +2,8 @@
 // parameter, a job's result recorded by recordJobResult, the ready dispatch in sqlTransaction) on
 // both databases Atrium runs on: PostgreSQL through the pg pool (prepared statements) and the
 // embedded PGlite through Prisma. A run of a two-node pipeline (a per-scan node, then a fan-in over
-// every scan) is run job by job with processComputeJob, and every row is read back with Prisma.
+// every scan) is run job by job with processComputeJob, and every row is read back with Prisma;
+// a scan taken out of the archive after planning fails its job with the reason.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -98,6 +99,14 @@ async function runOn(prisma: PrismaClient, project: string) {
   }
   expect(done.jobs.find((j) => j.node === "all")!.outputs).toEqual({ total: { value: 2 } });
   expect((await prisma.archiveValue.findFirstOrThrow({ where: { name: "total" } })).value).toBe(2);
+
+  // A scan taken out of the archive after the run was planned: the claim finds no instances for it.
+  const again = await startPipelineRun(prisma, { projectId: project, pipeline: "counted", experimentIds: [exp!.id], startedBy: "cli" });
+  const gone = (await prisma.pipelineJob.findMany({ where: { runId: again.id, node: "each" }, orderBy: { key: "asc" } }))[0]!;
+  const goneScan = (gone.inputs as { dicom: { items: { ref: { scanId: string } }[] } }).dicom.items[0]!.ref.scanId;
+  await prisma.archiveInstance.deleteMany({ where: { scanId: goneScan } });
+  expect(await processComputeJob(prisma, gone.id, 1)).toEqual({ state: "failed" });
+  expect((await prisma.pipelineJob.findUniqueOrThrow({ where: { id: gone.id } })).reason).toBe(`Input scan ${goneScan} is no longer in the archive (or has no files); re-run the pipeline on the experiment as it is now.`);
 
   // A failure's reason, and fields set back to null, go through the same statement.
   await recordJobResult(prisma, all.id, { state: "failed", reason: "Exited with code 3", exitCode: 3, peakMemoryKb: null, endedAt: new Date(0) });
