@@ -2,6 +2,7 @@
 // HTTP route handlers and pages. Sessions are next-auth database sessions (table Session).
 import { randomBytes } from "node:crypto";
 import type { PrismaClient } from "@/server/db/generated/client";
+import { sqlRows } from "@/server/db";
 import { servedOverHttps, siteAdminEmails } from "@/lib/config";
 
 export const SESSION_COOKIE = "next-auth.session-token";
@@ -88,9 +89,15 @@ export function sessionTokenFromCookieHeader(header: string | null | undefined):
 export async function sessionUserFromToken(prisma: PrismaClient, token: string | null): Promise<SessionUser | null> {
   // A token is 64 hex chars (ours) or a UUID (next-auth's); anything else is not worth a query.
   if (!token || token.length > 200) return null;
-  const session = await prisma.session.findUnique({ where: { sessionToken: token }, include: { user: true } });
-  if (!session || session.expires.getTime() <= Date.now()) return null;
-  const { user } = session;
+  // One prepared statement: every request that carries a session cookie asks it.
+  const [user] = await sqlRows<{ id: string; email: string | null; name: string | null }>(
+    prisma,
+    `SELECT u.id, u.email, u.name FROM "Session" s JOIN "User" u ON u.id = s."userId"
+      WHERE s."sessionToken" = $1 AND s.expires > now() AT TIME ZONE 'UTC'`,
+    [token],
+    "auth.sessionUser",
+  );
+  if (!user) return null;
   return { id: user.id, email: user.email, name: user.name, siteAdmin: await siteAdminFor(prisma, user) };
 }
 

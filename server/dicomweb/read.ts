@@ -3,6 +3,7 @@
 // the request; the protocol logic lives in lib/dicomweb. Errors use the DICOMweb status codes
 // (400 bad request, 404 no such resource, 406 not acceptable) with a JSON body saying what to do.
 import type { PrismaClient } from "@/server/db/generated/client";
+import { sqlRows } from "@/server/db";
 import { trustProxy } from "@/lib/config";
 import { archiveBlobStore, BlobNotFoundError, type BlobStore } from "@/lib/blob";
 import { parseDicom, type ParsedFile } from "@/lib/dicom/parse";
@@ -115,31 +116,29 @@ interface StoredInstance {
 }
 
 async function storedInstances(ctx: ReadContext, ids: { study: string; series?: string; instance?: string }): Promise<StoredInstance[]> {
-  const rows = await ctx.prisma.archiveInstance.findMany({
-    where: {
-      ...(ids.instance ? { sopInstanceUid: ids.instance } : {}),
-      scan: { ...(ids.series ? { seriesInstanceUid: ids.series } : {}), experiment: { projectId: ctx.projectId, studyInstanceUid: ids.study } },
-    },
-    select: {
-      sopInstanceUid: true,
-      transferSyntaxUid: true,
-      blobKey: true,
-      sizeBytes: true,
-      rows: true,
-      instanceNumber: true,
-      scan: { select: { seriesInstanceUid: true, seriesNumber: true } },
-    },
-    orderBy: [{ scan: { seriesNumber: "asc" } }, { scan: { seriesInstanceUid: "asc" } }, { instanceNumber: "asc" }, { sopInstanceUid: "asc" }],
-  });
+  // A prepared statement per shape of the request (every frame a viewer loads asks it once).
+  const params: string[] = [ctx.projectId, ids.study];
+  let where = "";
+  if (ids.series) where += ` AND sc."seriesInstanceUid" = $${params.push(ids.series)}`;
+  if (ids.instance) where += ` AND i."sopInstanceUid" = $${params.push(ids.instance)}`;
+  const rows = await sqlRows<{ seriesInstanceUid: string; seriesNumber: number | null; sopInstanceUid: string; transferSyntaxUid: string; blobKey: string; sizeBytes: string | number | bigint; rows: number | null }>(
+    ctx.prisma,
+    `SELECT sc."seriesInstanceUid", sc."seriesNumber", i."sopInstanceUid", i."transferSyntaxUid", i."blobKey", i."sizeBytes", i.rows
+       FROM "ArchiveInstance" i JOIN "ArchiveScan" sc ON sc.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = sc."experimentId"
+      WHERE e."projectId" = $1 AND e."studyInstanceUid" = $2${where}
+      ORDER BY sc."seriesNumber", sc."seriesInstanceUid", i."instanceNumber", i."sopInstanceUid"`,
+    params,
+    `dicomweb.instances.${ids.series ? "series" : ""}${ids.instance ? "instance" : ""}`,
+  );
   return rows.map((r) => ({
     studyInstanceUid: ids.study,
-    seriesInstanceUid: r.scan.seriesInstanceUid,
+    seriesInstanceUid: r.seriesInstanceUid,
     sopInstanceUid: r.sopInstanceUid,
     transferSyntaxUid: r.transferSyntaxUid,
     blobKey: r.blobKey,
-    sizeBytes: r.sizeBytes,
+    sizeBytes: BigInt(r.sizeBytes),
     rows: r.rows,
-    seriesNumber: r.scan.seriesNumber,
+    seriesNumber: r.seriesNumber,
   }));
 }
 

@@ -24,7 +24,7 @@ export function jsonError(status: number, message: string): Response {
 }
 
 export type ProjectAccessResult =
-  | { ok: true; prisma: PrismaClient; user: SessionUser; project: ProjectContext }
+  | { ok: true; prisma: PrismaClient; user: SessionUser; project: ProjectContext; allowCollaboratorDownload: boolean }
   | { ok: false; response: Response };
 
 export async function requireProjectAccess(
@@ -41,11 +41,12 @@ export async function requireProjectAccess(
     prisma,
     user: user!,
     project: { id: project!.id, accessibility: project!.accessibility, level: decision.level },
+    allowCollaboratorDownload: project!.allowCollaboratorDownload,
   };
 }
 
 export type ProjectAccessOrTokenResult =
-  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: SessionUser; token: null }
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: SessionUser; token: null; allowCollaboratorDownload: boolean }
   | { ok: true; prisma: PrismaClient; project: ProjectContext; user: null; token: TokenPrincipal }
   | { ok: false; response: Response };
 
@@ -98,12 +99,16 @@ export async function requireProjectAccessOrToken(
 export async function requireDownloadAccess(headers: Headers, projectId: string): Promise<ProjectAccessOrTokenResult> {
   const access = await requireProjectAccessOrToken(headers, projectId, "collaborator", "read");
   if (!access.ok) return access;
-  const project = await access.prisma.project.findUniqueOrThrow({ where: { id: access.project.id }, select: { allowCollaboratorDownload: true } });
+  // A session's access read the project's setting with the role; a token's did not.
+  const allowCollaboratorDownload =
+    "allowCollaboratorDownload" in access
+      ? access.allowCollaboratorDownload
+      : (await access.prisma.project.findUniqueOrThrow({ where: { id: access.project.id }, select: { allowCollaboratorDownload: true } })).allowCollaboratorDownload;
   const decision = decideDownloadAccess({
     projectId: access.project.id,
     level: access.project.level,
     viaToken: access.token !== null,
-    allowCollaboratorDownload: project.allowCollaboratorDownload,
+    allowCollaboratorDownload,
   });
   if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
   return access;

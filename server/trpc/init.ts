@@ -3,7 +3,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import type { PrismaClient } from "@/server/db/generated/client";
+import type { PrismaClient, ProjectAccessibility, ProjectRole } from "@/server/db/generated/client";
+import { sqlRows } from "@/server/db";
 import type { SessionUser } from "@/server/auth/session";
 import { decideProjectAccess, type AccessLevel, type RequiredLevel } from "@/lib/access";
 import { projectRef } from "@/lib/projects";
@@ -108,12 +109,20 @@ export async function loadProjectAccess(
   projectId: string,
   required: RequiredLevel,
 ) {
-  const project = user
-    ? await prisma.project.findUnique({
-        where: { id: projectId },
-        select: { id: true, accessibility: true, members: { where: { userId: user.id }, select: { role: true } } },
-      })
-    : null;
+  // One prepared statement (every request of every route asks it): the project and the caller's role.
+  const row = user
+    ? (
+        await sqlRows<{ id: string; accessibility: ProjectAccessibility; allowCollaboratorDownload: boolean; role: ProjectRole | null }>(
+          prisma,
+          `SELECT p.id, p.accessibility::text AS accessibility, p."allowCollaboratorDownload",
+                  (SELECT m.role::text FROM "ProjectMember" m WHERE m."projectId" = p.id AND m."userId" = $2) AS role
+             FROM "Project" p WHERE p.id = $1`,
+          [projectId, user.id],
+          "access.project",
+        )
+      )[0]
+    : undefined;
+  const project = row ? { id: row.id, accessibility: row.accessibility, allowCollaboratorDownload: row.allowCollaboratorDownload, members: row.role ? [{ role: row.role }] : [] } : null;
   const decision = decideProjectAccess(
     {
       signedIn: Boolean(user),
