@@ -4,6 +4,7 @@
 // (400 bad request, 404 no such resource, 406 not acceptable) with a JSON body saying what to do.
 import type { PrismaClient } from "@/server/db/generated/client";
 import { sqlRows } from "@/server/db";
+import { LRUCache } from "lru-cache";
 import { trustProxy } from "@/lib/config";
 import { archiveBlobStore, BlobNotFoundError, type BlobStore } from "@/lib/blob";
 import { parseDicom, type ParsedFile } from "@/lib/dicom/parse";
@@ -111,6 +112,7 @@ interface StoredInstance {
   transferSyntaxUid: string;
   blobKey: string;
   sizeBytes: bigint;
+  sha256: string;
   rows: number | null;
   seriesNumber: number | null;
 }
@@ -121,9 +123,9 @@ async function storedInstances(ctx: ReadContext, ids: { study: string; series?: 
   let where = "";
   if (ids.series) where += ` AND sc."seriesInstanceUid" = $${params.push(ids.series)}`;
   if (ids.instance) where += ` AND i."sopInstanceUid" = $${params.push(ids.instance)}`;
-  const rows = await sqlRows<{ seriesInstanceUid: string; seriesNumber: number | null; sopInstanceUid: string; transferSyntaxUid: string; blobKey: string; sizeBytes: string | number | bigint; rows: number | null }>(
+  const rows = await sqlRows<{ seriesInstanceUid: string; seriesNumber: number | null; sopInstanceUid: string; transferSyntaxUid: string; blobKey: string; sizeBytes: string | number | bigint; sha256: string; rows: number | null }>(
     ctx.prisma,
-    `SELECT sc."seriesInstanceUid", sc."seriesNumber", i."sopInstanceUid", i."transferSyntaxUid", i."blobKey", i."sizeBytes", i.rows
+    `SELECT sc."seriesInstanceUid", sc."seriesNumber", i."sopInstanceUid", i."transferSyntaxUid", i."blobKey", i."sizeBytes", i.sha256, i.rows
        FROM "ArchiveInstance" i JOIN "ArchiveScan" sc ON sc.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = sc."experimentId"
       WHERE e."projectId" = $1 AND e."studyInstanceUid" = $2${where}
       ORDER BY sc."seriesNumber", sc."seriesInstanceUid", i."instanceNumber", i."sopInstanceUid"`,
@@ -137,6 +139,7 @@ async function storedInstances(ctx: ReadContext, ids: { study: string; series?: 
     transferSyntaxUid: r.transferSyntaxUid,
     blobKey: r.blobKey,
     sizeBytes: BigInt(r.sizeBytes),
+    sha256: r.sha256,
     rows: r.rows,
     seriesNumber: r.seriesNumber,
   }));
@@ -273,14 +276,18 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   const store = ctx.store ?? archiveBlobStore();
   const root = rootUrl(req, ctx.projectId);
   const one = async (i: StoredInstance): Promise<string> => {
+    const bulkDataBase = `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`;
+    // The same stored bytes (by checksum) under the same URLs give the same JSON.
+    const cacheKey = `${i.sha256}\0${i.transferSyntaxUid}\0${bulkDataBase}`;
+    const cached = metadataCache.get(cacheKey);
+    if (cached !== undefined) return cached;
     const { file, close } = await openParsed(store, i.blobKey);
     try {
-      const json = toDicomJson(file.dataset, {
-        littleEndian: file.syntax.littleEndian,
-        bulkDataBase: `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`,
-      });
+      const json = toDicomJson(file.dataset, { littleEndian: file.syntax.littleEndian, bulkDataBase });
       json["00083002"] = { vr: "UI", Value: [i.transferSyntaxUid] };
-      return JSON.stringify(Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1))));
+      const text = JSON.stringify(Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1))));
+      metadataCache.set(cacheKey, text);
+      return text;
     } finally {
       close();
     }
@@ -311,6 +318,15 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   });
   return new Response(body, { headers });
 }
+
+/**
+ * Instances' DICOM JSON as the metadata route last made it, most recently used kept, up to 32 M
+ * characters: a viewer asks a series' metadata each time it opens it, and parsing every file of a
+ * 200-slice series again costs ~1 ms per instance. Keyed by the stored bytes' checksum, so a
+ * replaced instance is never answered from the cache; it holds only what the route returns anyway,
+ * and every answer still passes the caller's access check first.
+ */
+const metadataCache = new LRUCache<string, string>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (text) => Math.max(1, text.length) });
 
 /** `inner`, calling `close` once when it ends, fails or the client cancels it. */
 function closingWhenDone(inner: ReadableStream<Uint8Array>, close: () => void): ReadableStream<Uint8Array> {

@@ -4,7 +4,7 @@
 // access rules (session or token, read scope, project-scoped).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PNG } from "pngjs";
@@ -277,6 +277,29 @@ describe("WADO-RS", () => {
     // a deflated SR: readable metadata, text and sequences
     const sr = await json(await get(`${instPath(byName(SINGLES.sr))}/metadata`));
     expect(sr[0]!["0040A730"]?.vr).toBe("SQ");
+  });
+
+  it("metadata: read again, the same answer; an instance whose stored bytes changed (new checksum) is read anew", async () => {
+    const [mr, other] = [byName(MR_STUDY[1]!), byName(MR_STUDY[2]!)];
+    const path1 = `${instPath(mr)}/metadata`;
+    const first = await (await get(path1)).text();
+    expect(await (await get(path1)).text()).toBe(first);
+    expect(v((JSON.parse(first) as Record<string, { Value?: unknown[] }>[])[0]!, "00080018")).toBe(mr.sopInstanceUid);
+    // The stored file is replaced (here by another instance's bytes) and the index records its checksum.
+    const row = await db.prisma.archiveInstance.findFirstOrThrow({ where: { sopInstanceUid: mr.sopInstanceUid } });
+    const { archiveBlobStore } = await import("@/lib/blob");
+    const stored = archiveBlobStore().localPath(row.blobKey)!;
+    const original = readFileSync(stored);
+    try {
+      writeFileSync(stored, readFileSync(other.file));
+      await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: "0".repeat(64) } });
+      const again = (await json(await get(path1)))[0]!;
+      expect(v(again, "00080018")).toBe(other.sopInstanceUid);
+    } finally {
+      writeFileSync(stored, original);
+      await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: row.sha256 } });
+    }
+    expect(await (await get(path1)).text()).toBe(first);
   });
 
   it("frames: uncompressed frames as application/octet-stream (big endian swapped to little), several at once", async () => {
