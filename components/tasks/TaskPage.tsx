@@ -13,7 +13,7 @@ import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
-import { ViewerLazy, type SeriesRef, type ViewerApi } from "@/components/viewer";
+import { preloadViewer, ViewerLazy, type SeriesRef, type ViewerApi } from "@/components/viewer";
 import { TaskTemplate } from "@/lib/tasks/template";
 import { defaultAnswers, validateSubmission, visibleQuestions, type Annotation, type AnswerValue } from "@/lib/tasks/answers";
 import { toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
@@ -218,6 +218,9 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
     }
     return out;
   }, [task, tpl, projectId]);
+  // The viewer's code from the first render, the task's series' metadata as soon as they are known.
+  useEffect(() => preloadViewer(), []);
+  useEffect(() => preloadViewer(Object.values(scans).filter((s): s is SeriesRef => s !== null)), [scans]);
 
   const crumbs = (
     <Breadcrumbs>

@@ -5,7 +5,7 @@
 // read as JSON (the same JSON the task page stores in drafts). The experiment's DICOM SR
 // measurements (e.g. exported task results) are drawn locked, each report in a colour of its own,
 // and its DICOM SEGs shown as labelmaps, on the series they reference.
-import { useMemo, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useQuery } from "@tanstack/react-query";
@@ -14,8 +14,11 @@ import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ViewerLayout, defaultLayout } from "@/lib/viewer/layout";
 import { ALL_TOOLS, type SegmentLabel, type ViewerAnnotations } from "@/lib/viewer/viewer";
-import { ViewerLazy, type SeriesRef, type ViewerApi } from "./index";
+import { preloadViewer, ViewerLazy, type SeriesRef, type ViewerApi } from "./index";
 import type { ReferenceAnnotations } from "./Viewer";
+
+// The viewer's code starts loading when this page's code runs (in the browser), before its first render.
+if (typeof window !== "undefined") preloadViewer();
 
 /** Modalities with nothing to show as images (skipped when the whole experiment is shown). */
 const NOT_IMAGES = new Set(["SR", "SEG", "RTSTRUCT", "RTPLAN", "PR", "KO", "DOC", "ECG", "ANN", "REG"]);
@@ -65,6 +68,11 @@ export function BrowseViewerPage(props: { projectId: string; experimentId: strin
     }
     return { layout, scans, exp } as const;
   }, [q.data, props.series, mode, projectId]);
+
+  // The series' metadata as soon as the scans are known.
+  useEffect(() => {
+    if (built && !("error" in built)) preloadViewer(Object.values(built.scans));
+  }, [built]);
 
   const shownResults = useMemo(() => {
     if (!built || "error" in built || !results.data) return null;

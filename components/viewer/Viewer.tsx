@@ -13,6 +13,7 @@ import {
   resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
 import { core, dicomwebRoot, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
+import { seriesMetadata } from "./series-metadata";
 
 export type { SeriesRef } from "./cornerstone";
 
@@ -367,8 +368,22 @@ export default function Viewer(props: ViewerProps) {
     setVp({});
     statusRef.current = {};
     (async () => {
+      // The series' metadata is asked for while cornerstone3D starts (registered with the loader after).
+      for (const spec of layout.viewports) {
+        const ref = scans[spec.scan];
+        if (ref) seriesMetadata(ref).catch(() => undefined);
+      }
       await initCornerstone();
       if (cancelled) return;
+      // Each stack's first image is fetched and decoded while the rendering engine and the viewports
+      // are set up (setStack then finds it in cornerstone's cache, or in flight).
+      for (const spec of layout.viewports) {
+        const ref = scans[spec.scan];
+        if (!ref || spec.orientation !== "acquired") continue;
+        loadSeries(ref)
+          .then((s) => (s.imageIds[0] && !cancelled ? core.imageLoader.loadAndCacheImage(s.imageIds[0], { priority: -5, requestType: core.Enums.RequestType.Interaction } as never) : undefined))
+          .catch(() => undefined);
+      }
       const engine = new core.RenderingEngine(engineId);
       const toolGroupId = `${engineId}-tools`;
       const rt: Runtime = { engine, toolGroupId, series: new Map(), volumes: new Map(), segmentations: new Map(), annotationViewport: new Map(), syncIds: [], abort };
@@ -397,6 +412,7 @@ export default function Viewer(props: ViewerProps) {
         });
       }
       engine.setViewports(inputs);
+      performance.mark("atrium:viewports-enabled");
       for (const i of inputs) tg.addViewport(i.viewportId, engineId);
 
       // Sync groups: one synchronizer per (kind, group) of this viewer.
@@ -497,6 +513,7 @@ export default function Viewer(props: ViewerProps) {
         const onRendered = () => {
           if (statusRef.current[spec.id]?.firstImageAt == null) {
             const t = performance.now();
+            performance.mark(`atrium:first-image:${spec.id}`);
             patch(spec.id, (st) => ({ status: { ...st.status, firstImageAt: st.status.firstImageAt ?? t } }));
             el.dataset.firstImage = String(t);
           }
@@ -512,6 +529,7 @@ export default function Viewer(props: ViewerProps) {
         try {
           if (spec.orientation === "acquired") {
             const sv = viewport as core.Types.IStackViewport;
+            performance.mark(`atrium:set-stack:${spec.id}`);
             await sv.setStack(s.imageIds, 0);
             count(s.imageIds[0]!);
             applyTemplateView(spec);

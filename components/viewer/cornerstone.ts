@@ -6,12 +6,18 @@ import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import { utilities as metadataUtilities } from "@cornerstonejs/metadata";
 import { orderInstances } from "@/lib/viewer/viewer";
+import { dicomwebRoot, seriesBase, seriesMetadata, type DicomJson } from "./series-metadata";
+
+export { dicomwebRoot };
+
+performance.mark("atrium:viewer-code-loaded");
 
 let initialised: Promise<void> | null = null;
 
 /** Initialises cornerstone3D core, the DICOM image loader (with its wasm codecs in a worker) and tools, once. */
 export function initCornerstone(): Promise<void> {
   initialised ??= (async () => {
+    performance.mark("atrium:cornerstone-init-start");
     await core.init();
     const workers = Math.max(1, Math.min(3, (navigator.hardwareConcurrency || 2) - 1));
     dicomImageLoader.init({ maxWebWorkers: workers });
@@ -27,6 +33,7 @@ export function initCornerstone(): Promise<void> {
     ]) {
       tools.addTool(T);
     }
+    performance.mark("atrium:cornerstone-init-end");
   })();
   return initialised;
 }
@@ -41,7 +48,6 @@ export interface SeriesRef {
   experimentLabel?: string | null;
 }
 
-type DicomJson = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;
 
 export interface LoadedSeries {
   key: string;
@@ -80,9 +86,6 @@ const NON_IMAGE: Record<string, string> = {
 
 const cache = new Map<string, Promise<LoadedSeries>>();
 
-export function dicomwebRoot(projectId: string): string {
-  return `${window.location.origin}/dicomweb/projects/${encodeURIComponent(projectId)}`;
-}
 
 /** Fetches a series' WADO-RS metadata, registers it with the loader and returns its imageIds in display order. */
 export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {
@@ -97,21 +100,8 @@ export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {
 }
 
 async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
-  const base = `${dicomwebRoot(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
-  const r = await fetch(`${base}/metadata`, { headers: { accept: "application/dicom+json" }, credentials: "same-origin" });
-  if (!r.ok) {
-    let detail = "";
-    try {
-      detail = ((await r.json()) as { error?: string }).error ?? "";
-    } catch {
-      // not JSON
-    }
-    if (r.status === 401) throw new Error("Your session has ended: sign in again to see the images.");
-    if (r.status === 403) throw new Error(detail || "You may not read this series' images in this project; ask an owner.");
-    if (r.status === 404) throw new Error("This series is not in the project's archive (it may have been removed).");
-    throw new Error(`The archive could not give this series' metadata (HTTP ${r.status})${detail ? `: ${detail}` : ""}.`);
-  }
-  const instances = (await r.json()) as DicomJson[];
+  const base = seriesBase(ref);
+  const instances = await seriesMetadata(ref);
   const first = instances[0];
   const modality = first ? str(first, "00080060") : null;
   const description = first ? str(first, "0008103E") : null;
