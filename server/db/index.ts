@@ -67,7 +67,17 @@ export async function openDb(databaseUrl = readEnv().DATABASE_URL): Promise<DbHa
     pool.on("error", (e) => log.warn({ code: (e as { code?: string }).code }, "idle database connection closed"));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     directQueries.set(prisma, {
-      query: (text, params, name) => (name ? pool.query({ name, text, values: params }) : pool.query(text, params)),
+      async query(text, params, name) {
+        if (!name) return pool.query(text, params);
+        try {
+          return await pool.query({ name, text, values: params });
+        } catch (e) {
+          // A migration changed a table a prepared statement returns whole ("cached plan must not
+          // change result type"): that connection's prepared form is stale; the statement runs unprepared.
+          if ((e as { code?: string }).code === "0A000") return pool.query(text, params);
+          throw e;
+        }
+      },
       async transaction(fn) {
         const client = await pool.connect();
         let broken: Error | undefined;
