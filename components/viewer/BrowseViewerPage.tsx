@@ -13,6 +13,7 @@ import { Anchor, Box, Breadcrumbs, Button, Code, Group, Modal, ScrollArea, Segme
 import { useTRPC } from "@/components/trpc";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { ViewerLayout, defaultLayout } from "@/lib/viewer/layout";
+import type { RouterOutputs } from "@/components/types";
 import { ALL_TOOLS, type SegmentLabel, type ViewerAnnotations } from "@/lib/viewer/viewer";
 import { preloadViewer, ViewerLazy, type SeriesRef, type ViewerApi } from "./index";
 import type { ReferenceAnnotations } from "./Viewer";
@@ -25,11 +26,11 @@ const NOT_IMAGES = new Set(["SR", "SEG", "RTSTRUCT", "RTPLAN", "PR", "KO", "DOC"
 const REPORT_COLORS = ["rgb(250, 176, 5)", "rgb(34, 139, 230)", "rgb(230, 73, 128)", "rgb(64, 192, 87)"];
 const DEFAULT_LABELS: SegmentLabel[] = [{ value: 1, name: "Finding" }, { value: 2, name: "Other" }];
 
-export function BrowseViewerPage(props: { projectId: string; experimentId: string; series: string | null; layout: string | null }) {
+export function BrowseViewerPage(props: { projectId: string; experimentId: string; series: string | null; layout: string | null; initialScans?: RouterOutputs["browse"]["scans"] | null }) {
   const { projectId, experimentId } = props;
   const trpc = useTRPC();
   const router = useRouter();
-  const q = useQuery(trpc.browse.scans.queryOptions({ projectId, experimentId, page: 1, pageSize: 200 }, { retry: false }));
+  const q = useQuery({ ...trpc.browse.scans.queryOptions({ projectId, experimentId, page: 1, pageSize: 200 }, { retry: false }), ...(props.initialScans ? { initialData: props.initialScans } : {}) });
   const hasResults = Boolean(q.data?.items.some((s) => s.modality === "SR" || s.modality === "SEG"));
   const results = useQuery(trpc.browse.archivedResults.queryOptions({ projectId, experimentId }, { retry: false, enabled: hasResults, refetchOnWindowFocus: false }));
   const apiRef = useRef<ViewerApi | null>(null);

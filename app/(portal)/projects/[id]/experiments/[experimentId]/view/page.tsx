@@ -1,5 +1,9 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import { BrowseViewerPage } from "@/components/viewer/BrowseViewerPage";
+import { createCallerFactory } from "@/server/trpc/init";
+import { createContext } from "@/server/trpc/context";
+import { appRouter } from "@/server/routers";
 
 export const metadata: Metadata = { title: "Viewer" };
 
@@ -7,5 +11,14 @@ export default async function Page({ params, searchParams }: { params: Promise<{
   const { id, experimentId } = await params;
   const sp = await searchParams;
   const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  return <BrowseViewerPage projectId={id} experimentId={experimentId} series={one(sp.series) ?? null} layout={one(sp.layout) ?? null} />;
+  // The experiment's scans are read while the page renders (through the same procedure and access
+  // check as the client's query), so the browser knows the series when it hydrates and starts their
+  // metadata at once. A refusal is left to the client's query, which says what is wrong.
+  let initialScans = null;
+  try {
+    initialScans = await createCallerFactory(appRouter)(await createContext(await headers())).browse.scans({ projectId: id, experimentId, page: 1, pageSize: 200 });
+  } catch {
+    initialScans = null;
+  }
+  return <BrowseViewerPage projectId={id} experimentId={experimentId} series={one(sp.series) ?? null} layout={one(sp.layout) ?? null} initialScans={initialScans} />;
 }
