@@ -218,8 +218,7 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
     }
     return out;
   }, [task, tpl, projectId]);
-  // The viewer's code from the first render, the task's series' metadata as soon as they are known.
-  useEffect(() => preloadViewer(), []);
+  // The viewer's code from the first render (scans is empty then), the task's series' metadata as soon as they are known.
   useEffect(() => preloadViewer(Object.values(scans).filter((s): s is SeriesRef => s !== null)), [scans]);
 
   const crumbs = (

@@ -12,8 +12,8 @@ import {
   ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, WINDOW_PRESETS, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
   resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
-import { core, dicomwebRoot, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
-import { seriesMetadata } from "./series-metadata";
+import { core, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
+import { dicomwebRoot, seriesMetadata } from "./series-metadata";
 
 export type { SeriesRef } from "./cornerstone";
 

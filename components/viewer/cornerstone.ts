@@ -6,9 +6,7 @@ import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import { utilities as metadataUtilities } from "@cornerstonejs/metadata";
 import { orderInstances } from "@/lib/viewer/viewer";
-import { dicomwebRoot, seriesBase, seriesMetadata, type DicomJson } from "./series-metadata";
-
-export { dicomwebRoot };
+import { seriesBase, seriesMetadata, type DicomJson } from "./series-metadata";
 
 performance.mark("atrium:viewer-code-loaded");
 
@@ -48,7 +46,6 @@ export interface SeriesRef {
   experimentLabel?: string | null;
 }
 
-
 export interface LoadedSeries {
   key: string;
   imageIds: string[];
@@ -85,7 +82,6 @@ const NON_IMAGE: Record<string, string> = {
 };
 
 const cache = new Map<string, Promise<LoadedSeries>>();
-
 
 /** Fetches a series' WADO-RS metadata, registers it with the loader and returns its imageIds in display order. */
 export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {

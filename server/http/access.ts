@@ -47,7 +47,7 @@ export async function requireProjectAccess(
 
 export type ProjectAccessOrTokenResult =
   | { ok: true; prisma: PrismaClient; project: ProjectContext; user: SessionUser; token: null; allowCollaboratorDownload: boolean }
-  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: null; token: TokenPrincipal }
+  | { ok: true; prisma: PrismaClient; project: ProjectContext; user: null; token: TokenPrincipal; allowCollaboratorDownload: boolean }
   | { ok: false; response: Response };
 
 /**
@@ -75,9 +75,16 @@ export async function requireProjectAccessOrToken(
   if (auth.kind === "ok") {
     const decision = decideTokenAccess(auth.token, projectId, required, scope);
     if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
-    const project = await prisma.project.findUnique({ where: { id: projectId }, select: { id: true, accessibility: true } });
+    const project = await prisma.project.findUnique({ where: { id: projectId }, select: { id: true, accessibility: true, allowCollaboratorDownload: true } });
     if (!project) return { ok: false, response: jsonError(404, `No project "${projectId}".`) };
-    return { ok: true, prisma, user: null, token: auth.token, project: { id: project.id, accessibility: project.accessibility, level: decision.level } };
+    return {
+      ok: true,
+      prisma,
+      user: null,
+      token: auth.token,
+      project: { id: project.id, accessibility: project.accessibility, level: decision.level },
+      allowCollaboratorDownload: project.allowCollaboratorDownload,
+    };
   }
   const session = await requireProjectAccess(headers, projectId, required);
   if (!session.ok) {
@@ -99,16 +106,11 @@ export async function requireProjectAccessOrToken(
 export async function requireDownloadAccess(headers: Headers, projectId: string): Promise<ProjectAccessOrTokenResult> {
   const access = await requireProjectAccessOrToken(headers, projectId, "collaborator", "read");
   if (!access.ok) return access;
-  // A session's access read the project's setting with the role; a token's did not.
-  const allowCollaboratorDownload =
-    "allowCollaboratorDownload" in access
-      ? access.allowCollaboratorDownload
-      : (await access.prisma.project.findUniqueOrThrow({ where: { id: access.project.id }, select: { allowCollaboratorDownload: true } })).allowCollaboratorDownload;
   const decision = decideDownloadAccess({
     projectId: access.project.id,
     level: access.project.level,
     viaToken: access.token !== null,
-    allowCollaboratorDownload,
+    allowCollaboratorDownload: access.allowCollaboratorDownload,
   });
   if (!decision.ok) return { ok: false, response: jsonError(decision.status, decision.message) };
   return access;

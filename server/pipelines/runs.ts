@@ -106,6 +106,8 @@ export async function queueComputeJob(jobId: string, attempt: number, priority =
 }
 
 const safeSample = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
+/** A run's or job's row id, made here (not by Prisma) so the jobs can be inserted in one statement. */
+const rowId = (prefix: "r" | "j") => `${prefix}${randomUUID().replace(/-/g, "").slice(0, 24)}`;
 
 const INSERT_JOBS_SQL = `INSERT INTO "PipelineJob" (id, "runId", key, node, sample, level, "toolId", "toolVersion", after, executor, "workDir", "logPath", inputs, command, "updatedAt")
   SELECT r.id, $1, r.key, r.node, r.sample, r.level, r."toolId", r."toolVersion", ARRAY(SELECT jsonb_array_elements_text(r.after)), $2, r."workDir", r."logPath", r.inputs, '{}', now() AT TIME ZONE 'UTC'
@@ -174,13 +176,13 @@ export async function startPipelineRun(prisma: PrismaClient, input: StartRunInpu
   experimentIds = ids;
   const { sources, notes } = selectSources(analyzed.definition, rows);
   const planned = planRun(analyzed, sources);
-  const runId = `r${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+  const runId = rowId("r");
   const workDir = path.join(computeDir(), runId);
   const jobs = planned.map((j) => {
     const dir = path.join(workDir, j.node, safeSample(sampleKeyString(j.sample)));
     const tool = analyzed.nodes[j.node]!.tool;
     return {
-      id: `j${randomUUID().replace(/-/g, "").slice(0, 24)}`,
+      id: rowId("j"),
       key: j.key,
       node: j.node,
       sample: sampleKeyString(j.sample),

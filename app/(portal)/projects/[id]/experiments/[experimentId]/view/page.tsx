@@ -14,11 +14,7 @@ export default async function Page({ params, searchParams }: { params: Promise<{
   // The experiment's scans are read while the page renders (through the same procedure and access
   // check as the client's query), so the browser knows the series when it hydrates and starts their
   // metadata at once. A refusal is left to the client's query, which says what is wrong.
-  let initialScans = null;
-  try {
-    initialScans = await createCallerFactory(appRouter)(await createContext(await headers())).browse.scans({ projectId: id, experimentId, page: 1, pageSize: 200 });
-  } catch {
-    initialScans = null;
-  }
+  const caller = createCallerFactory(appRouter)(await createContext(await headers()));
+  const initialScans = await caller.browse.scans({ projectId: id, experimentId, page: 1, pageSize: 200 }).catch(() => null);
   return <BrowseViewerPage projectId={id} experimentId={experimentId} series={one(sp.series) ?? null} layout={one(sp.layout) ?? null} initialScans={initialScans} />;
 }
