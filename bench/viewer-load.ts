@@ -1,6 +1,8 @@
 // The viewer's load time (issue #15): from navigation to the first image drawn and to the whole
 // stack loaded, for a 200-slice CT (512×512, 16-bit) built from a shared sample with new UIDs and
 // positions, in Debian's Chromium (SwiftShader WebGL) against the real `atrium start` on localhost.
+// Chromium is driven over a bare DevTools pipe (bench/cdp-browser.ts): Playwright, which signs in,
+// would enable DevTools' network reporting on the measured pages, and that slows them down.
 // Cold: a new browser context (no HTTP cache, the page's code fetched again), the first load after
 // the server started; warm: the same page opened again in that context. The times are the
 // viewer's own marks (performance.now() from the navigation: data-first-image, data-all-loaded).
@@ -9,14 +11,15 @@
 // browser's HTTP/1.1 connection limit does (whole stack).
 //
 // Goal: first image ≤ 0.5 s, whole stack ≤ 3 s.
-// Run: npx tsx bench/viewer-load.ts [--slices 200] [--rounds 5]
+// Run: npx tsx bench/viewer-load.ts [--slices 200] [--rounds 5] [--profile DIR]
+// --profile writes the page's main-thread CPU profile of each load to DIR (open in Chrome DevTools).
 // Needs the test PostgreSQL and Redis, the portal build (made when missing) and /usr/bin/chromium.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import dcmjs from "dcmjs";
 
-const { values } = parseArgs({ options: { slices: { type: "string", default: "200" }, rounds: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { slices: { type: "string", default: "200" }, rounds: { type: "string", default: "5" }, profile: { type: "string" } } });
 const SLICES = Number(values.slices);
 const ROUNDS = Number(values.rounds);
 process.env.ATRIUM_LOG_LEVEL ??= "error";
@@ -27,6 +30,7 @@ const { devSignIn, CHROMIUM } = await import("../tests/helpers/browser");
 const { seedSubject } = await import("../tests/archive/seed");
 const { SAMPLES_DIR } = await import("../lib/samples");
 const { chromium } = await import("playwright-core");
+const { launchCdpBrowser } = await import("./cdp-browser");
 
 /** `n` slices of the CT sample: new study/series/instance UIDs, positions 1.25 mm apart, explicit VR little endian. */
 function ctStack(n: number): Buffer[] {
@@ -61,10 +65,15 @@ try {
   const mib = files.reduce((n, f) => n + f.length, 0) / 2 ** 20;
   console.log(`seeded a ${SLICES}-slice CT (${mib.toFixed(1)} MiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const app = await bench.start();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"],
-  });
+  // The session cookie, from a sign-in in Playwright (not used to measure).
+  const signIn = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox"] });
+  const signInContext = await signIn.newContext();
+  await devSignIn(await signInContext.newPage(), app.url, "owner@bench.invalid", "Owner");
+  const cookies = (await signInContext.cookies()).map((c) => ({ name: c.name, value: c.value, domain: c.domain, path: c.path, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite }));
+  await signIn.close();
+  const browser = await launchCdpBrowser(CHROMIUM, [
+    "--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--window-size=1280,900",
+  ]);
   const url = `${app.url}/projects/${P}/experiments/${exp!.id}/view?series=${series.seriesInstanceUid}`;
   const dicomweb = `/dicomweb/projects/${P}/studies/${exp!.studyInstanceUid}/series/${series.seriesInstanceUid}`;
   try {
@@ -72,22 +81,31 @@ try {
     const raw = { first: [] as number[], all: [] as number[] };
     const stepTimes: Record<string, number[]> = {};
     for (let r = 0; r < ROUNDS; r++) {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const ctx = await browser.newContext(cookies);
       const page = await ctx.newPage();
-      await devSignIn(page, app.url, "owner@bench.invalid", "Owner");
       for (const kind of ["cold", "warm"] as const) {
+        // The page before the navigation is marked, so that its marks are not taken for the new one's.
+        await page.evaluate("window.__benchStale = true");
+        if (values.profile) await page.send("Profiler.enable").then(() => page.send("Profiler.start"));
         await page.goto(url);
-        await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-viewport-element="main"]')?.dataset.allLoaded, undefined, { timeout: 120_000, polling: 200 });
-        const marks = await page.evaluate(() => {
-          const el = document.querySelector<HTMLElement>('[data-viewport-element="main"]')!;
-          const vp = document.querySelector<HTMLElement>('[data-testid="viewport-main"]')!;
+        await page.waitFor(`!window.__benchStale && document.querySelector('[data-viewport-element="main"]')?.dataset.allLoaded`, 120_000, 200);
+        // The progress count is rendered just after the last image is in.
+        await page.waitFor(`document.querySelector('[data-testid="viewport-main"]')?.dataset.loaded === "${SLICES}"`, 5_000, 50).catch(() => undefined);
+        if (values.profile) {
+          const { profile } = await page.send<{ profile: unknown }>("Profiler.stop");
+          mkdirSync(values.profile, { recursive: true });
+          writeFileSync(path.join(values.profile, `viewer-${kind}-${r + 1}.cpuprofile`), JSON.stringify(profile));
+        }
+        const marks = await page.evaluate<{ first: number; all: number; loaded: number; total: number }>(`(() => {
+          const el = document.querySelector('[data-viewport-element="main"]');
+          const vp = document.querySelector('[data-testid="viewport-main"]');
           return { first: Number(el.dataset.firstImage), all: Number(el.dataset.allLoaded), loaded: Number(vp.dataset.loaded), total: Number(vp.dataset.total) };
-        });
+        })()`);
         if (marks.loaded !== SLICES || marks.total !== SLICES) throw new Error(`the viewer loaded ${marks.loaded} of ${marks.total} images, expected ${SLICES}`);
         viewer[kind].first.push(marks.first);
         viewer[kind].all.push(marks.all);
         // Where the time went: the viewer's own performance marks (components/viewer), series UIDs dropped.
-        const steps = (await page.evaluate(`performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime])`)) as [string, number][];
+        const steps = (await page.evaluate<[string, number][]>(`performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime])`)) as [string, number][];
         for (const [name, at] of steps) {
           const k = `${kind} ${name.replace(/^atrium:/, "")}`;
           (stepTimes[k] ??= []).push(at);
@@ -95,7 +113,7 @@ try {
       }
       // Baseline: the page fetches the same metadata and frames itself (no decoding, no drawing).
       // A string, not a function: tsx would name the inner functions with a helper the page lacks.
-      const b = (await page.evaluate(`(async (base) => {
+      const b = (await page.evaluate<{ first: number; all: number; n: number }>(`(async (base) => {
         const accept = { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' };
         const t = performance.now();
         const meta = await (await fetch(base + "/metadata", { headers: { accept: "application/dicom+json" } })).json();

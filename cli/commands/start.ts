@@ -94,13 +94,14 @@ export async function run(args: string[]) {
   }
 
   // Loaded here, not at the top: `atrium --help` loads every command's module (see cli/main.ts).
-  const [{ ensureRedis, RedisUnavailableError }, { persistentSecret }, { buildIsCurrent, buildPortal, ROOT }, { openAndMigrate }, { onShutdown }] =
+  const [{ ensureRedis, RedisUnavailableError }, { persistentSecret }, { buildIsCurrent, buildPortal, ROOT }, { openAndMigrate }, { onShutdown }, { precompressedStaticHandler }] =
     await Promise.all([
       import("@/server/launch/redis"),
       import("@/server/launch/secret"),
       import("@/server/launch/build"),
       import("@/server/launch/database"),
       import("@/server/launch/shutdown"),
+      import("@/server/launch/static-assets"),
     ]);
   let redis;
   try {
@@ -128,6 +129,7 @@ export async function run(args: string[]) {
   const app = next({ dev: false, dir: ROOT, port, hostname: "localhost" });
   await app.prepare();
   const nextHandler = app.getRequestHandler();
+  const serveStatic = precompressedStaticHandler(ROOT);
   const { metrics } = await import("@/server/metrics");
   const { httpRequests } = metrics();
   const workers = values["no-workers"] ? null : await (await import("@/workers")).startWorkers({ redisUrl: redis.url });
@@ -154,6 +156,7 @@ export async function run(args: string[]) {
     req.headers[NONCE_HEADER] = nonce;
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.on("finish", () => httpRequests.inc({ route: requestGroup(req.url), status: `${Math.floor(res.statusCode / 100)}xx` }));
+    if (serveStatic(req, res)) return;
     void nextHandler(req, res);
   };
 

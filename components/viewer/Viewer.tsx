@@ -88,6 +88,8 @@ interface VpState {
   text: ReturnType<typeof viewportText> | null;
   error: string | null;
 }
+/** How often a viewport's loading progress is re-rendered while its images stream in. */
+const PROGRESS_MS = 150;
 const emptyStatus = (): ViewportStatus => ({ loaded: 0, failed: 0, total: 0, firstImageAt: null, allLoadedAt: null, message: null });
 
 interface Runtime {
@@ -498,17 +500,36 @@ export default function Viewer(props: ViewerProps) {
         patch(spec.id, (st) => ({ status: { ...st.status, total } }));
         const seen = new Set<string>();
         let failedOnce: string | null = null;
+        // The progress is counted here and shown at most every PROGRESS_MS (and at once when the
+        // stack is complete): a re-render of the viewer per image cost more than loading the image.
+        let newlyLoaded = 0;
+        let newlyFailed = 0;
+        let flushTimer: ReturnType<typeof setTimeout> | undefined;
+        const flush = () => {
+          clearTimeout(flushTimer);
+          flushTimer = undefined;
+          if (cancelled || newlyLoaded + newlyFailed === 0) return;
+          const [dl, df] = [newlyLoaded, newlyFailed];
+          newlyLoaded = newlyFailed = 0;
+          patch(spec.id, (st) => {
+            const loaded = st.status.loaded + dl;
+            const failed = st.status.failed + df;
+            return { status: { ...st.status, loaded, failed, allLoadedAt: loaded + failed >= total ? performance.now() : null, message: failed && failedOnce ? `${failed} of ${total} image(s) could not be shown: ${failedOnce}` : st.status.message } };
+          });
+        };
+        cleanups.push(() => clearTimeout(flushTimer));
         const count = (imageId: string, err?: unknown) => {
           if (seen.has(imageId) || cancelled) return;
           seen.add(imageId);
           if (err) failedOnce ??= describeLoadError(err);
+          if (err) newlyFailed++;
+          else newlyLoaded++;
           // performance.now() when the whole stack is in (from the navigation; bench/viewer-load.ts reads it).
-          if (seen.size === total) el.dataset.allLoaded = String(performance.now());
-          patch(spec.id, (st) => {
-            const loaded = st.status.loaded + (err ? 0 : 1);
-            const failed = st.status.failed + (err ? 1 : 0);
-            return { status: { ...st.status, loaded, failed, allLoadedAt: loaded + failed >= total ? performance.now() : null, message: failed && failedOnce ? `${failed} of ${total} image(s) could not be shown: ${failedOnce}` : st.status.message } };
-          });
+          if (seen.size === total) {
+            el.dataset.allLoaded = String(performance.now());
+            flush();
+          } else if (seen.size === 1) flush();
+          else flushTimer ??= setTimeout(flush, PROGRESS_MS);
         };
         const onRendered = () => {
           if (statusRef.current[spec.id]?.firstImageAt == null) {

@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { precompressStaticAssets } from "./static-assets";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const SOURCE_DIRS = ["app", "components", "server", "lib", "public"];
@@ -39,4 +40,5 @@ export function buildPortal(root = ROOT): void {
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" },
   });
   if (r.status !== 0) throw new Error(`The portal build failed (exit ${r.status}); see the output above.`);
+  precompressStaticAssets(root);
 }
