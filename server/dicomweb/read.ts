@@ -17,6 +17,7 @@ import { multipartContentType, multipartStream, newBoundary, type OutPart } from
 import { parseResource, type Resource } from "@/lib/dicomweb/paths";
 import { parseQuery, QidoError, resultJson, type InstanceRow, type Level, type SeriesRow, type StudyRow } from "@/lib/dicomweb/qido";
 import { runQido } from "@/server/dicomweb/qido-db";
+import { ifNoneMatchHits, storedBytesEtag } from "@/lib/dicomweb/validators";
 import { parseViewport, parseWindow, RenderError, renderFramePngAsync } from "@/lib/dicomweb/render";
 import { childLog } from "@/lib/log";
 
@@ -273,8 +274,12 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   const instances = await storedInstances(ctx, r);
   if (!instances.length) return notFound(r);
   await ctx.onStoredRead?.(r.study, "metadata");
-  const store = ctx.store ?? archiveBlobStore();
   const root = rootUrl(req, ctx.projectId);
+  // The JSON follows from the stored bytes and the URLs it names: a browser that has it revalidates.
+  const etag = storedBytesEtag(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}:${i.transferSyntaxUid}`).join(","), `metadata ${root}`, req.headers.get("accept"));
+  const headers = { "content-type": DICOM_JSON, "cache-control": "private, no-cache", etag, vary: "Accept" };
+  if (ifNoneMatchHits(req.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers: { etag, vary: "Accept", "cache-control": "private, no-cache" } });
+  const store = ctx.store ?? archiveBlobStore();
   const one = async (i: StoredInstance): Promise<string> => {
     const bulkDataBase = `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`;
     // The same stored bytes (by checksum) under the same URLs give the same JSON.
@@ -293,7 +298,6 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
     }
   };
   const first = await one(instances[0]!);
-  const headers = { "content-type": DICOM_JSON, "cache-control": "private, no-cache" };
   if (instances.length === 1) return new Response(`[${first}]`, { headers });
   const enc = new TextEncoder();
   let next = 1;
@@ -382,6 +386,14 @@ async function withPixels<T>(ctx: ReadContext, ids: { study: string; series: str
 async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "frames" }>): Promise<Response> {
   const [i] = await storedInstances(ctx, r);
   if (!i) return notFound(r);
+  // Always revalidated (no-cache: the access check runs on every request), answered from the
+  // browser's cache when the stored bytes did not change.
+  const etag = storedBytesEtag(i.sha256, `frames/${r.frames}`, req.headers.get("accept"));
+  const validators = { etag, vary: "Accept", "cache-control": "private, no-cache" };
+  if (ifNoneMatchHits(req.headers.get("if-none-match"), etag)) {
+    await ctx.onStoredRead?.(r.study, "frames");
+    return new Response(null, { status: 304, headers: validators });
+  }
   const { file, close } = await openParsed(ctx.store ?? archiveBlobStore(), i.blobKey);
   let handedOver = false;
   try {
@@ -392,7 +404,7 @@ async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kin
     if (!n.ok) return error(406, n.message);
     await ctx.onStoredRead?.(r.study, "frames");
     const partType = `${n.partType}; transfer-syntax=${n.transferSyntax}`;
-    if (!n.multipart) return new Response(new Uint8Array(frameBytes(file, info, list[0]!)), { headers: { "content-type": partType, "cache-control": "private, no-cache" } });
+    if (!n.multipart) return new Response(new Uint8Array(frameBytes(file, info, list[0]!)), { headers: { "content-type": partType, ...validators } });
     const boundary = newBoundary();
     const base = new URL(req.url).pathname.replace(/\/frames\/.*$/, "/frames/");
     // The first frame is read before answering, so that a frame that cannot be cut out is an error status, not a cut-off body.
@@ -400,7 +412,7 @@ async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kin
     const parts: OutPart[] = list.map((f, k) => ({ contentType: partType, contentLocation: `${base}${f}`, body: k === 0 ? first : async () => frameBytes(file, info, f) }));
     handedOver = true;
     return new Response(closingWhenDone(multipartStream(parts, boundary), close), {
-      headers: { "content-type": multipartContentType(boundary, n.partType, n.transferSyntax), "cache-control": "private, no-cache" },
+      headers: { "content-type": multipartContentType(boundary, n.partType, n.transferSyntax), ...validators },
     });
   } finally {
     if (!handedOver) close();

@@ -326,6 +326,66 @@ describe("WADO-RS", () => {
     expect(beFrame.readUInt16LE(1000)).toBe(beBytes.readUInt16BE(bePix.valueOffset + 1000));
   });
 
+  it("metadata: revalidated with If-None-Match (304, no body) while the series' stored bytes are the same", async () => {
+    const mf = byName(SINGLES.multiframe);
+    const path1 = `${base}/studies/${mf.studyInstanceUid}/series/${mf.seriesInstanceUid}/metadata`;
+    const first = await get(path1);
+    expect(first.status).toBe(200);
+    const text = await first.text();
+    const etag = first.headers.get("etag")!;
+    expect(etag).toMatch(/^W\//);
+    const again = (ifNoneMatch: string) => fetch(`${server.url}${path1}`, { headers: { authorization: `Bearer ${readToken}`, "if-none-match": ifNoneMatch } });
+    const hit = await again(etag);
+    expect(hit.status).toBe(304);
+    expect(await hit.text()).toBe("");
+    const row = (await db.prisma.archiveInstance.findFirst({ where: { sopInstanceUid: mf.sopInstanceUid } }))!;
+    await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: "2".repeat(64) } });
+    try {
+      const changed = await again(etag);
+      expect(changed.status).toBe(200);
+      expect(await changed.text()).toBe(text);
+    } finally {
+      await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: row.sha256 } });
+    }
+  });
+
+  it("frames: a weak ETag per stored bytes, frames and Accept; If-None-Match answers 304 with no body, until the bytes change", async () => {
+    const mf = byName(SINGLES.multiframe);
+    const single = "application/octet-stream; transfer-syntax=*";
+    const first = await get(`${instPath(mf)}/frames/3`, { accept: single });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("content-type")).toBe("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1");
+    const body = Buffer.from(await first.arrayBuffer());
+    const etag = first.headers.get("etag")!;
+    expect(etag).toMatch(/^W\/"[A-Za-z0-9_-]{32}"$/);
+    expect(first.headers.get("cache-control")).toBe("private, no-cache");
+    expect(first.headers.get("vary")).toBe("Accept");
+    const revalidate = (accept: string, ifNoneMatch: string, frame = 3, token?: string | null) =>
+      fetch(`${server.url}${instPath(mf)}/frames/${frame}`, { headers: { accept, "if-none-match": ifNoneMatch, ...(token === null ? {} : { authorization: `Bearer ${token ?? readToken}` }) } });
+    const notModified = await revalidate(single, `"other", ${etag}`);
+    expect(notModified.status).toBe(304);
+    expect((await notModified.arrayBuffer()).byteLength).toBe(0);
+    expect(notModified.headers.get("etag")).toBe(etag);
+    // Another frame, another Accept: other representations, answered in full.
+    expect((await revalidate(single, etag, 4)).status).toBe(200);
+    const multipart = await revalidate('multipart/related; type="application/octet-stream"', etag);
+    expect(multipart.status).toBe(200);
+    expect(multipart.headers.get("etag")).not.toBe(etag);
+    // The access check still runs: no token, no 304.
+    expect((await revalidate(single, etag, 3, null)).status).toBe(401);
+    // New bytes under the same instance: the old ETag no longer matches.
+    const row = (await db.prisma.archiveInstance.findFirst({ where: { sopInstanceUid: mf.sopInstanceUid } }))!;
+    await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: "1".repeat(64) } });
+    try {
+      const changed = await revalidate(single, etag);
+      expect(changed.status).toBe(200);
+      expect(Buffer.from(await changed.arrayBuffer()).equals(body)).toBe(true);
+      expect(changed.headers.get("etag")).not.toBe(etag);
+    } finally {
+      await db.prisma.archiveInstance.update({ where: { id: row.id }, data: { sha256: row.sha256 } });
+    }
+  });
+
   it("frames: compressed frames in their stored syntax (image/jls, image/dicom-rle, or octet-stream with transfer-syntax=*); 406 when only uncompressed is acceptable", async () => {
     const jls = byName(SINGLES.jls);
     const asJls = await readMultipart(await get(`${instPath(jls)}/frames/1`, { accept: 'multipart/related; type="image/jls"' }));
