@@ -11,7 +11,7 @@ import { seriesBase, seriesMetadata, type DicomJson } from "./series-metadata";
 performance.mark("atrium:viewer-code-loaded");
 
 /** The Accept of a frame request: the stored bytes as one part (compressed ones keep their transfer syntax). */
-export const SINGLE_FRAME_ACCEPT = "application/octet-stream; transfer-syntax=*";
+const SINGLE_FRAME_ACCEPT = "application/octet-stream; transfer-syntax=*";
 
 let initialised: Promise<void> | null = null;
 

@@ -277,8 +277,9 @@ async function metadata(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   const root = rootUrl(req, ctx.projectId);
   // The JSON follows from the stored bytes and the URLs it names: a browser that has it revalidates.
   const etag = storedBytesEtag(instances.map((i) => `${i.sopInstanceUid}:${i.sha256}:${i.transferSyntaxUid}`).join(","), `metadata ${root}`, req.headers.get("accept"));
-  const headers = { "content-type": DICOM_JSON, "cache-control": "private, no-cache", etag, vary: "Accept" };
-  if (ifNoneMatchHits(req.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers: { etag, vary: "Accept", "cache-control": "private, no-cache" } });
+  const validators = { etag, vary: "Accept", "cache-control": "private, no-cache" };
+  if (ifNoneMatchHits(req.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers: validators });
+  const headers = { "content-type": DICOM_JSON, ...validators };
   const store = ctx.store ?? archiveBlobStore();
   const one = async (i: StoredInstance): Promise<string> => {
     const bulkDataBase = `${instanceUrl(root, i.studyInstanceUid, i.seriesInstanceUid, i.sopInstanceUid)}/bulkdata`;
