@@ -521,9 +521,10 @@ export default function Viewer(props: ViewerProps) {
         const count = (imageId: string, err?: unknown) => {
           if (seen.has(imageId) || cancelled) return;
           seen.add(imageId);
-          if (err) failedOnce ??= describeLoadError(err);
-          if (err) newlyFailed++;
-          else newlyLoaded++;
+          if (err) {
+            failedOnce ??= describeLoadError(err);
+            newlyFailed++;
+          } else newlyLoaded++;
           // performance.now() when the whole stack is in (from the navigation; bench/viewer-load.ts reads it).
           if (seen.size === total) {
             el.dataset.allLoaded = String(performance.now());

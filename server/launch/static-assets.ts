@@ -7,6 +7,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync, statSync, writ
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { parseAccept } from "@/lib/dicomweb/accept";
 
 const PREFIX = "/_next/static/";
 const COMPRESSIBLE = new Set([".js", ".css", ".wasm", ".json", ".svg", ".txt", ".map"]);
@@ -57,17 +58,6 @@ interface Asset {
   gz: { path: string; size: number } | null;
 }
 
-/** Accept-Encoding → the encodings it allows (a q of 0 refuses one). */
-function accepted(header: string | string[] | undefined): Set<string> {
-  const out = new Set<string>();
-  for (const part of String(header ?? "").split(",")) {
-    const [name, ...params] = part.trim().toLowerCase().split(";");
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    if (name && !(q && Number(q.slice(2)) === 0)) out.add(name);
-  }
-  return out;
-}
-
 /**
  * A request handler for the precompressed assets of the build in `root` (indexed now: call it once
  * the build exists). It answers GET and HEAD of an asset that has a compressed copy the client
@@ -90,7 +80,8 @@ export function precompressedStaticHandler(root: string): (req: IncomingMessage,
     if ((req.method !== "GET" && req.method !== "HEAD") || !req.url?.startsWith(PREFIX)) return false;
     const asset = index.get(req.url.split("?")[0]!);
     if (!asset) return false;
-    const enc = accepted(req.headers["accept-encoding"]);
+    // Accept-Encoding is a q-value list like Accept: the encodings it allows (q=0 refuses one).
+    const enc = new Set(parseAccept(String(req.headers["accept-encoding"] ?? "")).map((e) => e.type));
     const chosen = asset.br && enc.has("br") ? { name: "br", ...asset.br } : asset.gz && (enc.has("gzip") || enc.has("*")) ? { name: "gzip", ...asset.gz } : null;
     if (!chosen) return false;
     res.writeHead(200, {
