@@ -14,6 +14,7 @@ import {
 } from "@/lib/viewer/viewer";
 import { core, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
 import { dicomwebRoot, seriesMetadata } from "./series-metadata";
+import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
 
@@ -705,7 +706,7 @@ export default function Viewer(props: ViewerProps) {
 
   return (
     <Stack gap={6} h={props.height ?? "100%"} data-testid="viewer">
-      <Group gap="xs" wrap="wrap">
+      <Group gap="xs" wrap="wrap" mih={TOOLBAR_HEIGHT}>
         <SegmentedControl
           size="xs"
           value={primary}
@@ -747,14 +748,14 @@ export default function Viewer(props: ViewerProps) {
       </Group>
       {hotkeys.error && <Text size="xs" c="red">{hotkeys.error}</Text>}
       {fatal && <Text size="sm" c="red" data-testid="viewer-error">{fatal}</Text>}
-      <Box
-        style={{ flex: 1, minHeight: 200, display: "grid", gap: 4, gridTemplateRows: `repeat(${layout.rows}, minmax(0, 1fr))`, gridTemplateColumns: `repeat(${layout.columns}, minmax(0, 1fr))` }}
-      >
+      <Box style={gridStyle(layout)}>
         {layout.viewports.map((spec, i) => {
           const st = vp[spec.id];
           const c = cells[i]!;
           const status = st?.status ?? emptyStatus();
           const loading = status.total > 0 && status.loaded + status.failed < status.total;
+          const ref = scans[spec.scan];
+          const firstImage = ref && spec.orientation === "acquired" ? firstImageUrl(ref, spec) : null;
           return (
             <Box
               key={spec.id}
@@ -764,12 +765,9 @@ export default function Viewer(props: ViewerProps) {
               data-total={status.total}
               onMouseDown={() => setActiveViewport(spec.id)}
               onMouseEnter={() => setActiveViewport(spec.id)}
-              style={{
-                position: "relative", background: "#000", overflow: "hidden", borderRadius: 2,
-                outline: activeViewport === spec.id && layout.viewports.length > 1 ? "2px solid var(--mantine-color-blue-6)" : "1px solid #333",
-                gridRow: `${c.row + 1} / span ${c.rowSpan}`, gridColumn: `${c.column + 1} / span ${c.columnSpan}`,
-              }}
+              style={{ ...cellStyle(c), outline: activeViewport === spec.id && layout.viewports.length > 1 ? "2px solid var(--mantine-color-blue-6)" : "1px solid #333" }}
             >
+
               <div
                 ref={(el) => {
                   if (el) elements.current.set(spec.id, el);
@@ -778,6 +776,8 @@ export default function Viewer(props: ViewerProps) {
                 style={{ position: "absolute", inset: 0 }}
                 data-viewport-element={spec.id}
               />
+              {/* The archive's rendering of the first image, over the canvas until cornerstone3D has drawn there. */}
+              {firstImage && status.firstImageAt == null && !st?.error && !status.message && <FirstImage src={firstImage} />}
               {st?.text && <Corners text={st.text} />}
               {loading && (
                 <Box style={{ position: "absolute", left: 0, right: 0, bottom: 0, pointerEvents: "none" }}>
@@ -827,25 +827,6 @@ function Corners({ text }: { text: ReturnType<typeof viewportText> }) {
       <div style={{ ...base, bottom: 10, right: 6, textAlign: "right" }} data-testid="vp-text-br">{text.bottomRight.map((l) => <div key={l}>{l}</div>)}</div>
     </>
   );
-}
-
-/** Each viewport's cell: its own, or the next free one row-major. */
-function placeCells(layout: ViewerLayout) {
-  const taken = new Set<string>();
-  const out: { row: number; column: number; rowSpan: number; columnSpan: number }[] = [];
-  for (const v of layout.viewports) if (v.cell) for (let r = 0; r < v.cell.rowSpan; r++) for (let c = 0; c < v.cell.columnSpan; c++) taken.add(`${v.cell.row + r},${v.cell.column + c}`);
-  let cursor = 0;
-  for (const v of layout.viewports) {
-    if (v.cell) {
-      out.push(v.cell);
-      continue;
-    }
-    while (taken.has(`${Math.floor(cursor / layout.columns)},${cursor % layout.columns}`)) cursor++;
-    const cell = { row: Math.floor(cursor / layout.columns), column: cursor % layout.columns, rowSpan: 1, columnSpan: 1 };
-    taken.add(`${cell.row},${cell.column}`);
-    out.push(cell);
-  }
-  return out;
 }
 
 function describeLoadError(e: unknown): string {

@@ -1,18 +1,28 @@
 "use client";
-// The viewer as pages use it: loaded on demand in the browser only (next/dynamic, ssr:false), so
-// cornerstone3D and its codecs are in the viewer's own chunks, never in another page's bundle.
-import dynamic from "next/dynamic";
-import { Center, Loader } from "@mantine/core";
+// The viewer as pages use it: loaded on demand in the browser only, so cornerstone3D and its codecs
+// are in the viewer's own chunks, never in another page's bundle or on the server. Until its code
+// has loaded (and in the page's HTML) the viewer's place shows ViewerShell: the layout with each
+// series' first image as the archive renders it.
+import { useEffect, useState, type ComponentType } from "react";
+import { Text } from "@mantine/core";
 import type { ViewerProps } from "./Viewer";
 import { seriesMetadata, type SeriesKey } from "./series-metadata";
+import { ViewerShell } from "./ViewerShell";
 
 export type { ViewerApi, ViewerProps, ViewportStatus, SeriesRef } from "./Viewer";
 
-const loadViewer = () => import("./Viewer");
+let loading: Promise<ComponentType<ViewerProps>> | null = null;
+let loaded: ComponentType<ViewerProps> | null = null;
+const loadViewer = () => {
+  loading ??= import("./Viewer").then((m) => (loaded = m.default));
+  // A failed load (a network error, a new deployment) is tried again next time.
+  loading.catch(() => (loading = null));
+  return loading;
+};
 
 /**
- * Starts loading the viewer's code now (the same chunks ViewerLazy loads), and the metadata of the
- * series it will show: a page calls it as soon as it knows them, so neither waits for the other.
+ * Starts loading the viewer's code now, and the metadata of the series it will show: a page calls
+ * it as soon as it knows them, so neither waits for the other.
  */
 export function preloadViewer(series: SeriesKey[] = []): void {
   performance.mark("atrium:viewer-preload");
@@ -20,11 +30,24 @@ export function preloadViewer(series: SeriesKey[] = []): void {
   for (const s of series) seriesMetadata(s).catch(() => undefined);
 }
 
-export const ViewerLazy = dynamic<ViewerProps>(loadViewer, {
-  ssr: false,
-  loading: () => (
-    <Center h="100%" mih={200} data-testid="viewer-loading">
-      <Loader size="sm" />
-    </Center>
-  ),
-});
+export function ViewerLazy(props: ViewerProps) {
+  const [Viewer, setViewer] = useState<ComponentType<ViewerProps> | null>(() => loaded);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    if (Viewer) return;
+    let live = true;
+    loadViewer().then(
+      (V) => live && setViewer(() => V),
+      (e: Error) => live && setFailed(e.message),
+    );
+    return () => {
+      live = false;
+    };
+  }, [Viewer]);
+  if (Viewer) return <Viewer {...props} />;
+  return (
+    <ViewerShell layout={props.layout} scans={props.scans} height={props.height}>
+      {failed && <Text size="sm" c="red" data-testid="viewer-error">The viewer&apos;s code could not be loaded ({failed}); reload the page.</Text>}
+    </ViewerShell>
+  );
+}

@@ -37,6 +37,9 @@ export interface IndexHeader {
     columns: number | null;
     numberOfFrames: number | null;
     bitsAllocated: number | null;
+    /** Image Position / Orientation (Patient), when the file has them (and they are numbers). */
+    imagePosition: number[] | null;
+    imageOrientation: number[] | null;
   };
 }
 
@@ -55,6 +58,8 @@ const T = {
   InstanceNumber: 0x00200013,
   MediaStorageSOPClassUID: 0x00020002,
   MediaStorageSOPInstanceUID: 0x00020003,
+  ImagePositionPatient: 0x00200032,
+  ImageOrientationPatient: 0x00200037,
 } as const;
 
 function clean(s: string | undefined): string | null {
@@ -66,6 +71,14 @@ function clean(s: string | undefined): string | null {
 function intOf(ds: Dataset, tag: number, le: boolean): number | null {
   const n = numberValue(ds, tag, le);
   return n === undefined || !Number.isFinite(n) ? null : Math.trunc(n);
+}
+
+/** A DS value of exactly `n` finite numbers, else null. */
+function decimals(ds: Dataset, tag: number, n: number): number[] | null {
+  const raw = stringValue(ds, tag);
+  if (raw === undefined) return null;
+  const v = raw.replace(/[\0 ]+$/, "").split("\\").map((x) => Number(x.trim()));
+  return v.length === n && v.every((x) => Number.isFinite(x)) ? v : null;
 }
 
 /** Reads the index fields of a parsed dataset. */
@@ -108,8 +121,15 @@ export function indexHeaderOf(ds: Dataset, meta: Dataset, transferSyntaxUid: str
       columns: intOf(ds, TAG.Columns, littleEndian),
       numberOfFrames: intOf(ds, TAG.NumberOfFrames, littleEndian),
       bitsAllocated: intOf(ds, TAG.BitsAllocated, littleEndian),
+      imagePosition: decimals(ds, T.ImagePositionPatient, 3),
+      imageOrientation: decimals(ds, T.ImageOrientationPatient, 6),
     },
   };
+}
+
+/** What ArchiveInstance.geometry holds for an instance. */
+export function indexGeometry(i: IndexHeader["instance"]): { position: number[] | null; orientation: number[] | null } {
+  return { position: i.imagePosition, orientation: i.imageOrientation };
 }
 
 /** Reads the index fields of a DICOM file or source. Throws DicomParseError when it is not DICOM. */

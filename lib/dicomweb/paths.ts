@@ -6,7 +6,8 @@ export type Resource =
   | { kind: "retrieve"; study: string; series?: string; instance?: string }
   | { kind: "metadata"; study: string; series?: string; instance?: string }
   | { kind: "thumbnail"; study: string; series?: string; instance?: string; frames?: string }
-  | { kind: "rendered"; study: string; series: string; instance: string; frames?: string }
+  /** Without an instance: the series' first image in display order (`?image=first`, Atrium's viewer). */
+  | { kind: "rendered"; study: string; series: string; instance?: string; frames?: string }
   | { kind: "frames"; study: string; series: string; instance: string; frames: string }
   | { kind: "bulkdata"; study: string; series: string; instance: string; path: string[] };
 
@@ -19,7 +20,7 @@ const NOT_FOUND: ParsedPath = {
   ok: false,
   status: 404,
   message:
-    "Not a DICOMweb resource Atrium serves. Under /dicomweb/projects/{projectId}/studies: {study}[/metadata|/thumbnail|/series|/instances], {study}/series/{series}[/metadata|/thumbnail|/instances], …/instances/{instance}[/metadata|/rendered|/thumbnail|/frames/{list}[/rendered|/thumbnail]|/bulkdata/{tag path}].",
+    "Not a DICOMweb resource Atrium serves. Under /dicomweb/projects/{projectId}/studies: {study}[/metadata|/thumbnail|/series|/instances], {study}/series/{series}[/metadata|/rendered?image=first|/thumbnail|/instances], …/instances/{instance}[/metadata|/rendered|/thumbnail|/frames/{list}[/rendered|/thumbnail]|/bulkdata/{tag path}].",
 };
 
 /** Parses the segments after ".../studies/" (already URL-decoded). */
@@ -43,6 +44,7 @@ export function parseResource(segments: string[]): ParsedPath {
   if (instance === undefined) {
     if (b === "metadata") return { ok: true, resource: { kind: "metadata", study, series } };
     if (b === "thumbnail") return { ok: true, resource: { kind: "thumbnail", study, series } };
+    if (b === "rendered") return { ok: true, resource: { kind: "rendered", study, series } };
     if (b === "instances") return { ok: true, resource: { kind: "qido", level: "instance", study, series } };
     return NOT_FOUND;
   }

@@ -10,7 +10,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { PrismaClient } from "@/server/db/generated/client";
 import type { ArchiveDriver, ArchiveInstanceFile, ArchiveProgress, ArchiveStudy, ArchiveVerification } from "@/lib/archive/driver";
 import { expectedCounts } from "@/lib/archive/driver";
-import { indexHeaderOf, readIndexHeader, type IndexHeader } from "@/lib/archive/index-header";
+import { indexGeometry, indexHeaderOf, readIndexHeader, type IndexHeader } from "@/lib/archive/index-header";
 import { archiveBlobStore, type BlobStore } from "@/lib/blob";
 import { parseDicom } from "@/lib/dicom/parse";
 import { BufferSource, WHOLE_FILE_LIMIT } from "@/lib/dicom/source";
@@ -184,6 +184,7 @@ export function createLocalArchiveDriver(prisma: PrismaClient, blobStore?: BlobS
           columns: s.header.instance.columns,
           numberOfFrames: s.header.instance.numberOfFrames,
           bitsAllocated: s.header.instance.bitsAllocated,
+          geometry: indexGeometry(s.header.instance),
           blobKey: s.blobKey,
           sizeBytes: BigInt(s.size),
           sha256: s.sha256,

@@ -19,6 +19,8 @@ import { parseQuery, QidoError, resultJson, type InstanceRow, type Level, type S
 import { runQido } from "@/server/dicomweb/qido-db";
 import { ifNoneMatchHits, storedBytesEtag } from "@/lib/dicomweb/validators";
 import { parseViewport, parseWindow, RenderError, renderFramePngAsync } from "@/lib/dicomweb/render";
+import { indexGeometry, indexHeaderOf } from "@/lib/archive/index-header";
+import { orderInstances } from "@/lib/viewer/viewer";
 import { childLog } from "@/lib/log";
 
 const log = childLog("dicomweb");
@@ -149,6 +151,39 @@ async function storedInstances(ctx: ReadContext, ids: { study: string; series?: 
 function notFound(ids: { series?: string; instance?: string }): Response {
   const what = ids.instance ? "instance" : ids.series ? "series" : "study";
   return error(404, `No such ${what} in this project's archive. Search with QIDO-RS (GET …/studies) for what is there.`);
+}
+
+/**
+ * The SOP Instance UID of a series' first image as Atrium's viewer orders the series (by position
+ * along the slice normal when the images are parallel slices, else by Instance Number: the same
+ * orderInstances), from the geometry in the archive's index; instances indexed before it kept
+ * their geometry are read once and their rows filled in. Null when the series is not there.
+ */
+async function firstImageOfSeries(ctx: ReadContext, study: string, series: string): Promise<string | null | "no-pixels"> {
+  const rows = await sqlRows<{ id: string; sopInstanceUid: string; blobKey: string; instanceNumber: number | null; numberOfFrames: number | null; rows: number | null; geometry: { position: number[] | null; orientation: number[] | null } | null }>(
+    ctx.prisma,
+    `SELECT i.id, i."sopInstanceUid", i."blobKey", i."instanceNumber", i."numberOfFrames", i.rows, i.geometry
+       FROM "ArchiveInstance" i JOIN "ArchiveScan" sc ON sc.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = sc."experimentId"
+      WHERE e."projectId" = $1 AND e."studyInstanceUid" = $2 AND sc."seriesInstanceUid" = $3`,
+    [ctx.projectId, study, series],
+    "dicomweb.seriesGeometry",
+  );
+  if (!rows.length) return null;
+  const images = rows.filter((i) => i.rows !== null && i.rows > 0);
+  if (!images.length) return "no-pixels";
+  const store = ctx.store ?? archiveBlobStore();
+  for (const i of images) {
+    if (i.geometry) continue;
+    const { file, close } = await openParsed(store, i.blobKey);
+    try {
+      i.geometry = indexGeometry(indexHeaderOf(file.dataset, file.meta, file.syntax.transferSyntaxUID, file.syntax.littleEndian).instance);
+    } finally {
+      close();
+    }
+    await sqlRows(ctx.prisma, `UPDATE "ArchiveInstance" SET geometry = $2::jsonb WHERE id = $1 AND geometry IS NULL`, [i.id, JSON.stringify(i.geometry)], "dicomweb.fillGeometry");
+  }
+  const { ordered } = orderInstances(images.map((i) => ({ sopInstanceUid: i.sopInstanceUid, instanceNumber: i.instanceNumber, position: i.geometry!.position, orientation: i.geometry!.orientation, frames: Math.max(1, i.numberOfFrames ?? 1) })));
+  return ordered[0]!.sopInstanceUid;
 }
 
 /** Opens a stored instance for parsing: a local file is read on demand, a remote blob is fetched. */
@@ -470,6 +505,13 @@ async function rendered(req: Request, ctx: ReadContext, r: Extract<Resource, { k
   let ids: { study: string; series: string; instance: string };
   if (r.instance && r.series) {
     ids = { study: r.study, series: r.series, instance: r.instance };
+  } else if (r.kind === "rendered") {
+    // The series as one image: Atrium renders its first image in display order, asked for by name.
+    if (url.searchParams.get("image") !== "first") return error(400, "A series is rendered one image at a time: ask …/series/{series}/rendered?image=first for its first image in display order, or …/instances/{instance}/rendered for another.");
+    const first = await firstImageOfSeries(ctx, r.study, r.series);
+    if (first === null) return notFound(r);
+    if (first === "no-pixels") return error(406, "This series has no pixel data to render.");
+    ids = { study: r.study, series: r.series, instance: first };
   } else {
     // A study or series thumbnail: the middle image of its first series that has images.
     const all = (await storedInstances(ctx, r)).filter((i) => i.rows !== null && i.rows > 0);

@@ -6,9 +6,11 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import dcmjs from "dcmjs";
 import { createTestDatabase } from "../helpers/pg";
 import { createDirBlobStore } from "@/lib/blob";
 import { readIndexHeader } from "@/lib/archive/index-header";
+import { BufferSource } from "@/lib/dicom/source";
 import { experimentLabel, type ArchiveStudy, type ArchiveProgress } from "@/lib/archive/driver";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { createLocalArchiveDriver, LocalArchiveError } from "@/server/archive/local-driver";
@@ -93,6 +95,9 @@ describe("local archive driver", () => {
       expect(inst.transferSyntaxUid).toBe("1.2.840.10008.1.2.1");
       expect(inst.sopClassUid).toBe("1.2.840.10008.5.1.4.1.1.4");
       expect(inst.rows).toBeGreaterThan(0);
+      // Image Position / Orientation (Patient) as dcmjs reads them: what the viewer's first image is chosen by.
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).dict) as { ImagePositionPatient: unknown[]; ImageOrientationPatient: unknown[] };
+      expect(inst.geometry).toEqual({ position: ds.ImagePositionPatient.map(Number), orientation: ds.ImageOrientationPatient.map(Number) });
       expect((await store.read(inst.blobKey)).equals(bytes)).toBe(true);
     }
     for (const scan of exp.scans) {
@@ -214,5 +219,23 @@ describe("local archive driver", () => {
     await expect(driver.send({ ...study, instances: [{ ...study.instances[0]!, path: junk }] })).rejects.toBeInstanceOf(LocalArchiveError);
     await expect(driver.send({ ...study, instances: [{ ...study.instances[0]!, sopInstanceUid: "1.2.3.4" }] })).rejects.toThrow(/differ from the ones recorded/);
     await expect(driver.send({ ...study, instances: [{ ...study.instances[0]!, sopInstanceUid: "1.2.x" }] })).rejects.toThrow(/not a valid UID/);
+  });
+});
+
+describe("index header geometry", () => {
+  it("keeps Image Position / Orientation only when they are the right count of numbers", () => {
+    const mr = readIndexHeader(path.join(SAMPLES_DIR, "dwv__bbmri-53323131.dcm")).instance;
+    expect(mr.imagePosition).toHaveLength(3);
+    expect(mr.imageOrientation).toHaveLength(6);
+    // A structured report has neither.
+    const sr = readIndexHeader(path.join(SAMPLES_DIR, "dicomParser__report_dfl.dcm")).instance;
+    expect([sr.imagePosition, sr.imageOrientation]).toEqual([null, null]);
+    // A position of two values, or one that is not a number, is not kept.
+    const bytes = readFileSync(path.join(SAMPLES_DIR, "dwv__bbmri-53323131.dcm"));
+    const ds = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    ds.dict["00200032"] = { vr: "DS", Value: ["1.5", "abc", "3"] };
+    ds.dict["00200037"] = { vr: "DS", Value: ["1", "0", "0", "0", "1"] };
+    const broken = readIndexHeader(new BufferSource(Buffer.from(ds.write()))).instance;
+    expect([broken.imagePosition, broken.imageOrientation]).toEqual([null, null]);
   });
 });

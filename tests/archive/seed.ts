@@ -2,7 +2,7 @@
 // each instance's bytes into the archive's blob store (lib/blob, <data dir>/archive) under its blobKey.
 import { createHash, randomBytes } from "node:crypto";
 import { createDirBlobStore } from "@/lib/blob";
-import { readIndexHeader } from "@/lib/archive/index-header";
+import { indexGeometry, readIndexHeader } from "@/lib/archive/index-header";
 import { BufferSource } from "@/lib/dicom/source";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
@@ -105,6 +105,7 @@ export async function seedSubject(
             columns: header?.instance.columns ?? null,
             numberOfFrames: header?.instance.numberOfFrames ?? null,
             bitsAllocated: header?.instance.bitsAllocated ?? null,
+            ...(header ? { geometry: indexGeometry(header.instance) } : {}),
             instanceNumber: n + 1,
             blobKey: key,
             sizeBytes: BigInt(bytes.length),

@@ -116,6 +116,7 @@ describe("resource paths", () => {
     });
     expect(parseResource(["1.2", "series", "3.4", "instances", "5.6", "bulkdata", "00540016", "0", "00181074"])).toMatchObject({ ok: true, resource: { kind: "bulkdata", path: ["00540016", "0", "00181074"] } });
     expect(parseResource(["1.2", "series", "3.4", "thumbnail"])).toMatchObject({ ok: true, resource: { kind: "thumbnail", series: "3.4" } });
+    expect(parseResource(["1.2", "series", "3.4", "rendered"])).toEqual({ ok: true, resource: { kind: "rendered", study: "1.2", series: "3.4" } });
     expect(parseResource(["abc"])).toMatchObject({ ok: false, status: 400 });
     expect(parseResource(["1.2", "series", "x"])).toMatchObject({ ok: false, status: 400 });
     expect(parseResource(["1.2", "rendered"])).toMatchObject({ ok: false, status: 404 });

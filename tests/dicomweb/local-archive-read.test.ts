@@ -14,6 +14,8 @@ import type { RouteServer } from "../helpers/route-server";
 import { setDbHandle } from "@/server/db";
 import { SESSION_COOKIE, createSession } from "@/server/auth/session";
 import { readIndexHeader } from "@/lib/archive/index-header";
+import { orderInstances } from "@/lib/viewer/viewer";
+import { Prisma } from "@/server/db/generated/client";
 import { parseDicom, findElement } from "@/lib/dicom/parse";
 import { BufferSource } from "@/lib/dicom/source";
 import { archiveSamples, readMultipart, startDicomwebReadServer, type ArchivedFile } from "./read-helpers";
@@ -456,6 +458,39 @@ describe("rendered and thumbnails", () => {
     expect(r.headers.get("content-type")).toBe("image/png");
     return PNG.sync.read(Buffer.from(await r.arrayBuffer()));
   };
+
+  it("renders a series' first image in the viewer's display order (by position along the slice normal, not Instance Number) from the index's geometry, and fills in the geometry of instances indexed without it", async () => {
+    const mr = MR_STUDY.map(byName);
+    const geometry = (f: ArchivedFile) => {
+      const h = readIndexHeader(f.file).instance;
+      return { sopInstanceUid: f.sopInstanceUid, instanceNumber: h.instanceNumber, position: h.imagePosition, orientation: h.imageOrientation, frames: 1 };
+    };
+    // In this MR series the positions run against the Instance Numbers: the viewer shows the last-numbered slice first.
+    expect(orderInstances(mr.map(geometry)).ordered[0]!.sopInstanceUid).toBe(byName(MR_STUDY[5]!).sopInstanceUid);
+    const series = `${base}/studies/${mr[0]!.studyInstanceUid}/series/${mr[0]!.seriesInstanceUid}`;
+    const direct = await png(await get(`${instPath(byName(MR_STUDY[5]!))}/rendered`));
+    const first = await png(await get(`${series}/rendered?image=first`, { accept: "image/png" }));
+    expect([first.width, first.height]).toEqual([direct.width, direct.height]);
+    expect(first.data.equals(direct.data)).toBe(true);
+    expect(first.data.equals((await png(await get(`${instPath(byName(MR_STUDY[0]!))}/rendered`))).data)).toBe(false);
+    const stored = await db.prisma.archiveInstance.findMany({ where: { sopInstanceUid: { in: mr.map((f) => f.sopInstanceUid) } }, select: { sopInstanceUid: true, geometry: true } });
+    for (const f of mr) {
+      const g = geometry(f);
+      expect(stored.find((r) => r.sopInstanceUid === f.sopInstanceUid)!.geometry).toEqual({ position: g.position, orientation: g.orientation });
+    }
+    // Instances archived before the index kept geometry: read from their files once, the same answer.
+    await db.prisma.archiveInstance.updateMany({ where: { sopInstanceUid: { in: mr.map((f) => f.sopInstanceUid) } }, data: { geometry: Prisma.DbNull } });
+    expect((await png(await get(`${series}/rendered?image=first`))).data.equals(direct.data)).toBe(true);
+    const refilled = await db.prisma.archiveInstance.findMany({ where: { sopInstanceUid: { in: mr.map((f) => f.sopInstanceUid) } }, select: { geometry: true } });
+    expect(refilled.every((r) => r.geometry !== null)).toBe(true);
+    expect((await png(await get(`${series}/rendered?image=first&window=40,10`))).data.equals(direct.data)).toBe(false);
+    const bare = await get(`${series}/rendered`);
+    expect(bare.status).toBe(400);
+    expect(((await bare.json()) as { error: string }).error).toContain("rendered?image=first");
+    const sr = byName(SINGLES.sr);
+    expect((await get(`${base}/studies/${sr.studyInstanceUid}/series/${sr.seriesInstanceUid}/rendered?image=first`)).status).toBe(406);
+    expect((await get(`${base}/studies/${mr[0]!.studyInstanceUid}/series/1.2.3.4/rendered?image=first`)).status).toBe(404);
+  });
 
   it("renders a CT with its window as a grayscale PNG of its size; window= and viewport= change it", async () => {
     const ct = byName(SINGLES.ct);

@@ -128,6 +128,32 @@ describe("viewer", () => {
     await shot(page, "viewer-ct");
   }, 90_000);
 
+  it("the page's HTML shows each series' first image (the archive's rendering, in display order) before any script runs; the viewer replaces it with its canvas", async () => {
+    const mr = exps[1]!;
+    const series = mr.scans[0]!.seriesInstanceUid;
+    const url = viewUrl(mr, series);
+    // No JavaScript at all: what the HTML alone shows.
+    const bare = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: false });
+    await bare.addCookies(await page.context().cookies());
+    const still = await bare.newPage();
+    await still.goto(url);
+    const img = still.getByTestId("first-image");
+    await expect.poll(() => img.evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth)).toBeGreaterThan(0);
+    const src = (await img.getAttribute("src"))!;
+    expect(src).toBe(`/dicomweb/projects/VIEW/studies/${mr.studyInstanceUid}/series/${series}/rendered?image=first`);
+    // The slices' positions run against their numbers: the first in display order is the last file seeded.
+    const lastSop = (await db.prisma.archiveInstance.findFirstOrThrow({ where: { scan: { seriesInstanceUid: series } }, orderBy: { instanceNumber: "desc" } })).sopInstanceUid;
+    const [shown, direct] = await Promise.all([still.request.get(`${app.url}${src}`), still.request.get(`${app.url}/dicomweb/projects/VIEW/studies/${mr.studyInstanceUid}/series/${series}/instances/${lastSop}/rendered`)]);
+    expect(Buffer.from(await shown.body()).equals(Buffer.from(await direct.body()))).toBe(true);
+    await shot(still, "viewer-first-image-html");
+    await bare.close();
+    // With the viewer: the canvas takes over and the rendering is gone.
+    await page.goto(url);
+    await settled(page);
+    expect(await page.getByTestId("first-image").count()).toBe(0);
+    expect((await canvasInk(page)).main).toBeGreaterThan(1000);
+  }, 90_000);
+
   it("a 2×2 MPR layout renders each viewport in its orientation", async () => {
     const mr = exps[1]!;
     await page.goto(viewUrl(mr, mr.scans[0]!.seriesInstanceUid, "mpr"));

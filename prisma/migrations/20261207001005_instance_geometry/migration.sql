@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ArchiveInstance" ADD COLUMN     "geometry" JSONB;
