@@ -1,6 +1,6 @@
 // The local executor's spawn helper (lib/pipelines/executors/spawner.ts): jobs started from a small
 // helper process keep the executor's behaviour — the concurrency limit (enforced in the helper),
-// exit codes, the log, a job that ends before its worker waits still reports its own outcome — and
+// exit codes, the log, the environment, a job that ends before its worker waits still reports its own outcome — and
 // the in-process path (spawnHelper: false, or a helper that is gone) does the same.
 import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -41,6 +41,18 @@ describe("spawn helper", () => {
     expect(o).toMatchObject({ state: "failed", exitCode: 4, reason: "Exited with code 4; see the job's log." });
     expect(o.startedAt).toBeInstanceOf(Date);
     expect(readFileSync(s.logPath, "utf8")).toBe("quick\n");
+  });
+
+  it("a job's environment: the worker's (sent to the helper once) with the job's own variables over it", async () => {
+    process.env.ATRIUM_TEST_BASE_VAR = "from-worker";
+    const ex = createLocalExecutor({ concurrency: 1, pollMs: 50 });
+    const s = spec(["sh", "-c", 'echo "$ATRIUM_TEST_BASE_VAR $ATRIUM_TEST_OWN_VAR $ATRIUM_JOB_ID"'], { env: { ATRIUM_TEST_OWN_VAR: "own" } });
+    expect(await ex.wait(await ex.submit(s), s)).toMatchObject({ state: "succeeded" });
+    expect(readFileSync(s.logPath, "utf8")).toBe(`from-worker own ${s.jobId}\n`);
+    const t = spec(["sh", "-c", 'echo "$ATRIUM_TEST_OWN_VAR"'], { env: { ATRIUM_TEST_OWN_VAR: "second" } });
+    expect(await ex.wait(await ex.submit(t), t)).toMatchObject({ state: "succeeded" });
+    expect(readFileSync(t.logPath, "utf8")).toBe("second\n");
+    delete process.env.ATRIUM_TEST_BASE_VAR;
   });
 
   it("in process (spawnHelper: false): the same exit codes, log and missing-program reason", async () => {

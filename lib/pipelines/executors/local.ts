@@ -89,10 +89,11 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   /** Starts the wrapped command: through the helper when it works, else in this process. */
   async function start(spec: JobSpec, exitFile: string): Promise<Spawned & { slot: boolean }> {
     const args = ["-c", '"$@"; echo $? > "$ATRIUM_EXIT_FILE"', "atrium-job", ...spec.command];
-    const env = { ...process.env, ...spec.env, ATRIUM_EXIT_FILE: exitFile, ATRIUM_JOB_ID: spec.jobId, ATRIUM_WORK_DIR: spec.workDir };
+    const own = { ...spec.env, ATRIUM_EXIT_FILE: exitFile, ATRIUM_JOB_ID: spec.jobId, ATRIUM_WORK_DIR: spec.workDir };
     if (helper?.usable) {
       try {
-        return { ...(await helper.start({ file: "/bin/sh", args, cwd: spec.workDir, env, logPath: spec.logPath })), slot: false };
+        // The helper sets these over the environment the worker had when it started (spawner.ts).
+        return { ...(await helper.start({ file: "/bin/sh", args, cwd: spec.workDir, env: own, logPath: spec.logPath })), slot: false };
       } catch (e) {
         if (!(e as { helperGone?: boolean }).helperGone) throw e;
       }
@@ -107,7 +108,7 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
     }
     try {
       // sh runs the command and records its exit status; `exec` is not used so that the status survives us.
-      const child = spawn("/bin/sh", args, { cwd: spec.workDir, env, stdio: ["ignore", fd, fd], detached: true });
+      const child = spawn("/bin/sh", args, { cwd: spec.workDir, env: { ...process.env, ...own }, stdio: ["ignore", fd, fd], detached: true });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
         child.on("exit", (code, signal) => resolve({ code, signal }));
       });
