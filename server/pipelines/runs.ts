@@ -101,6 +101,45 @@ export async function recordJobResult(prisma: PrismaClient, jobId: string, resul
   await sqlRows(prisma, `UPDATE "PipelineJob" SET ${sets.join(", ")}, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`, params, `pipelines.jobResult.${present.toString(36)}.${nulls.toString(36)}`);
 }
 
+/** How each field of a JobResult is read back out of its JSON form (recordJobResults). */
+const JOB_RESULT_FROM_JSON: Record<keyof JobResult, (v: string) => string> = {
+  state: (v) => `(${v} ->> 'state')::"PipelineJobState"`,
+  reason: (v) => `${v} ->> 'reason'`,
+  exitCode: (v) => `(${v} ->> 'exitCode')::int`,
+  host: (v) => `${v} ->> 'host'`,
+  peakMemoryKb: (v) => `(${v} ->> 'peakMemoryKb')::int`,
+  startedAt: (v) => `(${v} ->> 'startedAt')::timestamptz AT TIME ZONE 'UTC'`,
+  endedAt: (v) => `(${v} ->> 'endedAt')::timestamptz AT TIME ZONE 'UTC'`,
+  cacheKey: (v) => `${v} ->> 'cacheKey'`,
+  outputs: (v) => `NULLIF(${v} -> 'outputs', 'null'::jsonb)`,
+  inputHashes: (v) => `NULLIF(${v} -> 'inputHashes', 'null'::jsonb)`,
+  outputHashes: (v) => `NULLIF(${v} -> 'outputHashes', 'null'::jsonb)`,
+  provenance: (v) => `NULLIF(${v} -> 'provenance', 'null'::jsonb)`,
+  reusedFromJobId: (v) => `${v} ->> 'reusedFromJobId'`,
+};
+
+// Several results in one statement: each row's JSON sets the fields it has (a field it has as null
+// is set to null), the others keep their values.
+const RECORD_RESULTS_SQL = `UPDATE "PipelineJob" j SET ${(Object.keys(JOB_RESULT_FROM_JSON) as (keyof JobResult)[])
+  .map((k) => `"${k}" = CASE WHEN r.v ? '${k}' THEN ${JOB_RESULT_FROM_JSON[k]("r.v")} ELSE j."${k}" END`)
+  .join(", ")}, "updatedAt" = now() AT TIME ZONE 'UTC'
+  FROM jsonb_array_elements($1::jsonb) AS r(v) WHERE j.id = r.v ->> 'id'`;
+
+/**
+ * Records the results of jobs that finished close together: one statement for all of them (a
+ * single one as recordJobResult does). Should the batch fail (e.g. a deadlock with a cancel that
+ * updates the same rows), each is recorded on its own.
+ */
+export async function recordJobResults(prisma: PrismaClient, results: { jobId: string; data: JobResult }[]): Promise<void> {
+  if (results.length === 1) return recordJobResult(prisma, results[0]!.jobId, results[0]!.data);
+  if (!results.length) return;
+  try {
+    await sqlRows(prisma, RECORD_RESULTS_SQL, [JSON.stringify(results.map((r) => ({ ...r.data, id: r.jobId })))], "pipelines.jobResults");
+  } catch {
+    for (const r of results) await recordJobResult(prisma, r.jobId, r.data);
+  }
+}
+
 export async function queueComputeJob(jobId: string, attempt: number, priority = 0): Promise<void> {
   await getQueue("compute").add("compute", { jobId, attempt }, { ...COMPUTE_JOB_OPTIONS, jobId: bullJobId(jobId, attempt), ...(priority ? { priority: Math.max(1, 1000 - priority) } : {}) });
 }
@@ -225,7 +264,10 @@ export async function startPipelineRun(prisma: PrismaClient, input: StartRunInpu
 }
 
 export interface DispatchOptions {
-  /** A job's result to record first (the dispatch then sees it); its run may have ended. */
+  /**
+   * A job's result to record first (the dispatch then sees it); its run may have ended. The results
+   * of jobs that finish while a dispatch of the project runs are recorded together, in one statement.
+   */
   finished?: { jobId: string; runId: string; data: JobResult };
   /**
    * "ready" (after a job succeeded): only queue jobs whose upstream jobs all succeeded — nothing can
@@ -244,22 +286,24 @@ export interface DispatchOptions {
  *
  * In one process, dispatches of a project do not wait for the lock side by side (each would hold a
  * database connection while it waits, starving the other jobs' queries): a request made while one
- * runs joins the next one, which covers every request made meanwhile. The promise resolves when a
- * dispatch that started after the request has ended.
+ * runs joins the next one, which covers every request made meanwhile (and records their jobs'
+ * results in one statement before it). The promise resolves when a dispatch that started after the
+ * request has ended.
  */
 export async function dispatchProject(prisma: PrismaClient, projectId: string, opts: DispatchOptions = {}): Promise<void> {
-  if (opts.finished) await recordJobResult(prisma, opts.finished.jobId, opts.finished.data);
   let byProject = dispatchers.get(prisma);
   if (!byProject) dispatchers.set(prisma, (byProject = new Map()));
   let d = byProject.get(projectId);
   if (!d) byProject.set(projectId, (d = { current: null, next: null }));
   const slot = d;
   if (!slot.next) {
-    const next: NextDispatch = { full: false, runs: new Set(), promise: null as unknown as Promise<void> };
+    const next: NextDispatch = { full: false, runs: new Set(), results: [], promise: null as unknown as Promise<void> };
     next.promise = (slot.current ?? Promise.resolve()).catch(() => undefined).then(async () => {
       slot.next = null;
       slot.current = next.promise;
       try {
+        // The results of the jobs that finished meanwhile, in one statement; the dispatch then sees them.
+        await recordJobResults(prisma, next.results);
         await dispatchOnce(prisma, projectId, { full: next.full, finishedRuns: [...next.runs] });
       } finally {
         if (slot.current === next.promise) slot.current = null;
@@ -268,11 +312,14 @@ export async function dispatchProject(prisma: PrismaClient, projectId: string, o
     slot.next = next;
   }
   if (opts.mode !== "ready") slot.next.full = true;
-  if (opts.finished) slot.next.runs.add(opts.finished.runId);
+  if (opts.finished) {
+    slot.next.runs.add(opts.finished.runId);
+    slot.next.results.push({ jobId: opts.finished.jobId, data: opts.finished.data });
+  }
   return slot.next.promise;
 }
 
-type NextDispatch = { full: boolean; runs: Set<string>; promise: Promise<void> };
+type NextDispatch = { full: boolean; runs: Set<string>; results: { jobId: string; data: JobResult }[]; promise: Promise<void> };
 const dispatchers = new WeakMap<PrismaClient, Map<string, { current: Promise<void> | null; next: NextDispatch | null }>>();
 
 async function dispatchOnce(prisma: PrismaClient, projectId: string, opts: { full: boolean; finishedRuns: string[] }): Promise<void> {
@@ -384,12 +431,20 @@ async function dispatchRunFull(
 
 /** Ends the run when none of its jobs is waiting, queued or running. */
 export async function finishRunIfDone(prisma: PrismaClient, runId: string): Promise<boolean> {
-  const counts = await prisma.pipelineJob.groupBy({ by: ["state"], where: { runId }, _count: true });
-  const n = (s: PipelineJobState[]) => counts.filter((c) => s.includes(c.state)).reduce((a, c) => a + c._count, 0);
-  if (n(ACTIVE_JOB_STATES) > 0) return false;
-  const run = await prisma.pipelineRun.findUniqueOrThrow({ where: { id: runId }, select: { cancelRequested: true } });
-  const failed = n(FAILED_JOB_STATES);
-  const total = counts.reduce((a, c) => a + c._count, 0);
+  // One statement (it runs after each of a run's last jobs): its jobs counted by kind, and its cancel flag.
+  const [c] = await sqlRows<{ active: number; failed: number; total: number; cancelRequested: boolean }>(
+    prisma,
+    `SELECT count(j.id) FILTER (WHERE j.state::text = ANY($2::text[]))::int AS active,
+            count(j.id) FILTER (WHERE j.state::text = ANY($3::text[]))::int AS failed,
+            count(j.id)::int AS total, r."cancelRequested"
+     FROM "PipelineRun" r LEFT JOIN "PipelineJob" j ON j."runId" = r.id WHERE r.id = $1 GROUP BY r.id`,
+    [runId, ACTIVE_JOB_STATES, FAILED_JOB_STATES],
+    "pipelines.runCounts",
+  );
+  if (!c) throw new PipelineRunError(`No pipeline run ${runId}.`);
+  if (c.active > 0) return false;
+  const run = { cancelRequested: c.cancelRequested };
+  const { failed, total } = c;
   let error: string | null = null;
   if (failed) {
     const first = await prisma.pipelineJob.findFirst({ where: { runId, state: { in: ["failed", "timed_out", "out_of_memory"] } }, orderBy: { endedAt: "asc" }, select: { key: true, reason: true } });

@@ -1,5 +1,5 @@
 // The compute path's own SQL (server/pipelines/runs.ts: the jobs of a run inserted from one JSON
-// parameter, a job's result recorded by recordJobResult, the ready dispatch in sqlTransaction) on
+// parameter, a job's result recorded by recordJobResult (several at once by recordJobResults), the ready dispatch in sqlTransaction) on
 // both databases Atrium runs on: PostgreSQL through the pg pool (prepared statements) and the
 // embedded PGlite through Prisma. A run of a two-node pipeline (a per-scan node, then a fan-in over
 // every scan) is run job by job with processComputeJob, and every row is read back with Prisma;
@@ -20,7 +20,7 @@ const { openDb } = await import("@/server/db");
 const { migrate } = await import("@/lib/db/migrate");
 const { seedSubject } = await import("../archive/seed");
 const { registerTool, registerPipeline } = await import("@/server/pipelines/registry");
-const { startPipelineRun, recordJobResult } = await import("@/server/pipelines/runs");
+const { startPipelineRun, recordJobResult, recordJobResults } = await import("@/server/pipelines/runs");
 const { processComputeJob } = await import("@/server/pipelines/job");
 const { SAMPLES_DIR } = await import("@/lib/samples");
 const sample = (f: string) => readFileSync(path.join(SAMPLES_DIR, f));
@@ -112,6 +112,22 @@ async function runOn(prisma: PrismaClient, project: string) {
   await recordJobResult(prisma, all.id, { state: "failed", reason: "Exited with code 3", exitCode: 3, peakMemoryKb: null, endedAt: new Date(0) });
   const failed = await prisma.pipelineJob.findUniqueOrThrow({ where: { id: all.id } });
   expect([failed.state, failed.reason, failed.exitCode, failed.peakMemoryKb, failed.endedAt!.toISOString()]).toEqual(["failed", "Exited with code 3", 3, null, "1970-01-01T00:00:00.000Z"]);
+
+  // Results of jobs that finished together, in one statement: each sets the fields it has (null too), keeps the others.
+  const [e1, e2] = done.jobs.filter((j) => j.node === "each");
+  await recordJobResults(prisma, [
+    { jobId: e1!.id, data: { state: "failed", reason: "Killed.", exitCode: null, peakMemoryKb: 12, startedAt: new Date(1000), endedAt: new Date(2000), outputs: null } },
+    { jobId: e2!.id, data: { state: "succeeded", reason: null, exitCode: 0, host: "h2", outputs: { n: { value: 7 } }, provenance: { tool: { id: "count" } }, reusedFromJobId: e1!.id } },
+  ]);
+  const r1 = await prisma.pipelineJob.findUniqueOrThrow({ where: { id: e1!.id } });
+  const r2 = await prisma.pipelineJob.findUniqueOrThrow({ where: { id: e2!.id } });
+  expect([r1.state, r1.reason, r1.exitCode, r1.peakMemoryKb, r1.startedAt!.toISOString(), r1.endedAt!.toISOString(), r1.outputs, r1.host, r1.cacheKey]).toEqual([
+    "failed", "Killed.", null, 12, "1970-01-01T00:00:01.000Z", "1970-01-01T00:00:02.000Z", null, e1!.host, e1!.cacheKey,
+  ]);
+  expect([r2.state, r2.reason, r2.exitCode, r2.host, r2.outputs, r2.provenance, r2.reusedFromJobId, r2.endedAt!.getTime(), r2.inputHashes]).toEqual([
+    "succeeded", null, 0, "h2", { n: { value: 7 } }, { tool: { id: "count" } }, e1!.id, e2!.endedAt!.getTime(), e2!.inputHashes,
+  ]);
+  expect(r1.updatedAt.getTime()).toBeGreaterThan(e1!.updatedAt.getTime());
 }
 
 describe("a run's jobs, results and dispatch in SQL", () => {
