@@ -26,6 +26,7 @@ import { getExecutor, type Executor } from "@/lib/pipelines/executors";
 import type { JobOutcome, JobSpec, SubmittedJob } from "@/lib/pipelines/executors/types";
 import { childLog } from "@/lib/log";
 import { sqlRows } from "@/server/db";
+import { Coalescer } from "@/lib/db/coalesce";
 import { stageXnatResource, stageXnatScan, writeXnatResources, xnatReason, XnatStageError } from "@/lib/pipelines/xnat";
 import type { XnatClient } from "@/lib/xnat";
 import { analyzeStoredById, missingBinaries } from "./registry";
@@ -204,23 +205,21 @@ function cancelWatch(prisma: PrismaClient, pollMs: number): CancelWatch {
 type JobWithRun = PipelineJob & { run: PipelineRun; scanInstances?: ScanInstances };
 
 /**
- * The common case in one statement: a queued job of this attempt, neither it nor its run asked to
- * cancel, becomes running (and its run too, the first time), returned with its run. Null otherwise.
+ * The claim: each queued job of the given attempt, neither it nor its run asked to cancel, becomes
+ * running (and its run too, the first time), returned with its run. `q` names the (id, attempt)
+ * pairs: one pair's parameters, or a JSON list of them (jobs claimed together).
  */
-async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number): Promise<JobWithRun | null> {
-  const host = hostname();
-  const rows = await sqlRows<{ job: Record<string, unknown>; run: Record<string, unknown>; scanInstances: ScanInstances }>(
-    prisma,
-    `WITH c AS (
-       UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = $3, "updatedAt" = now() AT TIME ZONE 'UTC'
-       FROM "PipelineRun" r
-       WHERE j.id = $1 AND j.attempt = $2 AND j.state = 'queued' AND NOT j."cancelRequested" AND r.id = j."runId" AND NOT r."cancelRequested"
+const claimSql = (q: string, hostParam: string) => `WITH q AS (${q}),
+     c AS (
+       UPDATE "PipelineJob" j SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', host = ${hostParam}, "updatedAt" = now() AT TIME ZONE 'UTC'
+       FROM "PipelineRun" r, q
+       WHERE j.id = q.id AND j.attempt = q.attempt AND j.state = 'queued' AND NOT j."cancelRequested" AND r.id = j."runId" AND NOT r."cancelRequested"
        RETURNING j.*),
      r AS (
        UPDATE "PipelineRun" r SET state = 'running', "startedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
        WHERE r.id IN (SELECT "runId" FROM c) AND r.state = 'queued' RETURNING r.id)
      -- Three JSON columns, not the job's ~30: the driver parses each column of a row on its own.
-     SELECT row_to_json(c) AS job, row_to_json(run) AS run,
+     SELECT c.id, row_to_json(c) AS job, row_to_json(run) AS run,
        -- The instances of the scans its inputs name (staging needs no query of its own).
        (SELECT COALESCE(jsonb_object_agg(x.id, x.instances), '{}'::jsonb) FROM (
           SELECT s.id, jsonb_agg(jsonb_build_object('blobKey', i."blobKey", 'instanceNumber', i."instanceNumber", 'sopInstanceUid', i."sopInstanceUid")) AS instances
@@ -228,11 +227,12 @@ async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number)
             JOIN "ArchiveScan" s ON s.id = ref.id JOIN "ArchiveExperiment" e ON e.id = s."experimentId" AND e."projectId" = run."projectId"
             JOIN "ArchiveInstance" i ON i."scanId" = s.id
            GROUP BY s.id) x) AS "scanInstances"
-     FROM c JOIN "PipelineRun" run ON run.id = c."runId"`,
-    [jobId, attempt, host],
-    "pipelines.claimJson",
-  );
-  const row = rows[0];
+     FROM c JOIN "PipelineRun" run ON run.id = c."runId"`;
+const CLAIM_ONE_SQL = claimSql(`SELECT $1::text AS id, $2::int AS attempt`, "$3");
+const CLAIM_MANY_SQL = claimSql(`SELECT * FROM jsonb_to_recordset($1::jsonb) AS q(id text, attempt int)`, "$2");
+
+type ClaimRow = { id: string; job: Record<string, unknown>; run: Record<string, unknown>; scanInstances: ScanInstances };
+function claimedJob(row: ClaimRow | undefined): JobWithRun | null {
   if (!row) return null;
   // Timestamps come as JSON text (UTC without a zone, as Prisma keeps them).
   const job = row.job;
@@ -241,8 +241,92 @@ async function claimQueued(prisma: PrismaClient, jobId: string, attempt: number)
   return { ...(job as unknown as PipelineJob), run: row.run as unknown as PipelineRun, scanInstances: row.scanInstances };
 }
 
+type Earlier = { id: string; runId: string; workDir: string; outputs: unknown };
+type ReuseQuery = { id: string; cacheKey: string; toolId: string; toolVersion: string };
+type Submitted = { id: string; externalId: string; host: string; command: string[]; cacheKey: string; provenance: unknown };
+
+/**
+ * A job's own statements — its claim, its reuse lookup, the record of its submission — each made
+ * together with the same statements of the other jobs this worker runs when they come close (a
+ * Coalescer per kind and database): under load that is one statement for several jobs.
+ */
+class JobStatements {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  readonly claim = new Coalescer<{ id: string; attempt: number }, JobWithRun | null>(
+    async (items) => {
+      const rows = await sqlRows<ClaimRow>(this.prisma, CLAIM_MANY_SQL, [JSON.stringify(items), hostname()], "pipelines.claimMany");
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      // A job asked for twice in one batch (a duplicate delivery) is claimed once: by the first asker.
+      return items.map((i) => {
+        const row = byId.get(i.id);
+        byId.delete(i.id);
+        return claimedJob(row);
+      });
+    },
+    async (i) => claimedJob((await sqlRows<ClaimRow>(this.prisma, CLAIM_ONE_SQL, [i.id, i.attempt, hostname()], "pipelines.claimOne"))[0]),
+  );
+
+  /** The outputs of earlier jobs with the same content address (latest first, at most 5). */
+  readonly reuse = new Coalescer<ReuseQuery, Earlier[]>(
+    async (items) => {
+      const rows = await sqlRows<Earlier & { n: number }>(
+        this.prisma,
+        `SELECT q.n, e.id, e."runId", e."workDir", e.outputs
+         FROM jsonb_to_recordset($1::jsonb) AS q(n int, id text, "cacheKey" text, "toolId" text, "toolVersion" text)
+         CROSS JOIN LATERAL (
+           SELECT id, "runId", "workDir", outputs, "endedAt" FROM "PipelineJob"
+           WHERE "cacheKey" = q."cacheKey" AND state = 'succeeded' AND id <> q.id AND "toolId" = q."toolId" AND "toolVersion" = q."toolVersion"
+           ORDER BY "endedAt" DESC LIMIT 5) e
+         ORDER BY q.n, e."endedAt" DESC`,
+        [JSON.stringify(items.map((i, n) => ({ ...i, n })))],
+        "pipelines.reuseLookupMany",
+      );
+      return items.map((_i, n) => rows.filter((r) => r.n === n).map(({ n: _n, ...e }) => e));
+    },
+    (i) =>
+      sqlRows<Earlier>(
+        this.prisma,
+        `SELECT id, "runId", "workDir", outputs FROM "PipelineJob"
+         WHERE "cacheKey" = $1 AND state = 'succeeded' AND id <> $2 AND "toolId" = $3 AND "toolVersion" = $4
+         ORDER BY "endedAt" DESC LIMIT 5`,
+        [i.cacheKey, i.id, i.toolId, i.toolVersion],
+        "pipelines.reuseLookup",
+      ),
+  );
+
+  readonly submitted = new Coalescer<Submitted, void>(
+    async (items) => {
+      await sqlRows(
+        this.prisma,
+        `UPDATE "PipelineJob" j SET "externalId" = s."externalId", host = s.host, command = ARRAY(SELECT jsonb_array_elements_text(s.command)), "cacheKey" = s."cacheKey",
+           provenance = s.provenance, "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS s(id text, "externalId" text, host text, command jsonb, "cacheKey" text, provenance jsonb) WHERE j.id = s.id`,
+        [JSON.stringify(items)],
+        "pipelines.submittedMany",
+      );
+      return items.map(() => undefined);
+    },
+    async (i) => {
+      await sqlRows(
+        this.prisma,
+        `UPDATE "PipelineJob" SET "externalId" = $2, host = $3, command = $4::text[], "cacheKey" = $5, provenance = $6::jsonb, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+        [i.id, i.externalId, i.host, i.command, i.cacheKey, JSON.stringify(i.provenance)],
+        "pipelines.submitted",
+      );
+    },
+  );
+}
+const jobStatements = new WeakMap<PrismaClient, JobStatements>();
+/** The shared statements of the jobs run with this database client (exported for tests). */
+export function statementsOf(prisma: PrismaClient): JobStatements {
+  let s = jobStatements.get(prisma);
+  if (!s) jobStatements.set(prisma, (s = new JobStatements(prisma)));
+  return s;
+}
+
 export async function processComputeJob(prisma: PrismaClient, jobId: string, attempt: number, deps: ComputeDeps = {}): Promise<{ state: string }> {
-  let job: JobWithRun | null = await claimQueued(prisma, jobId, attempt);
+  let job: JobWithRun | null = await statementsOf(prisma).claim.add({ id: jobId, attempt });
   const claimedNow = Boolean(job);
   job ??= await prisma.pipelineJob.findUnique({ where: { id: jobId }, include: { run: true } });
   if (!job || job.attempt !== attempt) return { state: "stale" };
@@ -331,12 +415,7 @@ async function execute(prisma: PrismaClient, job: PipelineJob & { scanInstances?
     spec = { jobId: job.id, command, workDir: job.workDir, logPath: job.logPath, cores: res.cores, memoryMb: res.memoryMb, wallTimeSeconds: res.wallTimeSeconds };
     submitted = await executor.submit(spec);
     // Recorded before following it: a worker that dies from here on leaves the id to re-attach to.
-    await sqlRows(
-      prisma,
-      `UPDATE "PipelineJob" SET "externalId" = $2, host = $3, command = $4::text[], "cacheKey" = $5, provenance = $6::jsonb, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
-      [job.id, submitted.externalId, submitted.host, command, cacheKey, JSON.stringify({ values, inputHashes })],
-      "pipelines.submitted",
-    );
+    await statementsOf(prisma).submitted.add({ id: job.id, externalId: submitted.externalId, host: submitted.host, command, cacheKey, provenance: { values, inputHashes } });
   }
   // Follow the job; a cancel asked meanwhile (in the database, from any process) stops it.
   let cancelled = false;
@@ -405,14 +484,7 @@ async function stageInputs(prisma: PrismaClient, store: BlobStore, xnat: XnatSes
 
 /** The outputs of an earlier job with the same content address whose files are all still there, linked into this job's directory. */
 async function tryReuse(prisma: PrismaClient, job: PipelineJob, cacheKey: string, tool: ToolDefinition, _values: InputValues, _hashes: Record<string, string>): Promise<{ from: string; outputs: StoredOutputs } | null> {
-  const earlier = await sqlRows<{ id: string; runId: string; workDir: string; outputs: unknown }>(
-    prisma,
-    `SELECT id, "runId", "workDir", outputs FROM "PipelineJob"
-     WHERE "cacheKey" = $1 AND state = 'succeeded' AND id <> $2 AND "toolId" = $3 AND "toolVersion" = $4
-     ORDER BY "endedAt" DESC LIMIT 5`,
-    [cacheKey, job.id, tool.id, tool.version],
-    "pipelines.reuseLookup",
-  );
+  const earlier = await statementsOf(prisma).reuse.add({ id: job.id, cacheKey, toolId: tool.id, toolVersion: tool.version });
   for (const e of earlier) {
     const outs = (e.outputs ?? {}) as StoredOutputs;
     const files = Object.values(outs).flatMap((o) => ("files" in o ? o.files : []));

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Prisma, PrismaClient, PipelineJobState } from "@/server/db/generated/client";
 import { sqlRows, sqlTransaction } from "@/server/db";
+import { isConflict } from "@/lib/db/coalesce";
 import { computeDir, readEnv } from "@/lib/config";
 import { planRun, sampleKeyString } from "@/lib/pipelines/plan";
 import { selectSources, type ExperimentRow } from "@/lib/pipelines/sources";
@@ -127,15 +128,16 @@ const RECORD_RESULTS_SQL = `UPDATE "PipelineJob" j SET ${(Object.keys(JOB_RESULT
 
 /**
  * Records the results of jobs that finished close together: one statement for all of them (a
- * single one as recordJobResult does). Should the batch fail (e.g. a deadlock with a cancel that
- * updates the same rows), each is recorded on its own.
+ * single one as recordJobResult does). Should the batch meet a conflict (a deadlock with a cancel
+ * that updates the same rows), each is recorded on its own.
  */
 export async function recordJobResults(prisma: PrismaClient, results: { jobId: string; data: JobResult }[]): Promise<void> {
   if (results.length === 1) return recordJobResult(prisma, results[0]!.jobId, results[0]!.data);
   if (!results.length) return;
   try {
     await sqlRows(prisma, RECORD_RESULTS_SQL, [JSON.stringify(results.map((r) => ({ ...r.data, id: r.jobId })))], "pipelines.jobResults");
-  } catch {
+  } catch (e) {
+    if (!isConflict(e)) throw e;
     for (const r of results) await recordJobResult(prisma, r.jobId, r.data);
   }
 }

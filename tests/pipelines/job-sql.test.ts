@@ -21,7 +21,7 @@ const { migrate } = await import("@/lib/db/migrate");
 const { seedSubject } = await import("../archive/seed");
 const { registerTool, registerPipeline } = await import("@/server/pipelines/registry");
 const { startPipelineRun, recordJobResult, recordJobResults } = await import("@/server/pipelines/runs");
-const { processComputeJob } = await import("@/server/pipelines/job");
+const { processComputeJob, statementsOf } = await import("@/server/pipelines/job");
 const { SAMPLES_DIR } = await import("@/lib/samples");
 const sample = (f: string) => readFileSync(path.join(SAMPLES_DIR, f));
 type PrismaClient = import("@/server/db/generated/client").PrismaClient;
@@ -128,6 +128,58 @@ async function runOn(prisma: PrismaClient, project: string) {
     "succeeded", null, 0, "h2", { n: { value: 7 } }, { tool: { id: "count" } }, e1!.id, e2!.endedAt!.getTime(), e2!.inputHashes,
   ]);
   expect(r1.updatedAt.getTime()).toBeGreaterThan(e1!.updatedAt.getTime());
+
+  // Jobs run side by side: their claims, reuse lookups and submissions go in shared statements
+  // (lib/db/coalesce.ts): three runs of a new tool version, six jobs at once; then two more runs'
+  // jobs reuse theirs, found by shared lookups.
+  await registerTool(prisma, { kind: "project", projectId: project }, TOOL.replace('version: "1"', 'version: "2"').replace("{n: 1}", "{n: 2}"), null);
+  await registerPipeline(prisma, { kind: "project", projectId: project }, PIPELINE.replace("version: 1", "version: 2").replace("tool: count,", "tool: count, version: \"2\","), null);
+  const [exp2] = await seedSubject(prisma, dataDir, project, "S2", [
+    { label: "S2_E1", scans: [{ seriesNumber: 1, modality: "CT", instances: [sample("dwv__osirix-toutatix-100.dcm")] }, { seriesNumber: 2, modality: "CT", instances: [sample("highdicom__ct_image.dcm")] }] },
+  ]);
+  const side = [];
+  for (let i = 0; i < 3; i++) side.push(await startPipelineRun(prisma, { projectId: project, pipeline: "counted", version: "2", experimentIds: [exp2!.id], startedBy: "cli" }));
+  const eachOf = async (runIds: string[]) => prisma.pipelineJob.findMany({ where: { runId: { in: runIds }, node: "each" } });
+  const sideJobs = await eachOf(side.map((r) => r.id));
+  expect(sideJobs).toHaveLength(6);
+  expect(await Promise.all(sideJobs.map((j) => processComputeJob(prisma, j.id, 1)))).toEqual(sideJobs.map(() => ({ state: "succeeded" })));
+  for (const j of await eachOf(side.map((r) => r.id))) {
+    expect([j.state, j.host, j.command.includes("console.log(JSON.stringify({n: 2}))"), j.cacheKey?.length, j.reusedFromJobId]).toEqual(["succeeded", expect.any(String), true, 64, null]);
+    expect(Number(j.externalId)).toBeGreaterThan(0);
+    expect(Object.keys((j.provenance as { inputHashes: Record<string, string> }).inputHashes)).toEqual(["in/dicom"]);
+    expect(j.outputs).toEqual({ n: { value: 2 } });
+  }
+  // The lookups and submissions of several jobs in one statement each (a first one goes alone, the
+  // ones that come while it is under way go together).
+  const st = statementsOf(prisma);
+  const [a, b] = sideJobs;
+  const q = (j: { id: string; cacheKey: string | null }) => ({ id: j.id, cacheKey: j.cacheKey!, toolId: "count", toolVersion: "2" });
+  const aDone = (await eachOf([a!.runId])).find((j) => j.id === a!.id)!;
+  const bDone = (await eachOf([b!.runId])).find((j) => j.id === b!.id)!;
+  const found = await Promise.all([st.reuse.add(q(aDone)), st.reuse.add(q(aDone)), st.reuse.add(q(bDone)), st.reuse.add({ ...q(aDone), cacheKey: "none" })]);
+  // The same content address as a's: the other runs' jobs on the same scan (not a itself), latest first.
+  const sameAsA = (await eachOf(side.map((r) => r.id))).filter((j) => j.cacheKey === aDone.cacheKey && j.id !== a!.id).sort((x, y) => y.endedAt!.getTime() - x.endedAt!.getTime());
+  expect(found[0]!.map((e) => e.id)).toEqual(sameAsA.map((j) => j.id));
+  expect(found[1]!.map((e) => e.id)).toEqual(sameAsA.map((j) => j.id));
+  expect(found[2]!.every((e) => e.id !== b!.id && e.workDir && e.outputs)).toBe(true);
+  expect(found[2]!).toHaveLength(2);
+  expect(found[3]).toEqual([]);
+  await Promise.all([a!, b!, sideJobs[2]!].map((j, i) => st.submitted.add({ id: j.id, externalId: `x${i}`, host: `h${i}`, command: ["c", String(i)], cacheKey: `k${i}`, provenance: { values: { i }, inputHashes: {} } })));
+  const rec = await prisma.pipelineJob.findMany({ where: { id: { in: [a!.id, b!.id, sideJobs[2]!.id] } } });
+  for (const [i, j] of [a!, b!, sideJobs[2]!].entries()) {
+    const r = rec.find((x) => x.id === j.id)!;
+    expect([r.externalId, r.host, r.command, r.cacheKey, r.provenance]).toEqual([`x${i}`, `h${i}`, ["c", String(i)], `k${i}`, { values: { i }, inputHashes: {} }]);
+  }
+
+  const later = [];
+  for (let i = 0; i < 2; i++) later.push(await startPipelineRun(prisma, { projectId: project, pipeline: "counted", version: "2", experimentIds: [exp2!.id], startedBy: "cli" }));
+  const laterJobs = await eachOf(later.map((r) => r.id));
+  expect(await Promise.all(laterJobs.map((j) => processComputeJob(prisma, j.id, 1)))).toEqual(laterJobs.map(() => ({ state: "succeeded" })));
+  for (const j of await eachOf(later.map((r) => r.id))) {
+    expect(j.state).toBe("succeeded");
+    // From a job of the side runs, or of the other later run that finished first.
+    expect([...sideJobs, ...laterJobs].some((s) => s.id === j.reusedFromJobId && s.id !== j.id)).toBe(true);
+  }
 }
 
 describe("a run's jobs, results and dispatch in SQL", () => {
