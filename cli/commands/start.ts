@@ -130,6 +130,8 @@ export async function run(args: string[]) {
   await app.prepare();
   const nextHandler = app.getRequestHandler();
   const serveStatic = precompressedStaticHandler(ROOT);
+  // DICOMweb study resources (a viewer's frames, metadata, rendered images) answered without Next.js's per-request costs.
+  const serveDicomweb = (await import("@/server/dicomweb/node-handler")).dicomwebNodeHandler();
   const { metrics } = await import("@/server/metrics");
   const { httpRequests } = metrics();
   const workers = values["no-workers"] ? null : await (await import("@/workers")).startWorkers({ redisUrl: redis.url });
@@ -156,7 +158,7 @@ export async function run(args: string[]) {
     req.headers[NONCE_HEADER] = nonce;
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.on("finish", () => httpRequests.inc({ route: requestGroup(req.url), status: `${Math.floor(res.statusCode / 100)}xx` }));
-    if (serveStatic(req, res)) return;
+    if (serveStatic(req, res) || serveDicomweb(req, res)) return;
     void nextHandler(req, res);
   };
 
