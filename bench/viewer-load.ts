@@ -114,7 +114,16 @@ try {
         viewer[kind].first.push(marks.first);
         viewer[kind].all.push(marks.all);
         // Where the time went: the viewer's own performance marks (components/viewer), series UIDs dropped.
-        const steps = (await page.evaluate<[string, number][]>(`performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime])`)) as [string, number][];
+        // With the navigation's response and the first image's request (Resource Timing).
+        const steps = (await page.evaluate<[string, number][]>(`(() => {
+          const nav = performance.getEntriesByType("navigation")[0];
+          const img = performance.getEntriesByType("resource").find((r) => r.name.includes("/rendered?image=first"));
+          return [
+            ["atrium:html-first-byte", nav.responseStart], ["atrium:html-end", nav.responseEnd],
+            ...(img ? [["atrium:first-image-request", img.startTime], ["atrium:first-image-response", img.responseStart], ["atrium:first-image-end", img.responseEnd]] : []),
+            ...performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime]),
+          ];
+        })()`)) as [string, number][];
         for (const [name, at] of steps) {
           const k = `${kind} ${name.replace(/^atrium:/, "")}`;
           (stepTimes[k] ??= []).push(at);

@@ -218,8 +218,10 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
     }
     return out;
   }, [task, tpl, projectId]);
-  // The viewer's code from the first render (scans is empty then), the task's series' metadata as soon as they are known.
-  useEffect(() => preloadViewer(Object.values(scans).filter((s): s is SeriesRef => s !== null)), [scans]);
+  // The viewer's code from the first render (scans is empty then), the task's series' metadata (and
+  // the frames of the current context's stacks) as soon as they are known.
+  const layout = context?.layout;
+  useEffect(() => preloadViewer(Object.values(scans).filter((s): s is SeriesRef => s !== null), layout ? { layout, scans } : undefined), [scans, layout]);
 
   const crumbs = (
     <Breadcrumbs>

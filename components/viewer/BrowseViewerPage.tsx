@@ -70,9 +70,9 @@ export function BrowseViewerPage(props: { projectId: string; experimentId: strin
     return { layout, scans, exp } as const;
   }, [q.data, props.series, mode, projectId]);
 
-  // The series' metadata as soon as the scans are known.
+  // The series' metadata (and the stacks' frames) as soon as the scans are known.
   useEffect(() => {
-    if (built && !("error" in built)) preloadViewer(Object.values(built.scans));
+    if (built && !("error" in built)) preloadViewer(Object.values(built.scans), { layout: built.layout, scans: built.scans });
   }, [built]);
 
   const shownResults = useMemo(() => {

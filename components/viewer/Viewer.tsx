@@ -12,8 +12,8 @@ import {
   ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, WINDOW_PRESETS, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
   resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
-import { core, initCornerstone, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
-import { dicomwebRoot, seriesMetadata } from "./series-metadata";
+import { core, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
+import { dicomwebRoot, fetchSeriesFrames, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
 import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
@@ -371,10 +371,14 @@ export default function Viewer(props: ViewerProps) {
     setVp({});
     statusRef.current = {};
     (async () => {
-      // The series' metadata is asked for while cornerstone3D starts (registered with the loader after).
+      // The series' metadata (and the frames of stacks) are asked for while cornerstone3D starts.
       for (const spec of layout.viewports) {
         const ref = scans[spec.scan];
         if (ref) seriesMetadata(ref).catch(() => undefined);
+      }
+      for (const ref of stackOnlySeries(layout, scans)) {
+        fetchSeriesFrames(ref);
+        cleanups.push(() => releaseSeriesFrames(ref));
       }
       await initCornerstone();
       if (cancelled) return;
@@ -384,7 +388,7 @@ export default function Viewer(props: ViewerProps) {
         const ref = scans[spec.scan];
         if (!ref || spec.orientation !== "acquired") continue;
         loadSeries(ref)
-          .then((s) => (s.imageIds[0] && !cancelled ? core.imageLoader.loadAndCacheImage(s.imageIds[0], { priority: -5, requestType: core.Enums.RequestType.Interaction } as never) : undefined))
+          .then((s) => (s.imageIds[0] && !cancelled ? loadImage(s.imageIds[0], -5, core.Enums.RequestType.Interaction) : undefined))
           .catch(() => undefined);
       }
       const engine = new core.RenderingEngine(engineId);

@@ -4,14 +4,10 @@
 import * as core from "@cornerstonejs/core";
 import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
-import { utilities as metadataUtilities } from "@cornerstonejs/metadata";
-import { orderInstances } from "@/lib/viewer/viewer";
-import { seriesBase, seriesMetadata, type DicomJson } from "./series-metadata";
+import { Enums as MetadataEnums, utilities as metadataUtilities } from "@cornerstonejs/metadata";
+import { frameAhead, orderSeries, seriesBase, seriesMetadata, SINGLE_FRAME_ACCEPT, takeFrame, type DicomJson } from "./series-metadata";
 
 performance.mark("atrium:viewer-code-loaded");
-
-/** The Accept of a frame request: the stored bytes as one part (compressed ones keep their transfer syntax). */
-const SINGLE_FRAME_ACCEPT = "application/octet-stream; transfer-syntax=*";
 
 let initialised: Promise<void> | null = null;
 
@@ -25,6 +21,10 @@ export function initCornerstone(): Promise<void> {
     // then takes the body as the frame, instead of scanning each 512 KB frame for the multipart
     // boundary and copying it out (half of the main thread's time per image of a CT).
     dicomImageLoader.init({ maxWebWorkers: workers, beforeSend: (_xhr: XMLHttpRequest, imageId: string) => (imageId.startsWith("wadors:") && imageId.includes("/frames/") ? { Accept: SINGLE_FRAME_ACCEPT } : {}) } as never);
+    // Frames the page fetched ahead are handed to the loader as its "compressed frame data" (the
+    // loader's registry path: decoded as if they had just arrived, with no request of its own).
+    const COMPRESSED_FRAME_DATA = MetadataEnums.MetadataModules.COMPRESSED_FRAME_DATA;
+    core.metaData.addProvider((type: string, imageId: unknown) => (type === COMPRESSED_FRAME_DATA && typeof imageId === "string" && imageId.startsWith("wadors:") ? takeFrame(imageId.slice("wadors:".length)) : undefined), 10_000);
     core.volumeLoader.registerUnknownVolumeLoader(core.cornerstoneStreamingImageVolumeLoader as never);
     core.volumeLoader.registerVolumeLoader("cornerstoneStreamingImageVolume", core.cornerstoneStreamingImageVolumeLoader as never);
     // The retrieval pool fetches this many frames at once (HTTP/1.1 on localhost, small frames).
@@ -70,10 +70,6 @@ const str = (j: DicomJson, tag: string): string | null => {
   const v = j[tag]?.Value?.[0];
   return v == null ? null : String(v);
 };
-const nums = (j: DicomJson, tag: string): number[] | null => {
-  const v = j[tag]?.Value;
-  return v ? v.map(Number) : null;
-};
 
 const NON_IMAGE: Record<string, string> = {
   SR: "a structured report",
@@ -102,36 +98,21 @@ export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {
 }
 
 async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
-  const base = seriesBase(ref);
   const instances = await seriesMetadata(ref);
   const first = instances[0];
   const modality = first ? str(first, "00080060") : null;
   const description = first ? str(first, "0008103E") : null;
   const seriesNumber = first && str(first, "00200011") ? Number(str(first, "00200011")) : null;
-  const withPixels = instances.filter((j) => j["7FE00010"] || j["7FE00008"] || j["7FE00009"]);
   const refOf = new Map<string, { sopInstanceUid: string; frame: number }>();
-  if (withPixels.length === 0) {
+  const { ordered, volumeCapable } = orderSeries(ref, instances);
+  if (ordered.length === 0) {
     const what = (modality && NON_IMAGE[modality]) ?? "not an image";
     return {
       key, imageIds: [], volumeCapable: false, description, seriesNumber, modality, refOf, imageIdOf: () => undefined,
       noPixels: `This series has no pixel data to show: it is ${what}${instances.length ? ` (${instances.length} instance${instances.length === 1 ? "" : "s"})` : ""}.`,
     };
   }
-  // The archive's own instance UID (what its frame URLs use) is in the pixel data's BulkDataURI.
-  const archivedUid = (j: DicomJson) => {
-    const uri = j["7FE00010"]?.BulkDataURI ?? j["7FE00008"]?.BulkDataURI ?? j["7FE00009"]?.BulkDataURI;
-    const m = uri ? /\/instances\/([0-9.]+)\/bulkdata/.exec(uri) : null;
-    return m?.[1] ?? str(j, "00080018") ?? "";
-  };
-  const geometry = withPixels.map((j) => ({
-    json: j,
-    sopInstanceUid: archivedUid(j),
-    instanceNumber: str(j, "00200013") != null ? Number(str(j, "00200013")) : null,
-    position: nums(j, "00200032"),
-    orientation: nums(j, "00200037"),
-    frames: Math.max(1, Number(str(j, "00280008") ?? 1) || 1),
-  }));
-  const { ordered, volumeCapable } = orderInstances(geometry);
+  const base = seriesBase(ref);
   const imageIds: string[] = [];
   for (const g of ordered) {
     const frame1 = `wadors:${base}/instances/${g.sopInstanceUid}/frames/1`;
@@ -156,6 +137,16 @@ async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
 }
 
 /**
+ * Loads (and caches) one image; a frame the page is fetching ahead (series-metadata
+ * fetchSeriesFrames) is waited for first, so the loader takes its bytes instead of asking again.
+ */
+export async function loadImage(imageId: string, priority: number, requestType: core.Enums.RequestType): Promise<unknown> {
+  const frame = imageId.startsWith("wadors:") ? frameAhead(imageId.slice("wadors:".length)) : undefined;
+  if (frame) await frame;
+  return core.imageLoader.loadAndCacheImage(imageId, { priority, requestType } as never);
+}
+
+/**
  * Loads (and caches) every image of a series, nearest to `start` first, `concurrency` at a time;
  * `onEach` is told of each one (loaded or failed). Stops when `signal` aborts.
  */
@@ -170,7 +161,7 @@ export async function streamImages(imageIds: string[], start: number, signal: Ab
     while (next < order.length && !signal.aborted) {
       const id = order[next++]!;
       try {
-        await core.imageLoader.loadAndCacheImage(id, { priority: 5, requestType: core.Enums.RequestType.Prefetch } as never);
+        await loadImage(id, 5, core.Enums.RequestType.Prefetch);
         onEach(id);
       } catch (e) {
         onEach(id, e);

@@ -6,7 +6,8 @@
 import { useEffect, useState, type ComponentType } from "react";
 import { Text } from "@mantine/core";
 import type { ViewerProps } from "./Viewer";
-import { seriesMetadata, type SeriesKey } from "./series-metadata";
+import type { ViewerLayout } from "@/lib/viewer/layout";
+import { fetchSeriesFrames, seriesMetadata, stackOnlySeries, type SeriesKey } from "./series-metadata";
 import { ViewerShell } from "./ViewerShell";
 
 export type { ViewerApi, ViewerProps, ViewportStatus, SeriesRef } from "./Viewer";
@@ -21,13 +22,15 @@ const loadViewer = () => {
 };
 
 /**
- * Starts loading the viewer's code now, and the metadata of the series it will show: a page calls
- * it as soon as it knows them, so neither waits for the other.
+ * Starts loading the viewer's code now, the metadata of the series it will show, and the frames of
+ * those it shows as stacks only (`layout`): a page calls it as soon as it knows them, so none waits
+ * for the others.
  */
-export function preloadViewer(series: SeriesKey[] = []): void {
+export function preloadViewer(series: SeriesKey[] = [], show?: { layout: ViewerLayout; scans: Record<string, SeriesKey | null | undefined> }): void {
   performance.mark("atrium:viewer-preload");
   loadViewer().catch(() => undefined);
   for (const s of series) seriesMetadata(s).catch(() => undefined);
+  if (show) for (const s of stackOnlySeries(show.layout, show.scans)) fetchSeriesFrames(s);
 }
 
 export function ViewerLazy(props: ViewerProps) {

@@ -1,6 +1,8 @@
 // A series' WADO-RS metadata from Atrium's DICOMweb, fetched once per page and shared: pages start
 // it as soon as they know the series (while the viewer's cornerstone3D chunk is still loading), the
-// viewer reads the same promise. No cornerstone3D here, so pages can import it cheaply.
+// viewer reads the same promise; its display order; and its frames fetched ahead in that order.
+// No cornerstone3D here, so pages can import it cheaply.
+import { orderInstances } from "@/lib/viewer/viewer";
 export interface SeriesKey {
   projectId: string;
   studyInstanceUid: string;
@@ -49,4 +51,166 @@ async function fetchMetadata(ref: SeriesKey): Promise<DicomJson[]> {
   const json = (await r.json()) as DicomJson[];
   performance.mark(`atrium:metadata-end:${ref.seriesInstanceUid}`);
   return json;
+}
+
+// ---- display order and frame URLs
+
+/** The Accept of a frame request: the stored bytes as one part (compressed ones keep their transfer syntax). */
+export const SINGLE_FRAME_ACCEPT = "application/octet-stream; transfer-syntax=*";
+
+const str = (j: DicomJson, tag: string): string | null => {
+  const v = j[tag]?.Value?.[0];
+  return v == null ? null : String(v);
+};
+const nums = (j: DicomJson, tag: string): number[] | null => {
+  const v = j[tag]?.Value;
+  return v ? v.map(Number) : null;
+};
+
+export interface OrderedInstance {
+  json: DicomJson;
+  /** The archive's own instance UID (what its frame URLs use), from the pixel data's BulkDataURI. */
+  sopInstanceUid: string;
+  instanceNumber: number | null;
+  position: number[] | null;
+  orientation: number[] | null;
+  frames: number;
+}
+
+/** The series' instances with pixel data in the viewer's display order (lib/viewer orderInstances), and each frame's URL in that order. */
+export function orderSeries(ref: SeriesKey, instances: DicomJson[]): { ordered: OrderedInstance[]; volumeCapable: boolean; frameUrls: string[] } {
+  const withPixels = instances.filter((j) => j["7FE00010"] || j["7FE00008"] || j["7FE00009"]);
+  const archivedUid = (j: DicomJson) => {
+    const uri = j["7FE00010"]?.BulkDataURI ?? j["7FE00008"]?.BulkDataURI ?? j["7FE00009"]?.BulkDataURI;
+    const m = uri ? /\/instances\/([0-9.]+)\/bulkdata/.exec(uri) : null;
+    return m?.[1] ?? str(j, "00080018") ?? "";
+  };
+  const geometry = withPixels.map((j) => ({
+    json: j,
+    sopInstanceUid: archivedUid(j),
+    instanceNumber: str(j, "00200013") != null ? Number(str(j, "00200013")) : null,
+    position: nums(j, "00200032"),
+    orientation: nums(j, "00200037"),
+    frames: Math.max(1, Number(str(j, "00280008") ?? 1) || 1),
+  }));
+  const { ordered, volumeCapable } = orderInstances(geometry);
+  const base = seriesBase(ref);
+  const frameUrls = ordered.flatMap((g) => Array.from({ length: g.frames }, (_, f) => `${base}/instances/${g.sopInstanceUid}/frames/${f + 1}`));
+  return { ordered, volumeCapable, frameUrls };
+}
+
+// ---- frames fetched ahead of the viewer
+
+/**
+ * The series a layout shows only as stacks ("acquired"): their frames are worth fetching ahead. A
+ * series also reformatted (MPR) is loaded into a volume by cornerstone3D's own loader.
+ */
+export function stackOnlySeries(layout: { viewports: { scan: string; orientation: string }[] }, scans: Record<string, SeriesKey | null | undefined>): SeriesKey[] {
+  const out: SeriesKey[] = [];
+  for (const [scan, ref] of Object.entries(scans)) {
+    const shown = layout.viewports.filter((v) => v.scan === scan);
+    if (ref && shown.length && shown.every((v) => v.orientation === "acquired")) out.push(ref);
+  }
+  return out;
+}
+
+/** A frame's stored bytes and their transfer syntax, as the DICOM image loader decodes them. */
+export interface FetchedFrame {
+  pixelData: Uint8Array;
+  transferSyntaxUid: string;
+}
+
+interface SeriesFrames {
+  abort: AbortController;
+  frames: Map<string, Promise<FetchedFrame | null>>;
+}
+
+/** At most this many series' frames are held ahead (a page shows a few; an old one is dropped). */
+const SERIES_AHEAD = 4;
+const FRAMES_AT_ONCE = 6; // the browser's HTTP/1.1 connections per host
+const ahead = new Map<string, SeriesFrames>();
+const byUrl = new Map<string, { series: string; frame: Promise<FetchedFrame | null> }>();
+
+/**
+ * Fetches a series' frames in display order, 6 at a time, as soon as its metadata is there: the
+ * page starts it while the viewer's code (cornerstone3D) still loads, and the viewer's image loader
+ * takes each frame from here (cornerstone.ts) instead of asking the archive again. A frame that
+ * cannot be fetched here is left to the loader, which asks for it and says what went wrong.
+ */
+export function fetchSeriesFrames(ref: SeriesKey): void {
+  const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
+  if (ahead.has(key)) return;
+  const s: SeriesFrames = { abort: new AbortController(), frames: new Map() };
+  ahead.set(key, s);
+  while (ahead.size > SERIES_AHEAD) releaseSeriesFrames(ahead.keys().next().value!);
+  void seriesMetadata(ref)
+    .then((instances) => {
+      if (s.abort.signal.aborted) return;
+      const urls = orderSeries(ref, instances).frameUrls;
+      // Each frame's promise exists from now on, so the loader waits for it rather than asking again.
+      const waiting = urls.map((url) => {
+        let start!: () => void;
+        const go = new Promise<void>((r) => (start = r));
+        const frame = go.then(() => fetchFrame(url, s.abort.signal));
+        void frame.then((f) => {
+          if (f && byUrl.get(url)?.frame === frame) settled.set(url, f);
+        });
+        s.frames.set(url, frame);
+        byUrl.set(url, { series: key, frame });
+        return { start, frame };
+      });
+      let next = 0;
+      const lane = async () => {
+        while (next < waiting.length && !s.abort.signal.aborted) {
+          const w = waiting[next++]!;
+          w.start();
+          await w.frame;
+        }
+      };
+      for (let i = 0; i < FRAMES_AT_ONCE; i++) void lane();
+    })
+    .catch(() => undefined);
+}
+
+async function fetchFrame(url: string, signal: AbortSignal): Promise<FetchedFrame | null> {
+  try {
+    const r = await fetch(url, { headers: { accept: SINGLE_FRAME_ACCEPT }, credentials: "same-origin", signal });
+    const syntax = /transfer-syntax=([0-9.]+)/.exec(r.headers.get("content-type") ?? "")?.[1];
+    if (!r.ok || !syntax || (r.headers.get("content-type") ?? "").startsWith("multipart/")) {
+      await r.body?.cancel();
+      return null;
+    }
+    return { pixelData: new Uint8Array(await r.arrayBuffer()), transferSyntaxUid: syntax };
+  } catch {
+    return null;
+  }
+}
+
+/** The frame at `url` if it is being fetched ahead (resolves null when that failed), else undefined. */
+export function frameAhead(url: string): Promise<FetchedFrame | null> | undefined {
+  return byUrl.get(url)?.frame;
+}
+
+/** Takes a frame fetched ahead, once it is there (once only: the loader hands its bytes to a decoder, which may take them over). */
+export function takeFrame(url: string): FetchedFrame | undefined {
+  const f = settled.get(url);
+  if (!f) return undefined;
+  settled.delete(url);
+  byUrl.delete(url);
+  return f;
+}
+
+const settled = new Map<string, FetchedFrame>();
+
+/** Drops what was fetched ahead for a series (and stops fetching it): its viewer is gone. */
+export function releaseSeriesFrames(refOrKey: SeriesKey | string): void {
+  const key = typeof refOrKey === "string" ? refOrKey : `${refOrKey.projectId}/${refOrKey.studyInstanceUid}/${refOrKey.seriesInstanceUid}`;
+  const s = ahead.get(key);
+  if (!s) return;
+  s.abort.abort();
+  for (const url of s.frames.keys()) {
+    byUrl.delete(url);
+    settled.delete(url);
+  }
+  ahead.delete(key);
 }
