@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import type { Prisma, PrismaClient, PipelineJobState } from "@/server/db/generated/client";
-import { sqlRows, sqlTransaction } from "@/server/db";
+import { sqlLiteral, sqlRows, sqlTransaction } from "@/server/db";
 import { isConflict } from "@/lib/db/coalesce";
 import { computeDir, readEnv } from "@/lib/config";
 import { planRun, sampleKeyString } from "@/lib/pipelines/plan";
@@ -332,9 +332,10 @@ async function dispatchOnce(prisma: PrismaClient, projectId: string, opts: { ful
   const lockKey = `compute:${projectId}`;
   if (!opts.full) {
     // After successes: SQL only, on one pool connection (no Prisma transaction on this per-job path).
-    const rows = await sqlTransaction(prisma, async (q) => {
-      await q(`SELECT pg_advisory_xact_lock(hashtext($1))::text`, [lockKey], "pipelines.dispatchLock");
-      return q<{ id: string; attempt: number; priority: number; runId: string }>(
+    // The lock is taken with the BEGIN (one round trip); the ready statement's snapshot is taken after it.
+    const rows = await sqlTransaction(
+      prisma,
+      async (q) => q<{ id: string; attempt: number; priority: number; runId: string }>(
         `WITH active AS (
           SELECT id, priority, "createdAt", "cancelRequested" FROM "PipelineRun" WHERE "projectId" = $1 AND state IN ('queued', 'running')),
         busy AS (
@@ -351,8 +352,9 @@ async function dispatchOnce(prisma: PrismaClient, projectId: string, opts: { ful
         RETURNING p.id, p.attempt, a.priority, p."runId"`,
         [projectId, limit],
         "pipelines.dispatchReady",
-      );
-    });
+      ),
+      `SELECT pg_advisory_xact_lock(hashtext(${sqlLiteral(lockKey)}))`,
+    );
     toQueue.push(...rows);
     // Only the finished jobs' runs can have ended; nothing of one queued now means it may have.
     for (const runId of opts.finishedRuns) if (!rows.some((r) => r.runId === runId)) maybeDone.push(runId);

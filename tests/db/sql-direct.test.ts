@@ -1,9 +1,10 @@
 // server/db's direct SQL on PostgreSQL (the pg pool behind Prisma): named prepared statements stay
 // right when a migration changes the table they return whole, and sqlTransaction commits, or rolls
-// back everything when its function throws.
+// back everything when its function throws; its first statement (sent with the BEGIN) runs in the
+// same transaction, with values written in it by sqlLiteral.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/pg";
-import { sqlRows, sqlTransaction } from "@/server/db";
+import { sqlLiteral, sqlRows, sqlTransaction } from "@/server/db";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -34,5 +35,18 @@ describe("direct SQL on the pg pool", () => {
     ).rejects.toThrow(/duplicate key/);
     const ids = await sqlRows<{ id: number }>(db.prisma, `SELECT id FROM "PreparedProbe" ORDER BY id`, []);
     expect(ids.map((r) => r.id)).toEqual([1, 2, 3]);
+  });
+
+  it("sqlTransaction's first statement runs with the BEGIN, in the same transaction; sqlLiteral quotes any text", async () => {
+    for (const value of ["plain", "it's", "back\\slash and 'quote'", "é ü \n"]) {
+      const seen = await sqlTransaction(
+        db.prisma,
+        async (q) => (await q<{ v: string }>(`SELECT current_setting('atrium.probe', true) AS v`, [])).map((r) => r.v),
+        `SELECT set_config('atrium.probe', ${sqlLiteral(value)}, true)`,
+      );
+      expect(seen).toEqual([value]);
+    }
+    // Set for the transaction only (is_local): gone after its COMMIT.
+    expect((await sqlRows<{ v: string | null }>(db.prisma, `SELECT NULLIF(current_setting('atrium.probe', true), '') AS v`, []))[0]!.v).toBeNull();
   });
 });
