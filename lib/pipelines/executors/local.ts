@@ -88,7 +88,8 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
 
   /** Starts the wrapped command: through the helper when it works, else in this process. */
   async function start(spec: JobSpec, exitFile: string): Promise<Spawned & { slot: boolean }> {
-    const args = ["-c", '"$@"; echo $? > "$ATRIUM_EXIT_FILE"', "atrium-job", ...spec.command];
+    // sh exits with the command's status too, so that a job this process follows needs no read of the exit file.
+    const args = ["-c", '"$@"; s=$?; echo $s > "$ATRIUM_EXIT_FILE"; exit $s', "atrium-job", ...spec.command];
     const own = { ...spec.env, ATRIUM_EXIT_FILE: exitFile, ATRIUM_JOB_ID: spec.jobId, ATRIUM_WORK_DIR: spec.workDir };
     if (helper?.usable) {
       try {
@@ -170,12 +171,14 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
         if (child.slot) slots.release();
         // The entry stays until wait() takes the outcome: the job may end before its worker waits.
         let exitCode: number | null = code;
-        try {
-          const recorded = Number(readFileSync(exitFile, "utf8").trim());
-          if (Number.isInteger(recorded)) exitCode = recorded;
-        } catch {
-          /* killed before it wrote */
-        }
+        // sh ended by a signal, or followed by pid: the status it wrote, if it could.
+        if (code === null)
+          try {
+            const recorded = Number(readFileSync(exitFile, "utf8").trim());
+            if (Number.isInteger(recorded)) exitCode = recorded;
+          } catch {
+            /* killed before it wrote */
+          }
         if (entry.cancelled && !ended) {
           ended = "cancelled";
           reason = "Cancelled.";
