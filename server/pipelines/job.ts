@@ -201,6 +201,20 @@ function cancelWatch(prisma: PrismaClient, pollMs: number): CancelWatch {
   return w;
 }
 
+/**
+ * The binaries a tool needs that are not on this host, as missingBinaries says; an answer that all
+ * are there is trusted for a minute (looking along PATH cost a failed system call, and an exception,
+ * per directory and job). A binary removed meanwhile still fails the job clearly (exit 127).
+ */
+const binariesFound = new Map<string, number>();
+function binariesMissing(tool: ToolDefinition): string[] {
+  const key = `${process.env.PATH ?? ""}\0${tool.requires.binaries.join("\0")}`;
+  if ((binariesFound.get(key) ?? 0) > Date.now()) return [];
+  const missing = missingBinaries(tool);
+  if (!missing.length) binariesFound.set(key, Date.now() + 60_000);
+  return missing;
+}
+
 /** Runs (or re-attaches to) one job. Never throws for the job's own failures: they are recorded on the row. */
 type JobWithRun = PipelineJob & { run: PipelineRun; scanInstances?: ScanInstances };
 
@@ -409,7 +423,7 @@ async function execute(prisma: PrismaClient, job: PipelineJob & { scanInstances?
       throw new JobFailure((e as Error).message);
     }
     if (executor.name === "local") {
-      const missing = missingBinaries(tool);
+      const missing = binariesMissing(tool);
       if (missing.length) throw new JobFailure(`Not installed on ${hostname()}: ${missing.join(", ")} (needed by tool ${tool.id}). Install it on the workers' host, or run on an executor that has it.`);
     }
     spec = { jobId: job.id, command, workDir: job.workDir, logPath: job.logPath, cores: res.cores, memoryMb: res.memoryMb, wallTimeSeconds: res.wallTimeSeconds };

@@ -180,6 +180,16 @@ async function runOn(prisma: PrismaClient, project: string) {
     // From a job of the side runs, or of the other later run that finished first.
     expect([...sideJobs, ...laterJobs].some((s) => s.id === j.reusedFromJobId && s.id !== j.id)).toBe(true);
   }
+
+  // A tool whose binary is not on this host fails its job with that reason (every time: only "all there" is remembered).
+  await registerTool(prisma, { kind: "project", projectId: project }, `${TOOL.replace("id: count", "id: needs")}requires: { binaries: [no-such-binary-atrium] }\n`, null);
+  await registerPipeline(prisma, { kind: "project", projectId: project }, PIPELINE.replace("id: counted", "id: needing").replace("tool: count,", "tool: needs,"), null);
+  for (let i = 0; i < 2; i++) {
+    const needing = await startPipelineRun(prisma, { projectId: project, pipeline: "needing", experimentIds: [exp2!.id], startedBy: "cli" });
+    const [first] = await eachOf([needing.id]);
+    expect(await processComputeJob(prisma, first!.id, 1)).toEqual({ state: "failed" });
+    expect((await prisma.pipelineJob.findUniqueOrThrow({ where: { id: first!.id } })).reason).toMatch(/^Not installed on .*: no-such-binary-atrium \(needed by tool needs\)/);
+  }
 }
 
 describe("a run's jobs, results and dispatch in SQL", () => {
