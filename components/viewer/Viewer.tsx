@@ -5,7 +5,7 @@
 // template's view, the tools it is given with hotkeys and a help overlay, and annotations readable
 // and restorable as JSON (lib/viewer/viewer: ViewerAnnotations). Client-only: pages load it with
 // next/dynamic(ssr:false) through ./index (ViewerLazy), which keeps cornerstone out of other pages.
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type CSSProperties, type RefObject } from "react";
+import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type CSSProperties, type RefObject } from "react";
 import { ActionIcon, Badge, Box, Button, Group, Kbd, Modal, Progress, SegmentedControl, Select, Slider, Stack, Table, Text, Tooltip } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec, WindowPreset } from "@/lib/viewer/layout";
 import {
@@ -14,7 +14,7 @@ import {
 } from "@/lib/viewer/viewer";
 import { core, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
 import { dicomwebRoot, fetchSeriesFrames, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
-import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT } from "./ViewerShell";
+import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT, type Cell } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
 
@@ -120,6 +120,12 @@ export default function Viewer(props: ViewerProps) {
   const [activeViewport, setActiveViewport] = useState<string>(layout.viewports[0]!.id);
   const [fatal, setFatal] = useState<string | null>(null);
   const statusRef = useRef<Record<string, ViewportStatus>>({});
+  // Images loaded per viewport, counted outside React state: only the viewport's cell re-renders for them.
+  const counts = useMemo(() => new LoadCounts(), []);
+  const setElement = useCallback((id: string, el: HTMLDivElement | null) => {
+    if (el) elements.current.set(id, el);
+    else elements.current.delete(id);
+  }, []);
   const onChangeRef = useRef(props.onAnnotationsChange);
   onChangeRef.current = props.onAnnotationsChange;
   const labelsRef = useRef(props.labels ?? []);
@@ -141,10 +147,10 @@ export default function Viewer(props: ViewerProps) {
     setVp((all) => {
       const cur = all[id] ?? { status: emptyStatus(), text: null, error: null };
       const next = { ...cur, ...f(cur) };
-      statusRef.current[id] = next.status;
+      statusRef.current[id] = { ...next.status, ...counts.get(id) };
       return { ...all, [id]: next };
     });
-  }, []);
+  }, [counts]);
 
   // ---- the text in the corners, kept up to date from the viewport's events
   const refreshText = useCallback(
@@ -370,6 +376,7 @@ export default function Viewer(props: ViewerProps) {
     const cleanups: (() => void)[] = [];
     setVp({});
     statusRef.current = {};
+    counts.reset();
     (async () => {
       // The series' metadata (and the frames of stacks) are asked for while cornerstone3D starts.
       for (const spec of layout.viewports) {
@@ -514,13 +521,14 @@ export default function Viewer(props: ViewerProps) {
           clearTimeout(flushTimer);
           flushTimer = undefined;
           if (cancelled || newlyLoaded + newlyFailed === 0) return;
-          const [dl, df] = [newlyLoaded, newlyFailed];
+          const hadFailed = counts.get(spec.id).failed > 0;
+          const { loaded, failed } = counts.add(spec.id, newlyLoaded, newlyFailed);
           newlyLoaded = newlyFailed = 0;
-          patch(spec.id, (st) => {
-            const loaded = st.status.loaded + dl;
-            const failed = st.status.failed + df;
-            return { status: { ...st.status, loaded, failed, allLoadedAt: loaded + failed >= total ? performance.now() : null, message: failed && failedOnce ? `${failed} of ${total} image(s) could not be shown: ${failedOnce}` : st.status.message } };
-          });
+          statusRef.current[spec.id] = { ...(statusRef.current[spec.id] ?? emptyStatus()), loaded, failed };
+          // The viewer's own state only when the stack is complete, or at the first failure (a message to show).
+          if (loaded + failed >= total || (failed && !hadFailed)) {
+            patch(spec.id, (st) => ({ status: { ...st.status, loaded, failed, allLoadedAt: loaded + failed >= total ? performance.now() : null, message: failed && failedOnce ? `${failed} of ${total} image(s) could not be shown: ${failedOnce}` : st.status.message } }));
+          }
         };
         cleanups.push(() => clearTimeout(flushTimer));
         const count = (imageId: string, err?: unknown) => {
@@ -754,51 +762,19 @@ export default function Viewer(props: ViewerProps) {
       {fatal && <Text size="sm" c="red" data-testid="viewer-error">{fatal}</Text>}
       <Box style={gridStyle(layout)}>
         {layout.viewports.map((spec, i) => {
-          const st = vp[spec.id];
-          const c = cells[i]!;
-          const status = st?.status ?? emptyStatus();
-          const loading = status.total > 0 && status.loaded + status.failed < status.total;
           const ref = scans[spec.scan];
-          const firstImage = ref && spec.orientation === "acquired" ? firstImageUrl(ref, spec) : null;
           return (
-            <Box
+            <ViewportCell
               key={spec.id}
-              data-testid={`viewport-${spec.id}`}
-              data-orientation={spec.orientation}
-              data-loaded={status.loaded}
-              data-total={status.total}
-              onMouseDown={() => setActiveViewport(spec.id)}
-              onMouseEnter={() => setActiveViewport(spec.id)}
-              style={{ ...cellStyle(c), outline: activeViewport === spec.id && layout.viewports.length > 1 ? "2px solid var(--mantine-color-blue-6)" : "1px solid #333" }}
-            >
-
-              <div
-                ref={(el) => {
-                  if (el) elements.current.set(spec.id, el);
-                  else elements.current.delete(spec.id);
-                }}
-                style={{ position: "absolute", inset: 0 }}
-                data-viewport-element={spec.id}
-              />
-              {/* The archive's rendering of the first image, over the canvas until cornerstone3D has drawn there. */}
-              {firstImage && status.firstImageAt == null && !st?.error && !status.message && <FirstImage src={firstImage} />}
-              {st?.text && <Corners text={st.text} />}
-              {loading && (
-                <Box style={{ position: "absolute", left: 0, right: 0, bottom: 0, pointerEvents: "none" }}>
-                  <Progress size={3} value={(100 * (status.loaded + status.failed)) / status.total} aria-label={`Loading ${spec.id}`} />
-                </Box>
-              )}
-              {loading && (
-                <Badge size="xs" variant="filled" color="dark" style={{ position: "absolute", bottom: 8, left: "50%", transform: "translateX(-50%)", pointerEvents: "none" }} data-testid="viewport-progress">
-                  {status.loaded}/{status.total}
-                </Badge>
-              )}
-              {(st?.error || status.message) && (
-                <Box style={{ position: "absolute", inset: 0, display: "flex", alignItems: "center", justifyContent: "center", padding: 16, pointerEvents: "none" }}>
-                  <Text size="sm" c={st?.error ? "red.4" : "gray.4"} ta="center" data-testid="viewport-message">{st?.error ?? status.message}</Text>
-                </Box>
-              )}
-            </Box>
+              spec={spec}
+              cell={cells[i]!}
+              state={vp[spec.id]}
+              outline={activeViewport === spec.id && layout.viewports.length > 1}
+              firstImage={ref && spec.orientation === "acquired" ? firstImageUrl(ref, spec) : null}
+              counts={counts}
+              setElement={setElement}
+              activate={setActiveViewport}
+            />
           );
         })}
       </Box>
@@ -820,6 +796,89 @@ export default function Viewer(props: ViewerProps) {
     </Stack>
   );
 }
+
+/** Images loaded and failed per viewport, with a subscription per viewport (useSyncExternalStore). */
+class LoadCounts {
+  private counts = new Map<string, { loaded: number; failed: number }>();
+  private listeners = new Map<string, Set<() => void>>();
+  private static readonly NONE = { loaded: 0, failed: 0 };
+  get(id: string): { loaded: number; failed: number } {
+    return this.counts.get(id) ?? LoadCounts.NONE;
+  }
+  add(id: string, loaded: number, failed: number): { loaded: number; failed: number } {
+    const cur = this.get(id);
+    const next = { loaded: cur.loaded + loaded, failed: cur.failed + failed };
+    this.counts.set(id, next);
+    for (const l of this.listeners.get(id) ?? []) l();
+    return next;
+  }
+  reset(): void {
+    const ids = [...this.counts.keys()];
+    this.counts.clear();
+    for (const id of ids) for (const l of this.listeners.get(id) ?? []) l();
+  }
+  subscribe(id: string, listener: () => void): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+}
+
+interface ViewportCellProps {
+  spec: ViewportSpec;
+  cell: Cell;
+  state: VpState | undefined;
+  outline: boolean;
+  firstImage: string | null;
+  counts: LoadCounts;
+  setElement: (id: string, el: HTMLDivElement | null) => void;
+  activate: (id: string) => void;
+}
+
+/** One viewport: cornerstone3D's element, the first image until it draws, corner text, progress and messages. */
+const ViewportCell = memo(function ViewportCell({ spec, cell, state, outline, firstImage, counts, setElement, activate }: ViewportCellProps) {
+  const id = spec.id;
+  const { loaded, failed } = useSyncExternalStore(
+    useCallback((l: () => void) => counts.subscribe(id, l), [counts, id]),
+    () => counts.get(id),
+    () => counts.get(id),
+  );
+  const status = state?.status ?? emptyStatus();
+  const loading = status.total > 0 && loaded + failed < status.total;
+  const elementRef = useCallback((el: HTMLDivElement | null) => setElement(id, el), [setElement, id]);
+  return (
+    <Box
+      data-testid={`viewport-${id}`}
+      data-orientation={spec.orientation}
+      data-loaded={loaded}
+      data-total={status.total}
+      onMouseDown={() => activate(id)}
+      onMouseEnter={() => activate(id)}
+      style={{ ...cellStyle(cell), outline: outline ? "2px solid var(--mantine-color-blue-6)" : "1px solid #333" }}
+    >
+      <div ref={elementRef} style={{ position: "absolute", inset: 0 }} data-viewport-element={id} />
+      {/* The archive's rendering of the first image, over the canvas until cornerstone3D has drawn there. */}
+      {firstImage && status.firstImageAt == null && !state?.error && !status.message && <FirstImage src={firstImage} />}
+      {state?.text && <Corners text={state.text} />}
+      {loading && (
+        <Box style={{ position: "absolute", left: 0, right: 0, bottom: 0, pointerEvents: "none" }}>
+          <Progress size={3} value={(100 * (loaded + failed)) / status.total} aria-label={`Loading ${id}`} />
+        </Box>
+      )}
+      {loading && (
+        <Badge size="xs" variant="filled" color="dark" style={{ position: "absolute", bottom: 8, left: "50%", transform: "translateX(-50%)", pointerEvents: "none" }} data-testid="viewport-progress">
+          {loaded}/{status.total}
+        </Badge>
+      )}
+      {(state?.error || status.message) && (
+        <Box style={{ position: "absolute", inset: 0, display: "flex", alignItems: "center", justifyContent: "center", padding: 16, pointerEvents: "none" }}>
+          <Text size="sm" c={state?.error ? "red.4" : "gray.4"} ta="center" data-testid="viewport-message">{state?.error ?? status.message}</Text>
+        </Box>
+      )}
+    </Box>
+  );
+});
 
 function Corners({ text }: { text: ReturnType<typeof viewportText> }) {
   const base: CSSProperties = { position: "absolute", color: "#e8e8e8", fontSize: 11, lineHeight: 1.3, textShadow: "0 0 2px #000", pointerEvents: "none", fontFamily: "monospace" };

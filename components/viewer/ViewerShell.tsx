@@ -31,6 +31,7 @@ export function FirstImage({ src }: { src: string }) {
       src={src}
       alt=""
       data-testid="first-image"
+      fetchPriority="high"
       {...{ elementtiming: "atrium-first-image" }}
       style={{ position: "absolute", inset: 0, width: "100%", height: "100%", objectFit: "contain", pointerEvents: "none" }}
     />
