@@ -3,6 +3,9 @@
 // viewer reads the same promise; its display order; and its frames fetched ahead in that order.
 // No cornerstone3D here, so pages can import it cheaply.
 import { orderInstances } from "@/lib/viewer/viewer";
+import { fetchFrame, type FetchedFrame } from "./fetch-frame";
+
+export type { FetchedFrame } from "./fetch-frame";
 export interface SeriesKey {
   projectId: string;
   studyInstanceUid: string;
@@ -114,12 +117,6 @@ export function stackOnlySeries(layout: { viewports: { scan: string; orientation
   return out;
 }
 
-/** A frame's stored bytes and their transfer syntax, as the DICOM image loader decodes them. */
-export interface FetchedFrame {
-  pixelData: Uint8Array;
-  transferSyntaxUid: string;
-}
-
 interface SeriesFrames {
   abort: AbortController;
   frames: Map<string, Promise<FetchedFrame | null>>;
@@ -131,11 +128,44 @@ const FRAMES_AT_ONCE = 6; // the browser's HTTP/1.1 connections per host
 const ahead = new Map<string, SeriesFrames>();
 const byUrl = new Map<string, { series: string; frame: Promise<FetchedFrame | null> }>();
 
+/** What the page asks the frame fetcher (frame-fetcher.worker.ts). */
+export type FrameFetchRequest = { kind: "fetch"; series: string; urls: string[]; accept: string; lanes: number } | { kind: "cancel"; series: string };
+/** What it answers, once per frame. */
+export type FrameFetchResult = { url: string; ok: true; pixelData: Uint8Array; transferSyntaxUid: string } | { url: string; ok: false };
+
+let fetcher: Worker | null | undefined;
+const pendingFrames = new Map<string, (f: FetchedFrame | null) => void>();
+
+/** The frame fetcher worker, started once; null where workers cannot start (the page fetches itself then). */
+function frameFetcher(): Worker | null {
+  if (fetcher !== undefined) return fetcher;
+  try {
+    fetcher = new Worker(new URL("./frame-fetcher.worker.ts", import.meta.url));
+    fetcher.onmessage = (e: MessageEvent<FrameFetchResult>) => {
+      const r = e.data;
+      const done = pendingFrames.get(r.url);
+      pendingFrames.delete(r.url);
+      done?.(r.ok ? { pixelData: r.pixelData, transferSyntaxUid: r.transferSyntaxUid } : null);
+    };
+    fetcher.onerror = () => {
+      // The worker is gone: what it had not answered is left to the loader.
+      for (const done of pendingFrames.values()) done(null);
+      pendingFrames.clear();
+      fetcher = null;
+    };
+  } catch {
+    fetcher = null;
+  }
+  return fetcher;
+}
+
 /**
  * Fetches a series' frames in display order, 6 at a time, as soon as its metadata is there: the
  * page starts it while the viewer's code (cornerstone3D) still loads, and the viewer's image loader
- * takes each frame from here (cornerstone.ts) instead of asking the archive again. A frame that
- * cannot be fetched here is left to the loader, which asks for it and says what went wrong.
+ * takes each frame from here (cornerstone.ts) instead of asking the archive again. The fetching is
+ * done by a worker (frame-fetcher.worker.ts), so that reading the responses does not take the page's
+ * main thread. A frame that cannot be fetched here is left to the loader, which asks for it and
+ * says what went wrong.
  */
 export function fetchSeriesFrames(ref: SeriesKey): void {
   const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
@@ -147,43 +177,42 @@ export function fetchSeriesFrames(ref: SeriesKey): void {
     .then((instances) => {
       if (s.abort.signal.aborted) return;
       const urls = orderSeries(ref, instances).frameUrls;
+      const worker = frameFetcher();
       // Each frame's promise exists from now on, so the loader waits for it rather than asking again.
-      const waiting = urls.map((url) => {
-        let start!: () => void;
-        const go = new Promise<void>((r) => (start = r));
-        const frame = go.then(() => fetchFrame(url, s.abort.signal));
+      const starts: (() => void)[] = [];
+      for (const url of urls) {
+        const frame = new Promise<FetchedFrame | null>((resolve) => {
+          if (worker) pendingFrames.set(url, resolve);
+          else starts.push(() => void fetchFrame(url, SINGLE_FRAME_ACCEPT, s.abort.signal).then(resolve));
+        });
         void frame.then((f) => {
           if (f && byUrl.get(url)?.frame === frame) settled.set(url, f);
         });
         s.frames.set(url, frame);
         byUrl.set(url, { series: key, frame });
-        return { start, frame };
+      }
+      s.abort.signal.addEventListener("abort", () => {
+        worker?.postMessage({ kind: "cancel", series: key } satisfies FrameFetchRequest);
+        for (const url of urls) {
+          pendingFrames.get(url)?.(null);
+          pendingFrames.delete(url);
+        }
       });
+      if (worker) {
+        worker.postMessage({ kind: "fetch", series: key, urls, accept: SINGLE_FRAME_ACCEPT, lanes: FRAMES_AT_ONCE } satisfies FrameFetchRequest);
+        return;
+      }
       let next = 0;
       const lane = async () => {
-        while (next < waiting.length && !s.abort.signal.aborted) {
-          const w = waiting[next++]!;
-          w.start();
-          await w.frame;
+        while (next < starts.length && !s.abort.signal.aborted) {
+          const i = next++;
+          starts[i]!();
+          await s.frames.get(urls[i]!);
         }
       };
       for (let i = 0; i < FRAMES_AT_ONCE; i++) void lane();
     })
     .catch(() => undefined);
-}
-
-async function fetchFrame(url: string, signal: AbortSignal): Promise<FetchedFrame | null> {
-  try {
-    const r = await fetch(url, { headers: { accept: SINGLE_FRAME_ACCEPT }, credentials: "same-origin", signal });
-    const syntax = /transfer-syntax=([0-9.]+)/.exec(r.headers.get("content-type") ?? "")?.[1];
-    if (!r.ok || !syntax || (r.headers.get("content-type") ?? "").startsWith("multipart/")) {
-      await r.body?.cancel();
-      return null;
-    }
-    return { pixelData: new Uint8Array(await r.arrayBuffer()), transferSyntaxUid: syntax };
-  } catch {
-    return null;
-  }
 }
 
 /** The frame at `url` if it is being fetched ahead (resolves null when that failed), else undefined. */
