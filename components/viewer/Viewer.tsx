@@ -13,7 +13,7 @@ import {
   resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
 import { core, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
-import { dicomwebRoot, fetchSeriesFrames, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
+import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
 import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT, type Cell } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
@@ -564,6 +564,9 @@ export default function Viewer(props: ViewerProps) {
         try {
           if (spec.orientation === "acquired") {
             const sv = viewport as core.Types.IStackViewport;
+            // Its first frame fetched ahead is in the loader's hands before the viewport asks for it.
+            await frameAhead(s.imageIds[0]!.slice("wadors:".length));
+            if (cancelled) return;
             performance.mark(`atrium:set-stack:${spec.id}`);
             await sv.setStack(s.imageIds, 0);
             count(s.imageIds[0]!);

@@ -19,7 +19,12 @@ export function dicomwebRoot(projectId: string): string {
 }
 
 export function seriesBase(ref: SeriesKey): string {
-  return `${dicomwebRoot(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
+  return `${window.location.origin}${seriesPath(ref)}`;
+}
+
+/** The series' DICOMweb path (no origin: usable on the server too). */
+export function seriesPath(ref: SeriesKey): string {
+  return `/dicomweb/projects/${encodeURIComponent(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
 }
 
 const fetched = new Map<string, Promise<DicomJson[]>>();
@@ -36,9 +41,32 @@ export function seriesMetadata(ref: SeriesKey): Promise<DicomJson[]> {
   return p;
 }
 
+/**
+ * The page's HTML can ask for a series' metadata before any of the page's code has loaded (an
+ * inline script: earlyMetadataScript); the first reader takes that answer.
+ */
+const EARLY = "__atriumEarlyMetadata";
+type EarlyWindow = { [EARLY]?: Record<string, Promise<Response> | undefined> };
+
+export function earlyMetadataScript(refs: SeriesKey[]): string {
+  const entries = refs.map((ref) => [`${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`, `${seriesPath(ref)}/metadata`]);
+  // JSON in a script element: "<" escaped so that no value can close it.
+  const data = JSON.stringify(entries).replace(/</g, "\\u003c");
+  return `(function(){var m=window.${EARLY}=window.${EARLY}||{};${data}.forEach(function(e){if(!m[e[0]])m[e[0]]=fetch(e[1],{headers:{accept:"application/dicom+json"},credentials:"same-origin"});});})();`;
+}
+
+function takeEarly(key: string): Promise<Response> | undefined {
+  if (typeof window === "undefined") return undefined;
+  const early = (window as unknown as EarlyWindow)[EARLY];
+  const r = early?.[key];
+  if (early && r) delete early[key];
+  return r;
+}
+
 async function fetchMetadata(ref: SeriesKey): Promise<DicomJson[]> {
   performance.mark(`atrium:metadata-start:${ref.seriesInstanceUid}`);
-  const r = await fetch(`${seriesBase(ref)}/metadata`, { headers: { accept: "application/dicom+json" }, credentials: "same-origin" });
+  const early = takeEarly(`${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`);
+  const r = (early ? await early.catch(() => null) : null) ?? (await fetch(`${seriesBase(ref)}/metadata`, { headers: { accept: "application/dicom+json" }, credentials: "same-origin" }));
   if (!r.ok) {
     let detail = "";
     try {
@@ -225,6 +253,9 @@ export function takeFrame(url: string): FetchedFrame | undefined {
   const f = settled.get(url);
   if (!f) return undefined;
   settled.delete(url);
+  // Nothing here holds the bytes any longer (the loader's cache has the decoded image).
+  const entry = byUrl.get(url);
+  if (entry) ahead.get(entry.series)?.frames.delete(url);
   byUrl.delete(url);
   return f;
 }

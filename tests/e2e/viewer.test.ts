@@ -152,6 +152,11 @@ describe("viewer", () => {
     await settled(page);
     expect(await page.getByTestId("first-image").count()).toBe(0);
     expect((await canvasInk(page)).main).toBeGreaterThan(1000);
+    // The metadata was asked for once (by the HTML's own script, then read by the viewer), and the
+    // frames by the frame-fetching worker: none by the page itself, none twice.
+    const requests = await page.evaluate(() => performance.getEntriesByType("resource").map((r) => r.name));
+    expect(requests.filter((u) => u.endsWith(`/series/${series}/metadata`))).toHaveLength(1);
+    expect(requests.filter((u) => u.includes("/frames/"))).toEqual([]);
   }, 90_000);
 
   it("a 2×2 MPR layout renders each viewport in its orientation", async () => {
