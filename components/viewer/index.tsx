@@ -34,10 +34,15 @@ export function preloadViewer(series: SeriesKey[] = [], show?: { layout: ViewerL
 }
 
 export function ViewerLazy(props: ViewerProps) {
-  const [Viewer, setViewer] = useState<ComponentType<ViewerProps> | null>(() => loaded);
+  // Always the shell on the first render, as in the server's HTML (hydration must match it).
+  const [Viewer, setViewer] = useState<ComponentType<ViewerProps> | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   useEffect(() => {
     if (Viewer) return;
+    if (loaded) {
+      setViewer(() => loaded);
+      return;
+    }
     let live = true;
     loadViewer().then(
       (V) => live && setViewer(() => V),
