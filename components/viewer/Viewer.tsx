@@ -6,15 +6,15 @@
 // and restorable as JSON (lib/viewer/viewer: ViewerAnnotations). Client-only: pages load it with
 // next/dynamic(ssr:false) through ./index (ViewerLazy), which keeps cornerstone out of other pages.
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type CSSProperties, type RefObject } from "react";
-import { ActionIcon, Badge, Box, Button, Group, Kbd, Modal, Progress, SegmentedControl, Select, Slider, Stack, Table, Text, Tooltip } from "@mantine/core";
+import { Badge, Box, Kbd, Modal, Progress, Stack, Table, Text } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec, WindowPreset } from "@/lib/viewer/layout";
 import {
-  ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, WINDOW_PRESETS, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
-  resolveHotkeys, viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
+  ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
+  viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
 import { core, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
 import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
-import { cellStyle, FirstImage, firstImageUrl, gridStyle, placeCells, TOOLBAR_HEIGHT, type Cell } from "./ViewerShell";
+import { cellStyle, FirstImage, firstImageUrl, gridStyle, INITIAL_CONTROLS, placeCells, useOfferedTools, ViewerToolbar, type Cell, type Primary } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
 
@@ -79,7 +79,7 @@ const TOOL_NAME: Record<ViewerTool, string> = {
 };
 const TOOL_OF_NAME = new Map(Object.entries(TOOL_NAME).map(([k, v]) => [v, k as ViewerTool]));
 const NAV_NAME = { window: tools.WindowLevelTool.toolName, pan: tools.PanTool.toolName, zoom: tools.ZoomTool.toolName, eraser: tools.EraserTool.toolName } as const;
-type Primary = ViewerTool | keyof typeof NAV_NAME;
+// Primary (ViewerShell) names the left button's tool: NAV_NAME's keys or a ViewerTool.
 
 const { MouseBindings } = tools.Enums;
 const ORIENTATION = { axial: core.Enums.OrientationAxis.AXIAL, sagittal: core.Enums.OrientationAxis.SAGITTAL, coronal: core.Enums.OrientationAxis.CORONAL } as const;
@@ -106,16 +106,16 @@ interface Runtime {
 
 export default function Viewer(props: ViewerProps) {
   const { layout, scans, readOnly = false } = props;
-  const offered = useMemo(() => (readOnly ? [] : (props.tools ?? [])), [props.tools, readOnly]);
+  const { offered, hotkeys } = useOfferedTools(props);
   const uid = useId().replace(/[^A-Za-z0-9]/g, "");
   const engineId = `atrium-viewer-${uid}`;
   const elements = useRef(new Map<string, HTMLDivElement>());
   const runtime = useRef<Runtime | null>(null);
   const [vp, setVp] = useState<Record<string, VpState>>({});
-  const [primary, setPrimary] = useState<Primary>("window");
+  const [primary, setPrimary] = useState<Primary>(INITIAL_CONTROLS.primary);
   const [activeLabel, setActiveLabel] = useState<number>(props.labels?.[0]?.value ?? 1);
-  const [brushSize, setBrushSize] = useState(8);
-  const [overlayOpacity, setOverlayOpacity] = useState(0.5);
+  const [brushSize, setBrushSize] = useState(INITIAL_CONTROLS.brushSize);
+  const [overlayOpacity, setOverlayOpacity] = useState(INITIAL_CONTROLS.overlayOpacity);
   const [help, setHelp] = useState(false);
   const [activeViewport, setActiveViewport] = useState<string>(layout.viewports[0]!.id);
   const [fatal, setFatal] = useState<string | null>(null);
@@ -135,13 +135,6 @@ export default function Viewer(props: ViewerProps) {
   const initialAnnotations = useRef(props.initialAnnotations);
   const referenceRef = useRef(props.referenceAnnotations);
 
-  const hotkeys = useMemo(() => {
-    try {
-      return { map: resolveHotkeys(offered, props.hotkeys), error: null };
-    } catch (e) {
-      return { map: resolveHotkeys(offered), error: (e as Error).message };
-    }
-  }, [offered, props.hotkeys]);
 
   const patch = useCallback((id: string, f: (s: VpState) => Partial<VpState>) => {
     setVp((all) => {
@@ -708,59 +701,31 @@ export default function Viewer(props: ViewerProps) {
   }, [hotkeys, reset, choosePrimary, activeViewport]);
 
   // ---- render
-  const keyOf = (a: ViewerAction) => [...hotkeys.map.entries()].find(([, x]) => x === a)?.[0];
-  const toolButtons: { value: Primary; label: string }[] = [
-    { value: "window", label: "Window" },
-    { value: "pan", label: "Pan" },
-    { value: "zoom", label: "Zoom" },
-    ...offered.map((t) => ({ value: t as Primary, label: ACTION_LABELS[t] })),
-    ...(offered.length && offered.some((t) => t !== "brush") ? [{ value: "eraser" as Primary, label: "Erase" }] : []),
-  ];
   const cells = placeCells(layout);
-  const windowPresets = Object.keys(WINDOW_PRESETS);
 
   return (
     <Stack gap={6} h={props.height ?? "100%"} data-testid="viewer">
-      <Group gap="xs" wrap="wrap" mih={TOOLBAR_HEIGHT}>
-        <SegmentedControl
-          size="xs"
-          value={primary}
-          onChange={(v) => choosePrimary(v as Primary)}
-          data={toolButtons.map((b) => ({ value: b.value, label: keyOf(b.value as ViewerAction) ? `${b.label} (${keyOf(b.value as ViewerAction)})` : b.label }))}
-          aria-label="Tool"
-        />
-        <Select
-          size="xs"
-          w={150}
-          aria-label="Window preset"
-          placeholder="Window preset"
-          data={[{ value: "template", label: "Template window" }, ...windowPresets.map((p) => ({ value: p, label: p }))]}
-          onChange={(v) => {
+      <ViewerToolbar
+        offered={offered}
+        hotkeys={hotkeys.map}
+        labels={props.labels}
+        primary={primary}
+        activeLabel={activeLabel}
+        brushSize={brushSize}
+        overlayOpacity={overlayOpacity}
+        on={{
+          primary: choosePrimary,
+          windowPreset: (v) => {
             const spec = layout.viewports.find((x) => x.id === activeViewport);
-            if (spec && v) applyTemplateView(spec, v === "template" ? spec.window : (v as WindowPreset));
-          }}
-        />
-        <Button size="xs" variant="default" onClick={() => reset()}>Reset view{keyOf("reset") ? ` (${keyOf("reset")})` : ""}</Button>
-        <Button size="xs" variant="subtle" onClick={() => setHelp(true)}>Keys{keyOf("help") ? ` (${keyOf("help")})` : ""}</Button>
-        {(offered.includes("brush") || offered.includes("point")) && (props.labels?.length ?? 0) > 0 && (
-          <Select
-            size="xs"
-            w={160}
-            aria-label="Label"
-            value={String(activeLabel)}
-            onChange={(v) => v && setActiveLabel(Number(v))}
-            data={(props.labels ?? []).map((l) => ({ value: String(l.value), label: l.name }))}
-          />
-        )}
-        {offered.includes("brush") && (
-          <Group gap={4} w={220}>
-            <Text size="xs">Brush</Text>
-            <Slider size="xs" style={{ flex: 1 }} min={1} max={40} value={brushSize} onChange={setBrushSize} aria-label="Brush size" />
-            <Text size="xs">Opacity</Text>
-            <Slider size="xs" style={{ flex: 1 }} min={0} max={1} step={0.05} value={overlayOpacity} onChange={setOverlayOpacity} aria-label="Overlay opacity" />
-          </Group>
-        )}
-      </Group>
+            if (spec) applyTemplateView(spec, v === "template" ? spec.window : (v as WindowPreset));
+          },
+          reset: () => reset(),
+          help: () => setHelp(true),
+          label: setActiveLabel,
+          brushSize: setBrushSize,
+          overlayOpacity: setOverlayOpacity,
+        }}
+      />
       {hotkeys.error && <Text size="xs" c="red">{hotkeys.error}</Text>}
       {fatal && <Text size="sm" c="red" data-testid="viewer-error">{fatal}</Text>}
       <Box style={gridStyle(layout)}>

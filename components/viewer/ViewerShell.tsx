@@ -4,14 +4,105 @@
 // the series' first image in the viewer's display order, with the template's window). It is an
 // <img> in the page's HTML, so the browser fetches it while the viewer's code still loads; Viewer
 // keeps it under each viewport until cornerstone3D has drawn there. No cornerstone3D here.
-import type { CSSProperties } from "react";
-import { Box, Stack } from "@mantine/core";
+import { useMemo, type CSSProperties } from "react";
+import { Box, Button, Group, SegmentedControl, Select, Slider, Stack, Text } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec } from "@/lib/viewer/layout";
-import { presetWindow } from "@/lib/viewer/viewer";
+import { ACTION_LABELS, presetWindow, resolveHotkeys, WINDOW_PRESETS, type SegmentLabel, type ViewerAction, type ViewerTool } from "@/lib/viewer/viewer";
 import type { SeriesKey } from "./series-metadata";
 
-/** The height of the viewer's tool bar (one row of xs controls), kept free by the shell. */
-export const TOOLBAR_HEIGHT = 30;
+/** The left button's tool: navigation or one of the annotation tools offered. */
+export type Primary = ViewerTool | "window" | "pan" | "zoom" | "eraser";
+
+/** The tools offered and their keys (a hotkey set that does not resolve falls back to the defaults, with the error). */
+export function useOfferedTools(props: { tools?: ViewerTool[]; readOnly?: boolean; hotkeys?: Partial<Record<ViewerAction, string>> }) {
+  const offered = useMemo(() => (props.readOnly ? [] : (props.tools ?? [])), [props.tools, props.readOnly]);
+  const hotkeys = useMemo(() => {
+    try {
+      return { map: resolveHotkeys(offered, props.hotkeys), error: null };
+    } catch (e) {
+      return { map: resolveHotkeys(offered), error: (e as Error).message };
+    }
+  }, [offered, props.hotkeys]);
+  return { offered, hotkeys };
+}
+
+export interface ViewerToolbarProps {
+  offered: ViewerTool[];
+  hotkeys: Map<string, ViewerAction>;
+  labels?: SegmentLabel[];
+  primary: Primary;
+  activeLabel: number;
+  brushSize: number;
+  overlayOpacity: number;
+  /** Without handlers (the shell, while the viewer's code loads) the controls are shown disabled. */
+  on?: {
+    primary(p: Primary): void;
+    windowPreset(v: string): void;
+    reset(): void;
+    help(): void;
+    label(v: number): void;
+    brushSize(v: number): void;
+    overlayOpacity(v: number): void;
+  };
+}
+
+/** The viewer's tool bar; the shell shows the same one (disabled), so nothing moves when the viewer takes over. */
+export function ViewerToolbar({ offered, hotkeys, labels, primary, activeLabel, brushSize, overlayOpacity, on }: ViewerToolbarProps) {
+  const keyOf = (a: ViewerAction) => [...hotkeys.entries()].find(([, x]) => x === a)?.[0];
+  const toolButtons: { value: Primary; label: string }[] = [
+    { value: "window", label: "Window" },
+    { value: "pan", label: "Pan" },
+    { value: "zoom", label: "Zoom" },
+    ...offered.map((t) => ({ value: t as Primary, label: ACTION_LABELS[t] })),
+    ...(offered.length && offered.some((t) => t !== "brush") ? [{ value: "eraser" as Primary, label: "Erase" }] : []),
+  ];
+  const disabled = !on;
+  return (
+    <Group gap="xs" wrap="wrap">
+      <SegmentedControl
+        size="xs"
+        value={primary}
+        disabled={disabled}
+        onChange={(v) => on?.primary(v as Primary)}
+        data={toolButtons.map((b) => ({ value: b.value, label: keyOf(b.value as ViewerAction) ? `${b.label} (${keyOf(b.value as ViewerAction)})` : b.label }))}
+        aria-label="Tool"
+      />
+      <Select
+        size="xs"
+        w={150}
+        aria-label="Window preset"
+        placeholder="Window preset"
+        disabled={disabled}
+        data={[{ value: "template", label: "Template window" }, ...Object.keys(WINDOW_PRESETS).map((p) => ({ value: p, label: p }))]}
+        onChange={(v) => v && on?.windowPreset(v)}
+      />
+      <Button size="xs" variant="default" disabled={disabled} onClick={() => on?.reset()}>Reset view{keyOf("reset") ? ` (${keyOf("reset")})` : ""}</Button>
+      <Button size="xs" variant="subtle" disabled={disabled} onClick={() => on?.help()}>Keys{keyOf("help") ? ` (${keyOf("help")})` : ""}</Button>
+      {(offered.includes("brush") || offered.includes("point")) && (labels?.length ?? 0) > 0 && (
+        <Select
+          size="xs"
+          w={160}
+          aria-label="Label"
+          value={String(activeLabel)}
+          disabled={disabled}
+          onChange={(v) => v && on?.label(Number(v))}
+          data={(labels ?? []).map((l) => ({ value: String(l.value), label: l.name }))}
+        />
+      )}
+      {offered.includes("brush") && (
+        <Group gap={4} w={220}>
+          <Text size="xs">Brush</Text>
+          <Slider size="xs" style={{ flex: 1 }} min={1} max={40} value={brushSize} disabled={disabled} onChange={(v) => on?.brushSize(v)} aria-label="Brush size" />
+          <Text size="xs">Opacity</Text>
+          <Slider size="xs" style={{ flex: 1 }} min={0} max={1} step={0.05} value={overlayOpacity} disabled={disabled} onChange={(v) => on?.overlayOpacity(v)} aria-label="Overlay opacity" />
+        </Group>
+      )}
+    </Group>
+  );
+}
+
+/** Where the viewer's controls start: the left button windows, the first label, a brush of 8 px at half opacity. */
+export const INITIAL_CONTROLS = { primary: "window" as Primary, brushSize: 8, overlayOpacity: 0.5 };
 
 /** The archive's rendering of a series' first image in display order, in the viewport's window (relative URL: the page's origin). */
 export function firstImageUrl(ref: SeriesKey, spec: Pick<ViewportSpec, "window">): string {
@@ -72,12 +163,23 @@ export function placeCells(layout: ViewerLayout): Cell[] {
   return out;
 }
 
-/** The viewer's place while its code loads: the grid with the first images. */
-export function ViewerShell(props: { layout: ViewerLayout; scans: Record<string, SeriesKey | null | undefined>; height?: CSSProperties["height"]; children?: React.ReactNode }) {
+/** The viewer's place while its code loads: its tool bar (disabled) and the grid with the first images. */
+export function ViewerShell(props: {
+  layout: ViewerLayout;
+  scans: Record<string, SeriesKey | null | undefined>;
+  tools?: ViewerTool[];
+  readOnly?: boolean;
+  hotkeys?: Partial<Record<ViewerAction, string>>;
+  labels?: SegmentLabel[];
+  height?: CSSProperties["height"];
+  children?: React.ReactNode;
+}) {
   const cells = placeCells(props.layout);
+  const { offered, hotkeys } = useOfferedTools(props);
   return (
     <Stack gap={6} h={props.height ?? "100%"} data-testid="viewer-loading">
-      <Box h={TOOLBAR_HEIGHT}>{props.children}</Box>
+      <ViewerToolbar offered={offered} hotkeys={hotkeys.map} labels={props.labels} activeLabel={props.labels?.[0]?.value ?? 1} {...INITIAL_CONTROLS} />
+      {props.children}
       <Box style={gridStyle(props.layout)}>
         {props.layout.viewports.map((spec, i) => {
           const ref = props.scans[spec.scan];

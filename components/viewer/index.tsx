@@ -54,7 +54,7 @@ export function ViewerLazy(props: ViewerProps) {
   }, [Viewer]);
   if (Viewer) return <Viewer {...props} />;
   return (
-    <ViewerShell layout={props.layout} scans={props.scans} height={props.height}>
+    <ViewerShell layout={props.layout} scans={props.scans} tools={props.tools} readOnly={props.readOnly} hotkeys={props.hotkeys} labels={props.labels} height={props.height}>
       {failed && <Text size="sm" c="red" data-testid="viewer-error">The viewer&apos;s code could not be loaded ({failed}); reload the page.</Text>}
     </ViewerShell>
   );
