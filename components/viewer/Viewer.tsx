@@ -3,8 +3,9 @@
 // showing the series its scan resolves to, as a stack ("acquired") or an MPR reformat of a volume;
 // window presets, sync groups, a progress bar per viewport while frames stream, reset to the
 // template's view, the tools it is given with hotkeys and a help overlay, and annotations readable
-// and restorable as JSON (lib/viewer/viewer: ViewerAnnotations). Client-only: pages load it with
-// next/dynamic(ssr:false) through ./index (ViewerLazy), which keeps cornerstone out of other pages.
+// and restorable as JSON (lib/viewer/viewer: ViewerAnnotations). Client-only: pages load it on
+// demand through ./index (ViewerLazy, which shows ViewerShell meanwhile), so cornerstone stays out
+// of other pages.
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type CSSProperties, type RefObject } from "react";
 import { Badge, Box, Kbd, Modal, Progress, Stack, Table, Text } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec, WindowPreset } from "@/lib/viewer/layout";
@@ -79,7 +80,6 @@ const TOOL_NAME: Record<ViewerTool, string> = {
 };
 const TOOL_OF_NAME = new Map(Object.entries(TOOL_NAME).map(([k, v]) => [v, k as ViewerTool]));
 const NAV_NAME = { window: tools.WindowLevelTool.toolName, pan: tools.PanTool.toolName, zoom: tools.ZoomTool.toolName, eraser: tools.EraserTool.toolName } as const;
-// Primary (ViewerShell) names the left button's tool: NAV_NAME's keys or a ViewerTool.
 
 const { MouseBindings } = tools.Enums;
 const ORIENTATION = { axial: core.Enums.OrientationAxis.AXIAL, sagittal: core.Enums.OrientationAxis.SAGITTAL, coronal: core.Enums.OrientationAxis.CORONAL } as const;
@@ -134,7 +134,6 @@ export default function Viewer(props: ViewerProps) {
   activeLabelRef.current = activeLabel;
   const initialAnnotations = useRef(props.initialAnnotations);
   const referenceRef = useRef(props.referenceAnnotations);
-
 
   const patch = useCallback((id: string, f: (s: VpState) => Partial<VpState>) => {
     setVp((all) => {

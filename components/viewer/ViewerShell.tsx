@@ -8,7 +8,7 @@ import { useMemo, type CSSProperties } from "react";
 import { Box, Button, Group, SegmentedControl, Select, Slider, Stack, Text } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec } from "@/lib/viewer/layout";
 import { ACTION_LABELS, presetWindow, resolveHotkeys, WINDOW_PRESETS, type SegmentLabel, type ViewerAction, type ViewerTool } from "@/lib/viewer/viewer";
-import type { SeriesKey } from "./series-metadata";
+import { seriesPath, type SeriesKey } from "./series-metadata";
 
 /** The left button's tool: navigation or one of the annotation tools offered. */
 export type Primary = ViewerTool | "window" | "pan" | "zoom" | "eraser";
@@ -108,7 +108,7 @@ export const INITIAL_CONTROLS = { primary: "window" as Primary, brushSize: 8, ov
 export function firstImageUrl(ref: SeriesKey, spec: Pick<ViewportSpec, "window">): string {
   const w = presetWindow(spec.window);
   const query = `image=first${w ? `&window=${w.center},${w.width}` : ""}`;
-  return `/dicomweb/projects/${encodeURIComponent(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}/rendered?${query}`;
+  return `${seriesPath(ref)}/rendered?${query}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import * as core from "@cornerstonejs/core";
 import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import { Enums as MetadataEnums, utilities as metadataUtilities } from "@cornerstonejs/metadata";
-import { frameAhead, orderSeries, seriesBase, seriesMetadata, SINGLE_FRAME_ACCEPT, takeFrame, type DicomJson } from "./series-metadata";
+import { frameAhead, orderSeries, seriesBase, seriesKeyOf, seriesMetadata, SINGLE_FRAME_ACCEPT, takeFrame, type DicomJson } from "./series-metadata";
 
 performance.mark("atrium:viewer-code-loaded");
 
@@ -87,7 +87,7 @@ const cache = new Map<string, Promise<LoadedSeries>>();
 
 /** Fetches a series' WADO-RS metadata, registers it with the loader and returns its imageIds in display order. */
 export function loadSeries(ref: SeriesRef): Promise<LoadedSeries> {
-  const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
+  const key = seriesKeyOf(ref);
   let p = cache.get(key);
   if (!p) {
     p = fetchSeries(ref, key);

@@ -3,7 +3,7 @@
 // worker's is its own. Each frame goes back as its bytes (transferred, not copied) with the
 // transfer syntax of the answer, or as a failure the viewer's loader then retries and reports.
 // The protocol is FrameFetchRequest / FrameFetchResult in series-metadata.ts.
-import { fetchFrame } from "./fetch-frame";
+import { fetchFrames } from "./fetch-frame";
 import type { FrameFetchRequest, FrameFetchResult } from "./series-metadata";
 
 const series = new Map<string, AbortController>();
@@ -17,18 +17,10 @@ self.onmessage = (e: MessageEvent<FrameFetchRequest>) => {
   }
   const abort = new AbortController();
   series.set(msg.series, abort);
-  let next = 0;
-  const lane = async () => {
-    while (next < msg.urls.length && !abort.signal.aborted) {
-      const url = msg.urls[next++]!;
-      const frame = await fetchFrame(url, msg.accept, abort.signal);
-      if (abort.signal.aborted) return;
-      const result: FrameFetchResult = frame ? { url, ok: true, ...frame } : { url, ok: false };
-      if (frame) (self as unknown as Worker).postMessage(result, [frame.pixelData.buffer]);
-      else (self as unknown as Worker).postMessage(result);
-    }
-  };
-  void Promise.all(Array.from({ length: msg.lanes }, lane)).then(() => {
+  void fetchFrames(msg.urls, msg.accept, msg.lanes, abort.signal, (url, frame) => {
+    const result: FrameFetchResult = frame ? { url, ok: true, ...frame } : { url, ok: false };
+    (self as unknown as Worker).postMessage(result, frame ? [frame.pixelData.buffer] : []);
+  }).then(() => {
     if (series.get(msg.series) === abort) series.delete(msg.series);
   });
 };

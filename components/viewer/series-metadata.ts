@@ -3,7 +3,7 @@
 // viewer reads the same promise; its display order; and its frames fetched ahead in that order.
 // No cornerstone3D here, so pages can import it cheaply.
 import { orderInstances } from "@/lib/viewer/viewer";
-import { fetchFrame, type FetchedFrame } from "./fetch-frame";
+import { fetchFrames, type FetchedFrame } from "./fetch-frame";
 
 export type { FetchedFrame } from "./fetch-frame";
 export interface SeriesKey {
@@ -14,8 +14,11 @@ export interface SeriesKey {
 
 export type DicomJson = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;
 
+/** The project's DICOMweb path (no origin: usable on the server too). */
+const projectPath = (projectId: string) => `/dicomweb/projects/${encodeURIComponent(projectId)}`;
+
 export function dicomwebRoot(projectId: string): string {
-  return `${window.location.origin}/dicomweb/projects/${encodeURIComponent(projectId)}`;
+  return `${window.location.origin}${projectPath(projectId)}`;
 }
 
 export function seriesBase(ref: SeriesKey): string {
@@ -24,14 +27,19 @@ export function seriesBase(ref: SeriesKey): string {
 
 /** The series' DICOMweb path (no origin: usable on the server too). */
 export function seriesPath(ref: SeriesKey): string {
-  return `/dicomweb/projects/${encodeURIComponent(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
+  return `${projectPath(ref.projectId)}/studies/${ref.studyInstanceUid}/series/${ref.seriesInstanceUid}`;
+}
+
+/** A series' key in this page's maps (metadata, frames ahead, the early metadata request). */
+export function seriesKeyOf(ref: SeriesKey): string {
+  return `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
 }
 
 const fetched = new Map<string, Promise<DicomJson[]>>();
 
 /** The series' instances as DICOM JSON (one request per series and page; a failure is forgotten, so a retry asks again). */
 export function seriesMetadata(ref: SeriesKey): Promise<DicomJson[]> {
-  const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
+  const key = seriesKeyOf(ref);
   let p = fetched.get(key);
   if (!p) {
     p = fetchMetadata(ref);
@@ -49,7 +57,7 @@ const EARLY = "__atriumEarlyMetadata";
 type EarlyWindow = { [EARLY]?: Record<string, Promise<Response> | undefined> };
 
 export function earlyMetadataScript(refs: SeriesKey[]): string {
-  const entries = refs.map((ref) => [`${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`, `${seriesPath(ref)}/metadata`]);
+  const entries = refs.map((ref) => [seriesKeyOf(ref), `${seriesPath(ref)}/metadata`]);
   // JSON in a script element: "<" escaped so that no value can close it.
   const data = JSON.stringify(entries).replace(/</g, "\\u003c");
   return `(function(){var m=window.${EARLY}=window.${EARLY}||{};${data}.forEach(function(e){if(!m[e[0]])m[e[0]]=fetch(e[1],{headers:{accept:"application/dicom+json"},credentials:"same-origin"});});})();`;
@@ -65,7 +73,7 @@ function takeEarly(key: string): Promise<Response> | undefined {
 
 async function fetchMetadata(ref: SeriesKey): Promise<DicomJson[]> {
   performance.mark(`atrium:metadata-start:${ref.seriesInstanceUid}`);
-  const early = takeEarly(`${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`);
+  const early = takeEarly(seriesKeyOf(ref));
   const r = (early ? await early.catch(() => null) : null) ?? (await fetch(`${seriesBase(ref)}/metadata`, { headers: { accept: "application/dicom+json" }, credentials: "same-origin" }));
   if (!r.ok) {
     let detail = "";
@@ -145,16 +153,15 @@ export function stackOnlySeries(layout: { viewports: { scan: string; orientation
   return out;
 }
 
-interface SeriesFrames {
-  abort: AbortController;
-  frames: Map<string, Promise<FetchedFrame | null>>;
-}
-
 /** At most this many series' frames are held ahead (a page shows a few; an old one is dropped). */
 const SERIES_AHEAD = 4;
 const FRAMES_AT_ONCE = 6; // the browser's HTTP/1.1 connections per host
-const ahead = new Map<string, SeriesFrames>();
-const byUrl = new Map<string, { series: string; frame: Promise<FetchedFrame | null> }>();
+/** Series key → its frames' URLs once known, and the fetching's abort. */
+const ahead = new Map<string, { abort: AbortController; urls: string[] }>();
+/** Frame URL → the frame being fetched ahead (null when that failed). */
+const byUrl = new Map<string, Promise<FetchedFrame | null>>();
+/** Frame URL → the frame fetched ahead, until the loader takes it. */
+const settled = new Map<string, FetchedFrame>();
 
 /** What the page asks the frame fetcher (frame-fetcher.worker.ts). */
 export type FrameFetchRequest = { kind: "fetch"; series: string; urls: string[]; accept: string; lanes: number } | { kind: "cancel"; series: string };
@@ -196,79 +203,62 @@ function frameFetcher(): Worker | null {
  * says what went wrong.
  */
 export function fetchSeriesFrames(ref: SeriesKey): void {
-  const key = `${ref.projectId}/${ref.studyInstanceUid}/${ref.seriesInstanceUid}`;
+  const key = seriesKeyOf(ref);
   if (ahead.has(key)) return;
-  const s: SeriesFrames = { abort: new AbortController(), frames: new Map() };
+  const s = { abort: new AbortController(), urls: [] as string[] };
   ahead.set(key, s);
   while (ahead.size > SERIES_AHEAD) releaseSeriesFrames(ahead.keys().next().value!);
   void seriesMetadata(ref)
     .then((instances) => {
       if (s.abort.signal.aborted) return;
-      const urls = orderSeries(ref, instances).frameUrls;
-      const worker = frameFetcher();
+      s.urls = orderSeries(ref, instances).frameUrls;
       // Each frame's promise exists from now on, so the loader waits for it rather than asking again.
-      const starts: (() => void)[] = [];
-      for (const url of urls) {
-        const frame = new Promise<FetchedFrame | null>((resolve) => {
-          if (worker) pendingFrames.set(url, resolve);
-          else starts.push(() => void fetchFrame(url, SINGLE_FRAME_ACCEPT, s.abort.signal).then(resolve));
-        });
+      const resolvers = new Map<string, (f: FetchedFrame | null) => void>();
+      for (const url of s.urls) {
+        const frame = new Promise<FetchedFrame | null>((resolve) => resolvers.set(url, resolve));
         void frame.then((f) => {
-          if (f && byUrl.get(url)?.frame === frame) settled.set(url, f);
+          if (f && byUrl.get(url) === frame) settled.set(url, f);
         });
-        s.frames.set(url, frame);
-        byUrl.set(url, { series: key, frame });
+        byUrl.set(url, frame);
       }
+      const worker = frameFetcher();
+      // Released: what is not fetched yet is left to the loader (nothing waits for it forever).
       s.abort.signal.addEventListener("abort", () => {
         worker?.postMessage({ kind: "cancel", series: key } satisfies FrameFetchRequest);
-        for (const url of urls) {
-          pendingFrames.get(url)?.(null);
-          pendingFrames.delete(url);
-        }
+        for (const url of s.urls) pendingFrames.delete(url);
+        for (const resolve of resolvers.values()) resolve(null);
       });
-      if (worker) {
-        worker.postMessage({ kind: "fetch", series: key, urls, accept: SINGLE_FRAME_ACCEPT, lanes: FRAMES_AT_ONCE } satisfies FrameFetchRequest);
+      if (!worker) {
+        void fetchFrames(s.urls, SINGLE_FRAME_ACCEPT, FRAMES_AT_ONCE, s.abort.signal, (url, f) => resolvers.get(url)?.(f));
         return;
       }
-      let next = 0;
-      const lane = async () => {
-        while (next < starts.length && !s.abort.signal.aborted) {
-          const i = next++;
-          starts[i]!();
-          await s.frames.get(urls[i]!);
-        }
-      };
-      for (let i = 0; i < FRAMES_AT_ONCE; i++) void lane();
+      for (const [url, resolve] of resolvers) pendingFrames.set(url, resolve);
+      worker.postMessage({ kind: "fetch", series: key, urls: s.urls, accept: SINGLE_FRAME_ACCEPT, lanes: FRAMES_AT_ONCE } satisfies FrameFetchRequest);
     })
     .catch(() => undefined);
 }
 
 /** The frame at `url` if it is being fetched ahead (resolves null when that failed), else undefined. */
 export function frameAhead(url: string): Promise<FetchedFrame | null> | undefined {
-  return byUrl.get(url)?.frame;
+  return byUrl.get(url);
 }
 
-/** Takes a frame fetched ahead, once it is there (once only: the loader hands its bytes to a decoder, which may take them over). */
+/** Takes a frame fetched ahead, once it is there (once only: the loader hands its bytes to a decoder, which may take them over; nothing here holds them after). */
 export function takeFrame(url: string): FetchedFrame | undefined {
   const f = settled.get(url);
   if (!f) return undefined;
   settled.delete(url);
-  // Nothing here holds the bytes any longer (the loader's cache has the decoded image).
-  const entry = byUrl.get(url);
-  if (entry) ahead.get(entry.series)?.frames.delete(url);
   byUrl.delete(url);
   return f;
 }
 
-const settled = new Map<string, FetchedFrame>();
-
 /** Drops what was fetched ahead for a series (and stops fetching it): its viewer is gone. */
 export function releaseSeriesFrames(refOrKey: SeriesKey | string): void {
-  const key = typeof refOrKey === "string" ? refOrKey : `${refOrKey.projectId}/${refOrKey.studyInstanceUid}/${refOrKey.seriesInstanceUid}`;
+  const key = typeof refOrKey === "string" ? refOrKey : seriesKeyOf(refOrKey);
   const s = ahead.get(key);
   if (!s) return;
   s.abort.abort();
-  for (const url of s.frames.keys()) {
+  for (const url of s.urls) {
     byUrl.delete(url);
     settled.delete(url);
   }
