@@ -4,7 +4,7 @@
 // (WADO-RS through /dicom-web/servers/atrium/retrieve); every instance must arrive intact.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createTestDatabase } from "../helpers/pg";
@@ -12,7 +12,7 @@ import { callerFor, createPeople, type People } from "../helpers/fixtures";
 import { startOrthanc, type OrthancProcess } from "../helpers/orthanc";
 import type { RouteServer } from "../helpers/route-server";
 import { setDbHandle } from "@/server/db";
-import { archiveSamples, startDicomwebReadServer, type ArchivedFile } from "./read-helpers";
+import { archiveSamples, startDicomwebReadServer, closeReadTest, type ArchivedFile } from "./read-helpers";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-dicomweb-orthanc-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -66,12 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await orthanc?.stop();
   await server?.close();
-  const { closeQueues } = await import("@/server/queues");
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
-  setDbHandle(undefined);
-  await db?.drop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await closeReadTest(db, dataDir);
 });
 
 describe("Orthanc as a DICOMweb client of the local archive", () => {

@@ -4,7 +4,7 @@
 // access rules (session or token, read scope, project-scoped).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PNG } from "pngjs";
@@ -18,7 +18,7 @@ import { orderInstances } from "@/lib/viewer/viewer";
 import { Prisma } from "@/server/db/generated/client";
 import { parseDicom, findElement } from "@/lib/dicom/parse";
 import { BufferSource } from "@/lib/dicom/source";
-import { archiveSamples, readMultipart, startDicomwebReadServer, type ArchivedFile } from "./read-helpers";
+import { archiveSamples, readMultipart, startDicomwebReadServer, closeReadTest, type ArchivedFile } from "./read-helpers";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-dicomweb-read-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -90,12 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  const { closeQueues } = await import("@/server/queues");
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
-  setDbHandle(undefined);
-  await db?.drop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await closeReadTest(db, dataDir);
 });
 
 describe("QIDO-RS", () => {

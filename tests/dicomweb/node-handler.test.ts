@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -16,7 +16,7 @@ import type { RouteServer } from "../helpers/route-server";
 import { setDbHandle } from "@/server/db";
 import { SESSION_COOKIE, createSession } from "@/server/auth/session";
 import { dicomwebNodeHandler } from "@/server/dicomweb/node-handler";
-import { archiveSamples, startDicomwebReadServer, type ArchivedFile } from "./read-helpers";
+import { archiveSamples, startDicomwebReadServer, closeReadTest, type ArchivedFile } from "./read-helpers";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "atrium-dicomweb-node-"));
 process.env.ATRIUM_DATA_DIR = dataDir;
@@ -51,12 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await direct?.close();
   await route?.close();
-  const { closeQueues } = await import("@/server/queues");
-  await closeQueues();
-  await (await import("@/server/redis")).closeSharedRedis();
-  setDbHandle(undefined);
-  await db?.drop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await closeReadTest(db, dataDir);
 });
 
 /** GET (or HEAD) through node:http, so that Accept-Encoding is what the test says and bodies stay as sent. */

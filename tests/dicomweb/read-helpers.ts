@@ -1,6 +1,6 @@
 // DICOMweb read tests: every /dicomweb route handler over real HTTP, a local archive filled from
 // the shared samples through the local archive driver, and a reader for multipart responses.
-import { statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import path from "node:path";
 import type { PrismaClient } from "@/server/db/generated/client";
 import { experimentLabel, type ArchiveStudy } from "@/lib/archive/driver";
@@ -9,6 +9,7 @@ import type { BlobStore } from "@/lib/blob";
 import { parseMediaType, parseMultipart } from "@/lib/http/multipart-related";
 import { SAMPLES_DIR } from "@/lib/samples";
 import { createLocalArchiveDriver } from "@/server/archive/local-driver";
+import { setDbHandle } from "@/server/db";
 import { startRouteServer } from "../helpers/route-server";
 
 type Ctx<P> = { params: Promise<P> };
@@ -96,4 +97,14 @@ export async function readMultipart(res: Response): Promise<{ type: string | und
     parts.push({ headers: p.headers, body: Buffer.concat(chunks) });
   }
   return { type: ct.params.get("type"), parts };
+}
+
+/** After a DICOMweb test file: the queues and Redis it opened, its database handle and test database, its data directory. */
+export async function closeReadTest(db: { drop(): Promise<void> } | undefined, dataDir: string): Promise<void> {
+  const { closeQueues } = await import("@/server/queues");
+  await closeQueues();
+  await (await import("@/server/redis")).closeSharedRedis();
+  setDbHandle(undefined);
+  await db?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
 }
