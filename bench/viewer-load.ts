@@ -32,6 +32,7 @@ const { seedSubject } = await import("../tests/archive/seed");
 const { SAMPLES_DIR } = await import("../lib/samples");
 const { chromium } = await import("playwright-core");
 const { launchCdpBrowser } = await import("./cdp-browser");
+const { FIRST_IMAGE_TIMING } = await import("../components/viewer/names");
 
 /** `n` slices of the CT sample: new study/series/instance UIDs, positions 1.25 mm apart, explicit VR little endian. */
 function ctStack(n: number): Buffer[] {
@@ -103,7 +104,7 @@ try {
           const vp = document.querySelector('[data-testid="viewport-main"]');
           const painted = await new Promise((resolve) => {
             const seen = [];
-            new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.identifier === "atrium-first-image") seen.push(e.renderTime || e.loadTime); }).observe({ type: "element", buffered: true });
+            new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.identifier === ${JSON.stringify(FIRST_IMAGE_TIMING)}) seen.push(e.renderTime || e.loadTime); }).observe({ type: "element", buffered: true });
             setTimeout(() => resolve(seen.length ? Math.min(...seen) : NaN), 100);
           });
           return { painted, first: Number(el.dataset.firstImage), all: Number(el.dataset.allLoaded), loaded: Number(vp.dataset.loaded), total: Number(vp.dataset.total) };

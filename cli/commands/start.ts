@@ -126,6 +126,8 @@ export async function run(args: string[]) {
   }
 
   const { default: next } = await import("next");
+  // Where the portal's build is, for pages that read what it recorded (server/viewer/assets.ts).
+  process.env.ATRIUM_PORTAL_DIR = ROOT;
   const app = next({ dev: false, dir: ROOT, port, hostname: "localhost" });
   await app.prepare();
   const nextHandler = app.getRequestHandler();

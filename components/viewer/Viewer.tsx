@@ -13,7 +13,7 @@ import {
   ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
   viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
-import { core, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
+import { core, decodedFrameImages, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
 import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
 import { cellStyle, FirstImage, firstImageUrl, gridStyle, INITIAL_CONTROLS, placeCells, useOfferedTools, ViewerToolbar, type Cell, type Primary } from "./ViewerShell";
 
@@ -533,6 +533,7 @@ export default function Viewer(props: ViewerProps) {
           // performance.now() when the whole stack is in (from the navigation; bench/viewer-load.ts reads it).
           if (seen.size === total) {
             el.dataset.allLoaded = String(performance.now());
+            el.dataset.decodedAhead = String(decodedFrameImages());
             flush();
           } else if (seen.size === 1) flush();
           else flushTimer ??= setTimeout(flush, PROGRESS_MS);

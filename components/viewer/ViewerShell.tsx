@@ -9,6 +9,7 @@ import { Box, Button, Group, SegmentedControl, Select, Slider, Stack, Text } fro
 import type { ViewerLayout, ViewportSpec } from "@/lib/viewer/layout";
 import { ACTION_LABELS, presetWindow, resolveHotkeys, WINDOW_PRESETS, type SegmentLabel, type ViewerAction, type ViewerTool } from "@/lib/viewer/viewer";
 import { seriesPath, type SeriesKey } from "./series-metadata";
+import { FIRST_IMAGE_TIMING } from "./names";
 
 /** The left button's tool: navigation or one of the annotation tools offered. */
 export type Primary = ViewerTool | "window" | "pan" | "zoom" | "eraser";
@@ -123,7 +124,7 @@ export function FirstImage({ src }: { src: string }) {
       alt=""
       data-testid="first-image"
       fetchPriority="high"
-      {...{ elementtiming: "atrium-first-image" }}
+      {...{ elementtiming: FIRST_IMAGE_TIMING }}
       style={{ position: "absolute", inset: 0, width: "100%", height: "100%", objectFit: "contain", pointerEvents: "none" }}
     />
   );

@@ -5,11 +5,18 @@ import * as core from "@cornerstonejs/core";
 import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
 import { Enums as MetadataEnums, utilities as metadataUtilities } from "@cornerstonejs/metadata";
-import { frameAhead, orderSeries, seriesBase, seriesKeyOf, seriesMetadata, SINGLE_FRAME_ACCEPT, takeFrame, type DicomJson } from "./series-metadata";
+import type { DecodedNativeFrame } from "@/lib/viewer/native-frame";
+import { orderSeries } from "./series-frames";
+import { fetchFramesAtFullPace, frameAhead, seriesBase, seriesKeyOf, seriesMetadata, SINGLE_FRAME_ACCEPT, takeDecodedFrame, takeFrameBytes, type DicomJson } from "./series-metadata";
 
 performance.mark("atrium:viewer-code-loaded");
+fetchFramesAtFullPace();
 
 let initialised: Promise<void> | null = null;
+let imagesFromDecodedFrames = 0;
+
+/** How many images this page made from frames decoded where they were fetched (the rest went through the loader's decoder). */
+export const decodedFrameImages = () => imagesFromDecodedFrames;
 
 /** Initialises cornerstone3D core, the DICOM image loader (with its wasm codecs in a worker) and tools, once. */
 export function initCornerstone(): Promise<void> {
@@ -24,7 +31,19 @@ export function initCornerstone(): Promise<void> {
     // Frames the page fetched ahead are handed to the loader as its "compressed frame data" (the
     // loader's registry path: decoded as if they had just arrived, with no request of its own).
     const COMPRESSED_FRAME_DATA = MetadataEnums.MetadataModules.COMPRESSED_FRAME_DATA;
-    core.metaData.addProvider((type: string, imageId: unknown) => (type === COMPRESSED_FRAME_DATA && typeof imageId === "string" && imageId.startsWith("wadors:") ? takeFrame(imageId.slice("wadors:".length)) : undefined), 10_000);
+    core.metaData.addProvider((type: string, imageId: unknown) => (type === COMPRESSED_FRAME_DATA && typeof imageId === "string" && imageId.startsWith("wadors:") ? takeFrameBytes(imageId.slice("wadors:".length)) : undefined), 10_000);
+    // Frames decoded where they were fetched (native grayscale) become images here, without the
+    // loader's round trip through its decoding worker; every other frame is the loader's.
+    const wadorsLoader = dicomImageLoader.wadors.loadImage as unknown as (imageId: string, options?: Record<string, unknown>) => core.Types.IImageLoadObject;
+    core.imageLoader.registerImageLoader("wadors", ((imageId: string, options?: Record<string, unknown>) => {
+      // A volume's target buffer, or an image asked for unscaled, is the loader's to make.
+      const asDecoded = !options?.targetBuffer && (options?.preScale as { enabled?: boolean } | undefined)?.enabled !== false;
+      const frame = asDecoded ? takeDecodedFrame(imageId.slice("wadors:".length)) : undefined;
+      const image = frame ? imageOfDecodedFrame(imageId, frame.decoded, frame.transferSyntaxUid) : null;
+      if (!image) return wadorsLoader(imageId, options);
+      imagesFromDecodedFrames++;
+      return { promise: Promise.resolve(image) };
+    }) as never);
     core.volumeLoader.registerUnknownVolumeLoader(core.cornerstoneStreamingImageVolumeLoader as never);
     core.volumeLoader.registerVolumeLoader("cornerstoneStreamingImageVolume", core.cornerstoneStreamingImageVolumeLoader as never);
     // The retrieval pool fetches this many frames at once (HTTP/1.1 on localhost, small frames).
@@ -40,6 +59,51 @@ export function initCornerstone(): Promise<void> {
     performance.mark("atrium:cornerstone-init-end");
   })();
   return initialised;
+}
+
+/**
+ * The image cornerstone3D's DICOM image loader would make of a decoded native frame (its
+ * createImage, for a grayscale frame with preScale on), or null when cornerstone's metadata for the
+ * image disagrees with what the frame was decoded by: the loader then fetches and decodes it itself.
+ */
+function imageOfDecodedFrame(imageId: string, frame: DecodedNativeFrame, transferSyntaxUID: string): core.Types.IImage | null {
+  const start = Date.now();
+  type Module = Record<string, unknown>;
+  const get = (module: string) => (core.metaData.get(module, imageId) ?? {}) as Module;
+  const pixel = get("imagePixelModule");
+  const { spec } = frame;
+  if (pixel.rows !== spec.rows || pixel.columns !== spec.columns || pixel.bitsAllocated !== spec.bitsAllocated || pixel.pixelRepresentation !== spec.pixelRepresentation || pixel.photometricInterpretation !== spec.photometricInterpretation || (pixel.samplesPerPixel ?? 1) !== 1) return null;
+  const modalityLut = get("modalityLutModule");
+  const modality = get("generalSeriesModule").modality as string | undefined;
+  const slope = (modalityLut.rescaleSlope as number | undefined) ?? 1;
+  const intercept = (modalityLut.rescaleIntercept as number | undefined) ?? 0;
+  if (slope !== (spec.rescale?.slope ?? 1) || intercept !== (spec.rescale?.intercept ?? 0) || modality === "PT" || modality === "RTDOSE" || (modalityLut.modalityLUTSequence as unknown[] | undefined)?.length) return null;
+  const imagePlane = get("imagePlaneModule");
+  const voiLut = get("voiLutModule");
+  const preScale = frame.preScale ? { ...frame.preScale, scalingParameters: { ...frame.preScale.scalingParameters, modality } } : undefined;
+  const imageFrame = {
+    samplesPerPixel: 1, photometricInterpretation: spec.photometricInterpretation, planarConfiguration: pixel.planarConfiguration, rows: spec.rows, columns: spec.columns,
+    bitsAllocated: spec.bitsAllocated, bitsStored: pixel.bitsStored, pixelRepresentation: spec.pixelRepresentation, imageId,
+    pixelData: frame.pixelData, pixelDataLength: frame.pixelData.length, smallestPixelValue: frame.min, largestPixelValue: frame.max, preScale, decodeTimeInMS: frame.decodeTimeInMS,
+  };
+  const voxelManager = core.utilities.VoxelManager.createImageVoxelManager({ scalarData: frame.pixelData as never, width: spec.columns, height: spec.rows, numberOfComponents: 1 });
+  const windowCenter = (voiLut.windowCenter as number[] | undefined)?.[0];
+  const windowWidth = (voiLut.windowWidth as number[] | undefined)?.[0];
+  const fallbackWindow = windowCenter === undefined || windowWidth === undefined ? core.utilities.windowLevel.toWindowLevel(frame.min, frame.max) : null;
+  const voiLutFunction = voiLut.voiLUTFunction as string[] | undefined;
+  const voiLutSequence = voiLut.voiLUTSequence as unknown[] | undefined;
+  return {
+    imageId, dataType: frame.pixelData.constructor.name, color: false, calibration: get("calibrationModule"),
+    columnPixelSpacing: imagePlane.columnPixelSpacing, rowPixelSpacing: imagePlane.rowPixelSpacing, columns: spec.columns, rows: spec.rows, width: spec.columns, height: spec.rows,
+    preScale, intercept: modalityLut.rescaleIntercept || 0, slope: modalityLut.rescaleSlope || 1, invert: spec.photometricInterpretation === "MONOCHROME1",
+    minPixelValue: frame.min, maxPixelValue: frame.max, sizeInBytes: frame.pixelData.byteLength,
+    windowCenter: fallbackWindow?.windowCenter ?? windowCenter, windowWidth: fallbackWindow?.windowWidth ?? windowWidth,
+    voiLUTFunction: (voiLutFunction?.length && voiLutFunction[0]) || (voiLut.voiLutFunction as string | undefined) || undefined,
+    ...(voiLutSequence?.length ? { voiLUT: voiLutSequence[0] } : {}),
+    decodeTimeInMS: frame.decodeTimeInMS, floatPixelData: undefined, imageFrame, voxelManager, rgba: false,
+    getPixelData: () => imageFrame.pixelData, getCanvas: undefined, numberOfComponents: 1,
+    loadTimeInMS: Date.now() - start, transferSyntaxUID, imageQualityStatus: core.Enums.ImageQualityStatus.FULL_RESOLUTION,
+  } as unknown as core.Types.IImage;
 }
 
 /** The series a viewport shows, resolved by the caller from the template's selector. */
@@ -104,7 +168,8 @@ async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
   const description = first ? str(first, "0008103E") : null;
   const seriesNumber = first && str(first, "00200011") ? Number(str(first, "00200011")) : null;
   const refOf = new Map<string, { sopInstanceUid: string; frame: number }>();
-  const { ordered, volumeCapable } = orderSeries(ref, instances);
+  const base = seriesBase(ref);
+  const { ordered, volumeCapable } = orderSeries(base, instances);
   if (ordered.length === 0) {
     const what = (modality && NON_IMAGE[modality]) ?? "not an image";
     return {
@@ -112,7 +177,6 @@ async function fetchSeries(ref: SeriesRef, key: string): Promise<LoadedSeries> {
       noPixels: `This series has no pixel data to show: it is ${what}${instances.length ? ` (${instances.length} instance${instances.length === 1 ? "" : "s"})` : ""}.`,
     };
   }
-  const base = seriesBase(ref);
   const imageIds: string[] = [];
   for (const g of ordered) {
     const frame1 = `wadors:${base}/instances/${g.sopInstanceUid}/frames/1`;

@@ -1,11 +1,12 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { BrowseViewerPage } from "@/components/viewer/BrowseViewerPage";
-import { earlyMetadataScript } from "@/components/viewer/series-metadata";
+import { earlyViewerScript } from "@/components/viewer/series-metadata";
 import { NONCE_HEADER } from "@/lib/http/security-headers";
 import { createCallerFactory } from "@/server/trpc/init";
 import { createContext } from "@/server/trpc/context";
 import { appRouter } from "@/server/routers";
+import { frameFetcherWorkerUrl } from "@/server/viewer/assets";
 
 export const metadata: Metadata = { title: "Viewer" };
 
@@ -18,14 +19,15 @@ export default async function Page({ params, searchParams }: { params: Promise<{
   // metadata at once. A refusal is left to the client's query, which says what is wrong.
   const caller = createCallerFactory(appRouter)(await createContext(await headers()));
   const initialScans = await caller.browse.scans({ projectId: id, experimentId, page: 1, pageSize: 200 }).catch(() => null);
-  // The shown series' metadata is asked for by the HTML itself (before the page's code has loaded).
+  // The shown series' metadata, and its frames when it is shown as a stack (not the MPR layout),
+  // are asked for by the HTML itself (before the page's code has loaded).
   const series = one(sp.series) ?? null;
   const shown = initialScans?.items.find((s) => s.seriesInstanceUid === series);
   const nonce = (await headers()).get(NONCE_HEADER) ?? undefined;
   return (
     <>
       {shown && initialScans && (
-        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: earlyMetadataScript([{ projectId: id, studyInstanceUid: initialScans.experiment.studyInstanceUid, seriesInstanceUid: shown.seriesInstanceUid }]) }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: earlyViewerScript([{ ref: { projectId: id, studyInstanceUid: initialScans.experiment.studyInstanceUid, seriesInstanceUid: shown.seriesInstanceUid }, frames: one(sp.layout) !== "mpr" }], frameFetcherWorkerUrl()) }} />
       )}
       <BrowseViewerPage projectId={id} experimentId={experimentId} series={series} layout={one(sp.layout) ?? null} initialScans={initialScans} />
     </>
