@@ -14,7 +14,7 @@ import {
   viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
 import { core, decodedFrameImages, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
-import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesMetadata, stackOnlySeries } from "./series-metadata";
+import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesKeyOf, seriesMetadata, stackOnlySeries } from "./series-metadata";
 import { cellStyle, FirstImage, firstImageUrl, gridStyle, INITIAL_CONTROLS, placeCells, useOfferedTools, ViewerToolbar, type Cell, type Primary } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
@@ -375,19 +375,27 @@ export default function Viewer(props: ViewerProps) {
         const ref = scans[spec.scan];
         if (ref) seriesMetadata(ref).catch(() => undefined);
       }
+      const stackOnly = new Set<string>();
       for (const ref of stackOnlySeries(layout, scans)) {
+        stackOnly.add(seriesKeyOf(ref));
         fetchSeriesFrames(ref);
         cleanups.push(() => releaseSeriesFrames(ref));
       }
       await initCornerstone();
       if (cancelled) return;
-      // Each stack's first image is fetched and decoded while the rendering engine and the viewports
-      // are set up (setStack then finds it in cornerstone's cache, or in flight).
+      // Each stack's images go into cornerstone's cache, its first image first, while the rendering
+      // engine and the viewports are set up: setStack then finds the first in the cache (or in
+      // flight), and each viewport's own loading below counts what is already there. A failure is
+      // left to that loading, which asks again and says what went wrong.
       for (const spec of layout.viewports) {
         const ref = scans[spec.scan];
         if (!ref || spec.orientation !== "acquired") continue;
         loadSeries(ref)
-          .then((s) => (s.imageIds[0] && !cancelled ? loadImage(s.imageIds[0], -5, core.Enums.RequestType.Interaction) : undefined))
+          .then((s) => {
+            if (!s.imageIds[0] || cancelled) return;
+            void loadImage(s.imageIds[0], -5, core.Enums.RequestType.Interaction).catch(() => undefined);
+            if (stackOnly.has(seriesKeyOf(ref))) void streamImages(s.imageIds, 1, abort.signal, () => undefined);
+          })
           .catch(() => undefined);
       }
       const engine = new core.RenderingEngine(engineId);

@@ -6,7 +6,7 @@
 // (earlyViewerScript): it then fetches the series' metadata itself and its frames in display order.
 // Frames go back transferred, not copied, with the transfer syntax of the answer, or as failures
 // the viewer's loader then retries and reports. The protocol is in series-frames.ts.
-import { fetchFrames, frameBuffer, type FramePace, type FrameToFetch } from "./fetch-frame";
+import { fetchSeriesFrameData, frameBuffer, type FramePace, type FrameToFetch } from "./fetch-frame";
 import { METADATA_ACCEPT, orderSeries, type FrameFetchRequest, type FrameFetchResult } from "./series-frames";
 
 
@@ -16,8 +16,8 @@ const fetching = new Map<string, (pace: FramePace) => void>();
 let paceNow: FramePace | null = null;
 const post = (result: FrameFetchResult, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(result, transfer);
 
-function fetchSeriesFrames(key: string, frames: FrameToFetch[], accept: string, pace: FramePace, abort: AbortController): Promise<void> {
-  const run = fetchFrames(frames, accept, paceNow ?? pace, abort.signal, (url, frame) => post({ kind: "frame", series: key, url, frame }, frame ? [frameBuffer(frame) as ArrayBuffer] : []));
+function fetchSeriesFrames(key: string, seriesUrl: string, frames: FrameToFetch[], accept: string, pace: FramePace, abort: AbortController): Promise<void> {
+  const run = fetchSeriesFrameData(seriesUrl, frames, accept, paceNow ?? pace, abort.signal, (url, frame) => post({ kind: "frame", series: key, url, frame }, frame ? [frameBuffer(frame) as ArrayBuffer] : []));
   fetching.set(key, run.faster);
   return run.done.then(() => {
     if (fetching.get(key) === run.faster) fetching.delete(key);
@@ -48,15 +48,16 @@ async function fetchSeries(msg: Extract<FrameFetchRequest, { kind: "series" }>, 
   }
   if (abort.signal.aborted) return;
   let frames: FrameToFetch[] = [];
+  const seriesUrl = `${self.location.origin}${msg.seriesPath}`;
   if (msg.frames) {
     try {
-      frames = orderSeries(`${self.location.origin}${msg.seriesPath}`, JSON.parse(text)).frames;
+      frames = orderSeries(seriesUrl, JSON.parse(text)).frames;
     } catch {
       frames = []; // not DICOM JSON: the page says what is wrong with it
     }
   }
   post({ kind: "metadata", series: msg.series, ok: true, text, framesComing: frames.length > 0 });
-  if (frames.length) await fetchSeriesFrames(msg.series, frames, msg.accept, msg.pace, abort);
+  if (frames.length) await fetchSeriesFrames(msg.series, seriesUrl, frames, msg.accept, msg.pace, abort);
 }
 
 self.onmessage = (e: MessageEvent<FrameFetchRequest>) => {
@@ -75,5 +76,5 @@ self.onmessage = (e: MessageEvent<FrameFetchRequest>) => {
   series.get(msg.series)?.abort();
   series.set(msg.series, abort);
   if (msg.kind === "series") void fetchSeries(msg, abort);
-  else void fetchSeriesFrames(msg.series, msg.frames, msg.accept, msg.pace, abort);
+  else void fetchSeriesFrames(msg.series, msg.seriesUrl, msg.frames, msg.accept, msg.pace, abort);
 };

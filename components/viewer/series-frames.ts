@@ -22,7 +22,7 @@ export const METADATA_ACCEPT = "application/dicom+json";
 /** What the page (or its HTML) asks the frame fetcher. */
 export type FrameFetchRequest =
   /** These frames (the page knows the series' metadata). */
-  | { kind: "fetch"; series: string; frames: FrameToFetch[]; accept: string; pace: FramePace }
+  | { kind: "fetch"; series: string; seriesUrl: string; frames: FrameToFetch[]; accept: string; pace: FramePace }
   /** The series' metadata, sent back as it came, then (with `frames`) its frames in display order. */
   | { kind: "series"; series: string; seriesPath: string; frames: boolean; accept: string; pace: FramePace }
   /** Every series' frames from now on at this pace. */

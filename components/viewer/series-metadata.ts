@@ -5,7 +5,7 @@
 // cornerstone3D chunk is still loading. The viewer reads the same metadata and takes the frames.
 // No cornerstone3D here, so pages (and the server, for the HTML) can import it cheaply.
 import type { DecodedNativeFrame } from "@/lib/viewer/native-frame";
-import { fetchFrames, type FetchedFrame, type FramePace } from "./fetch-frame";
+import { fetchSeriesFrameData, type FetchedFrame, type FramePace } from "./fetch-frame";
 import { FULL_PACE, METADATA_ACCEPT, PACE_WHILE_CODE_LOADS, orderSeries, SINGLE_FRAME_ACCEPT, type DicomJson, type FrameFetchRequest, type FrameFetchResult } from "./series-frames";
 import { FIRST_IMAGE_TIMING, FRAME_FETCHER_NAME } from "./names";
 
@@ -284,7 +284,7 @@ export function fetchSeriesFrames(ref: SeriesKey): void {
         for (const resolve of resolvers.values()) resolve(null);
       });
       if (!worker) {
-        const run = fetchFrames(frames, SINGLE_FRAME_ACCEPT, pace(), s.abort.signal, (url, f) => resolvers.get(url)?.(f));
+        const run = fetchSeriesFrameData(seriesBase(ref), frames, SINGLE_FRAME_ACCEPT, pace(), s.abort.signal, (url, f) => resolvers.get(url)?.(f));
         pageFetches.add(run.faster);
         void run.done.then(() => pageFetches.delete(run.faster));
         return;
@@ -296,7 +296,7 @@ export function fetchSeriesFrames(ref: SeriesKey): void {
         else if (early?.done) resolve(null);
         else pendingFrames.set(url, { series: key, resolve });
       }
-      if (!early) worker.postMessage({ kind: "fetch", series: key, frames, accept: SINGLE_FRAME_ACCEPT, pace: pace() } satisfies FrameFetchRequest);
+      if (!early) worker.postMessage({ kind: "fetch", series: key, seriesUrl: seriesBase(ref), frames, accept: SINGLE_FRAME_ACCEPT, pace: pace() } satisfies FrameFetchRequest);
     })
     .catch(() => undefined);
 }

@@ -9,6 +9,8 @@ export type Resource =
   /** Without an instance: the series' first image in display order (`?image=first`, Atrium's viewer). */
   | { kind: "rendered"; study: string; series: string; instance?: string; frames?: string }
   | { kind: "frames"; study: string; series: string; instance: string; frames: string }
+  /** Every frame of the series in display order, one part each (Atrium's viewer: one request instead of one per frame). */
+  | { kind: "pixeldata"; study: string; series: string }
   | { kind: "bulkdata"; study: string; series: string; instance: string; path: string[] };
 
 export type ParsedPath = { ok: true; resource: Resource } | { ok: false; status: 400 | 404; message: string };
@@ -20,7 +22,7 @@ const NOT_FOUND: ParsedPath = {
   ok: false,
   status: 404,
   message:
-    "Not a DICOMweb resource Atrium serves. Under /dicomweb/projects/{projectId}/studies: {study}[/metadata|/thumbnail|/series|/instances], {study}/series/{series}[/metadata|/rendered?image=first|/thumbnail|/instances], …/instances/{instance}[/metadata|/rendered|/thumbnail|/frames/{list}[/rendered|/thumbnail]|/bulkdata/{tag path}].",
+    "Not a DICOMweb resource Atrium serves. Under /dicomweb/projects/{projectId}/studies: {study}[/metadata|/thumbnail|/series|/instances], {study}/series/{series}[/metadata|/rendered?image=first|/pixeldata|/thumbnail|/instances], …/instances/{instance}[/metadata|/rendered|/thumbnail|/frames/{list}[/rendered|/thumbnail]|/bulkdata/{tag path}].",
 };
 
 /** Parses the segments after ".../studies/" (already URL-decoded). */
@@ -45,6 +47,7 @@ export function parseResource(segments: string[]): ParsedPath {
     if (b === "metadata") return { ok: true, resource: { kind: "metadata", study, series } };
     if (b === "thumbnail") return { ok: true, resource: { kind: "thumbnail", study, series } };
     if (b === "rendered") return { ok: true, resource: { kind: "rendered", study, series } };
+    if (b === "pixeldata") return { ok: true, resource: { kind: "pixeldata", study, series } };
     if (b === "instances") return { ok: true, resource: { kind: "qido", level: "instance", study, series } };
     return NOT_FOUND;
   }
@@ -75,5 +78,5 @@ export function parseResource(segments: string[]): ParsedPath {
  * data): those follow the project's download rule. QIDO, rendered images and thumbnails do not.
  */
 export function returnsStoredBytes(r: Resource): boolean {
-  return r.kind === "retrieve" || r.kind === "metadata" || r.kind === "frames" || r.kind === "bulkdata";
+  return r.kind === "retrieve" || r.kind === "metadata" || r.kind === "frames" || r.kind === "pixeldata" || r.kind === "bulkdata";
 }

@@ -10,7 +10,7 @@ import { archiveBlobStore, BlobNotFoundError, type BlobStore } from "@/lib/blob"
 import { parseDicom, type ParsedFile } from "@/lib/dicom/parse";
 import { BufferSource, FileSource } from "@/lib/dicom/source";
 import { TAG } from "@/lib/dicom/dictionary";
-import { negotiateBulk, negotiateFrames, negotiateInstances, negotiateJson, negotiatePng } from "@/lib/dicomweb/accept";
+import { isUncompressedSyntax, negotiateBulk, negotiateFrames, negotiateInstances, negotiateJson, negotiatePng } from "@/lib/dicomweb/accept";
 import { bulkValueBytes, frameBytes, FrameError, parseFrameList, pixelInfo, type PixelInfo } from "@/lib/dicomweb/frames";
 import { BINARY_VRS, elementAtPath, toDicomJson } from "@/lib/dicomweb/json";
 import { multipartContentType, multipartStream, newBoundary, type OutPart } from "@/lib/dicomweb/multipart";
@@ -34,7 +34,7 @@ export interface ReadContext {
    * Called before stored bytes of a study are returned (retrieve, metadata, frames, bulk data), once
    * the study is found: the route audits the read (server/dicomweb/read-audit).
    */
-  onStoredRead?: (studyInstanceUid: string, what: "retrieve" | "metadata" | "frames" | "bulkdata") => Promise<void>;
+  onStoredRead?: (studyInstanceUid: string, what: "retrieve" | "metadata" | "frames" | "pixeldata" | "bulkdata") => Promise<void>;
 }
 
 const DICOM_JSON = "application/dicom+json";
@@ -160,9 +160,26 @@ function notFound(ids: { series?: string; instance?: string }): Response {
  * their geometry are read once and their rows filled in. Null when the series is not there.
  */
 async function firstImageOfSeries(ctx: ReadContext, study: string, series: string): Promise<string | null | "no-pixels"> {
-  const rows = await sqlRows<{ id: string; sopInstanceUid: string; blobKey: string; instanceNumber: number | null; numberOfFrames: number | null; rows: number | null; geometry: { position: number[] | null; orientation: number[] | null } | null }>(
+  const images = await seriesInDisplayOrder(ctx, study, series);
+  if (images === null || images === "no-pixels") return images;
+  return images[0]!.sopInstanceUid;
+}
+
+interface OrderedImage {
+  sopInstanceUid: string;
+  blobKey: string;
+  transferSyntaxUid: string;
+}
+
+/**
+ * A series' instances with pixel data in the viewer's display order (lib/viewer orderInstances),
+ * from the geometry in the archive's index; instances indexed before it kept their geometry are read
+ * once and their rows filled in. Null when the series is not there, "no-pixels" when none has pixels.
+ */
+async function seriesInDisplayOrder(ctx: ReadContext, study: string, series: string): Promise<OrderedImage[] | null | "no-pixels"> {
+  const rows = await sqlRows<{ id: string; sopInstanceUid: string; blobKey: string; transferSyntaxUid: string; instanceNumber: number | null; numberOfFrames: number | null; rows: number | null; geometry: { position: number[] | null; orientation: number[] | null } | null }>(
     ctx.prisma,
-    `SELECT i.id, i."sopInstanceUid", i."blobKey", i."instanceNumber", i."numberOfFrames", i.rows, i.geometry
+    `SELECT i.id, i."sopInstanceUid", i."blobKey", i."transferSyntaxUid", i."instanceNumber", i."numberOfFrames", i.rows, i.geometry
        FROM "ArchiveInstance" i JOIN "ArchiveScan" sc ON sc.id = i."scanId" JOIN "ArchiveExperiment" e ON e.id = sc."experimentId"
       WHERE e."projectId" = $1 AND e."studyInstanceUid" = $2 AND sc."seriesInstanceUid" = $3`,
     [ctx.projectId, study, series],
@@ -182,8 +199,8 @@ async function firstImageOfSeries(ctx: ReadContext, study: string, series: strin
     }
     await sqlRows(ctx.prisma, `UPDATE "ArchiveInstance" SET geometry = $2::jsonb WHERE id = $1 AND geometry IS NULL`, [i.id, JSON.stringify(i.geometry)], "dicomweb.fillGeometry");
   }
-  const { ordered } = orderInstances(images.map((i) => ({ sopInstanceUid: i.sopInstanceUid, instanceNumber: i.instanceNumber, position: i.geometry!.position, orientation: i.geometry!.orientation, frames: Math.max(1, i.numberOfFrames ?? 1) })));
-  return ordered[0]!.sopInstanceUid;
+  const { ordered } = orderInstances(images.map((i) => ({ image: i, sopInstanceUid: i.sopInstanceUid, instanceNumber: i.instanceNumber, position: i.geometry!.position, orientation: i.geometry!.orientation, frames: Math.max(1, i.numberOfFrames ?? 1) })));
+  return ordered.map((o) => o.image);
 }
 
 /** Opens a stored instance for parsing: a local file is read on demand, a remote blob is fetched. */
@@ -223,6 +240,8 @@ export async function handleWado(req: Request, ctx: ReadContext, segments: strin
         return await retrieve(req, ctx, r);
       case "metadata":
         return await metadata(req, ctx, r);
+      case "pixeldata":
+        return await pixeldata(req, ctx, r);
       case "frames":
         return await frames(req, ctx, r);
       case "bulkdata":
@@ -453,6 +472,46 @@ async function frames(req: Request, ctx: ReadContext, r: Extract<Resource, { kin
   } finally {
     if (!handedOver) close();
   }
+}
+
+/**
+ * Every frame of a series in the viewer's display order, one part each, as the frames resource
+ * answers them (the stored bytes with their transfer syntax, Content-Location the frame's URL,
+ * Content-Length its size): Atrium's viewer asks once per series instead of once per frame. Each
+ * instance is opened when the client reaches it and closed after its frames.
+ */
+async function pixeldata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "pixeldata" }>): Promise<Response> {
+  const accept = req.headers.get("accept");
+  const images = await seriesInDisplayOrder(ctx, r.study, r.series);
+  if (images === null) return notFound(r);
+  if (images === "no-pixels") return error(406, "This series has no pixel data (it holds no images); retrieve it whole or as metadata instead.");
+  for (const ts of new Set(images.map((i) => i.transferSyntaxUid))) {
+    const n = negotiateFrames(accept, ts, !isUncompressedSyntax(ts), false);
+    if (!n.ok) return error(406, `${n.message} (A series' pixel data is always multipart.)`);
+  }
+  await ctx.onStoredRead?.(r.study, "pixeldata");
+  const store = ctx.store ?? archiveBlobStore();
+  const base = new URL(req.url).pathname.replace(/\/pixeldata$/, "/instances/");
+  async function* parts(): AsyncGenerator<OutPart> {
+    for (const i of images as OrderedImage[]) {
+      const { file, close } = await openParsed(store, i.blobKey);
+      try {
+        const info = pixelInfo(file);
+        if (!info) continue; // indexed with rows, but no pixel data after all: nothing to send
+        const n = negotiateFrames(accept, info.transferSyntaxUid, info.encapsulated, false);
+        if (!n.ok) throw new Error(`instance ${i.sopInstanceUid}: ${n.message}`);
+        for (let f = 1; f <= info.numberOfFrames; f++) {
+          yield { contentType: `${n.partType}; transfer-syntax=${n.transferSyntax}`, contentLocation: `${base}${i.sopInstanceUid}/frames/${f}`, body: frameBytes(file, info, f) };
+        }
+      } finally {
+        close();
+      }
+    }
+  }
+  const boundary = newBoundary();
+  return new Response(multipartStream(parts(), boundary), {
+    headers: { "content-type": multipartContentType(boundary, "application/octet-stream"), "cache-control": "private, no-cache" },
+  });
 }
 
 async function bulkdata(req: Request, ctx: ReadContext, r: Extract<Resource, { kind: "bulkdata" }>): Promise<Response> {

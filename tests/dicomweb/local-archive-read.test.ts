@@ -299,6 +299,41 @@ describe("WADO-RS", () => {
     expect(await (await get(path1)).text()).toBe(first);
   });
 
+  it("pixeldata: every frame of a series in the viewer's display order, one part each, the frames resource's bytes with their URL and size", async () => {
+    const mr = MR_STUDY.map(byName);
+    const series = `${base}/studies/${mr[0]!.studyInstanceUid}/series/${mr[0]!.seriesInstanceUid}`;
+    const res = await get(`${series}/pixeldata`, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
+    expect(res.status).toBe(200);
+    const { type, parts } = await readMultipart(res);
+    expect(type).toBe("application/octet-stream");
+    const geometry = (f: ArchivedFile) => {
+      const h = readIndexHeader(f.file).instance;
+      return { sopInstanceUid: f.sopInstanceUid, instanceNumber: h.instanceNumber, position: h.imagePosition, orientation: h.imageOrientation, frames: 1 };
+    };
+    const order = orderInstances(mr.map(geometry)).ordered.map((g) => g.sopInstanceUid);
+    expect(parts.map((p) => p.headers.get("content-location"))).toEqual(order.map((sop) => `${series}/instances/${sop}/frames/1`));
+    for (const p of parts) {
+      expect(p.headers.get("content-type")).toBe("application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1");
+      expect(Number(p.headers.get("content-length"))).toBe(p.body.length);
+      const one = await get(p.headers.get("content-location")!, { accept: "application/octet-stream; transfer-syntax=*" });
+      expect(Buffer.from(await one.arrayBuffer()).equals(p.body)).toBe(true);
+    }
+    // A multi-frame instance: each of its frames, in order.
+    const mf = byName(SINGLES.multiframe);
+    const mfParts = (await readMultipart(await get(`${base}/studies/${mf.studyInstanceUid}/series/${mf.seriesInstanceUid}/pixeldata`))).parts;
+    expect(mfParts.map((p) => p.headers.get("content-location"))).toEqual(Array.from({ length: 10 }, (_, k) => `${instPath(mf)}/frames/${k + 1}`));
+    // Compressed frames keep their syntax with transfer-syntax=*; asked for uncompressed only, 406 before any byte.
+    const jls = byName(SINGLES.jls);
+    const jlsSeries = `${base}/studies/${jls.studyInstanceUid}/series/${jls.seriesInstanceUid}/pixeldata`;
+    expect((await readMultipart(await get(jlsSeries, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' }))).parts[0]!.headers.get("content-type")).toMatch(/transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.8[01]/);
+    const refused = await get(jlsSeries, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1' });
+    expect(refused.status).toBe(406);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/transfer-syntax=\*/);
+    const sr = byName(SINGLES.sr);
+    expect((await get(`${base}/studies/${sr.studyInstanceUid}/series/${sr.seriesInstanceUid}/pixeldata`)).status).toBe(406);
+    expect((await get(`${base}/studies/${mr[0]!.studyInstanceUid}/series/1.2.3.4/pixeldata`)).status).toBe(404);
+  });
+
   it("frames: uncompressed frames as application/octet-stream (big endian swapped to little), several at once", async () => {
     const mf = byName(SINGLES.multiframe);
     const res = await get(`${instPath(mf)}/frames/2,5`, { accept: 'multipart/related; type="application/octet-stream"' });
