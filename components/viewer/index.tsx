@@ -15,7 +15,8 @@ export type { ViewerApi, ViewerProps, ViewportStatus, SeriesRef } from "./Viewer
 let loading: Promise<ComponentType<ViewerProps>> | null = null;
 let loaded: ComponentType<ViewerProps> | null = null;
 const loadViewer = () => {
-  loading ??= import("./Viewer").then((m) => (loaded = m.default));
+  // The chunk's name is names.ts VIEWER_CHUNK_NAME: the build records its files for the viewer page's HTML.
+  loading ??= import(/* webpackChunkName: "atrium-viewer" */ "./Viewer").then((m) => (loaded = m.default));
   // A failed load (a network error, a new deployment) is tried again next time.
   loading.catch(() => (loading = null));
   return loading;

@@ -3,7 +3,7 @@
 // the protocol between the page and the frame fetcher worker (frame-fetcher.worker.ts). No window
 // and no cornerstone3D here: the worker, the page and the server (the HTML's early start) import it.
 import { nativeFrameSpec } from "@/lib/viewer/native-frame";
-import { orderInstances } from "@/lib/viewer/viewer";
+import { orderInstances } from "@/lib/viewer/order";
 import type { FetchedFrame, FramePace, FrameToFetch } from "./fetch-frame";
 
 export type DicomJson = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;

@@ -44,8 +44,8 @@ export function seriesKeyOf(ref: SeriesKey): string {
  * What the HTML's inline script leaves for the page's code: the frame fetcher it started (with the
  * answers that came before the page's code took it over), the series it asked it for, and, without
  * a worker, the metadata responses it asked for itself. It starts once the first image the HTML
- * shows has loaded (so that image is not queued behind the series' data), or after 400 ms, or when
- * the page's code asks (`start`).
+ * shows has been painted (so that image is not queued behind the series' data, nor its paint behind
+ * the viewer's code), or after 400 ms, or when the page's code asks (`start`).
  */
 const EARLY = "__atriumEarly";
 interface EarlyStart {
@@ -64,10 +64,11 @@ function earlyStart(): EarlyStart | undefined {
 /**
  * The inline script (for the HTML, with the request's CSP nonce) that asks for the shown series'
  * metadata, and the frames of those shown as stacks only, before the page's code has loaded: with
- * the build's frame fetcher worker (`workerUrl`, server/viewer/assets.ts) when there is one, else
- * the metadata with fetch().
+ * the build's frame fetcher worker (`assets.frameFetcher`, server/viewer/assets.ts) when there is
+ * one, else the metadata with fetch(). It also loads the viewer's code (`assets.viewerScripts`: the
+ * browser compiles it while the page's own code loads; webpack takes the chunks when the page asks).
  */
-export function earlyViewerScript(shown: { ref: SeriesKey; frames: boolean }[], workerUrl: string | null): string {
+export function earlyViewerScript(shown: { ref: SeriesKey; frames: boolean }[], assets: { frameFetcher: string | null; viewerScripts: string[] }): string {
   const entries = shown.map(({ ref, frames }) => {
     const series = seriesKeyOf(ref);
     const request: FrameFetchRequest = { kind: "series", series, seriesPath: seriesPath(ref), frames, accept: SINGLE_FRAME_ACCEPT, pace: PACE_WHILE_CODE_LOADS };
@@ -75,12 +76,13 @@ export function earlyViewerScript(shown: { ref: SeriesKey; frames: boolean }[], 
   });
   // JSON in a script element: "<" escaped so that no value can close it.
   const json = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
-  return `(function(){var s=window.${EARLY};if(s)return;var u=${json(workerUrl)},started=false;
+  return `(function(){var s=window.${EARLY};if(s)return;var u=${json(assets.frameFetcher)},v=${json(assets.viewerScripts)},started=false;
 s=window.${EARLY}={worker:null,queue:[],series:{},metadata:{},start:function(){if(started)return;started=true;
+v.forEach(function(src){var el=document.createElement("script");el.src=src;el.async=true;document.head.appendChild(el);});
 if(u){try{s.worker=new Worker(u,{name:${json(FRAME_FETCHER_NAME)}});s.worker.onmessage=function(e){s.queue.push(e.data);};}catch(e){s.worker=null;}}
 ${json(entries)}.forEach(function(e){if(s.worker){s.worker.postMessage(e.request);s.series[e.series]={frames:e.request.frames};}
 else s.metadata[e.series]=fetch(e.metadataUrl,{headers:{accept:${json(METADATA_ACCEPT)}},credentials:"same-origin"});});}};
-var first=function(e){var t=e.target;if(t&&t.getAttribute&&t.getAttribute("elementtiming")===${json(FIRST_IMAGE_TIMING)})s.start();};
+var first=function(e){var t=e.target;if(t&&t.getAttribute&&t.getAttribute("elementtiming")===${json(FIRST_IMAGE_TIMING)})requestAnimationFrame(function(){setTimeout(s.start,0);});};
 document.addEventListener("load",first,true);document.addEventListener("error",first,true);setTimeout(s.start,400);})();`;
 }
 

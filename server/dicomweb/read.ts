@@ -20,7 +20,7 @@ import { runQido } from "@/server/dicomweb/qido-db";
 import { ifNoneMatchHits, storedBytesEtag } from "@/lib/dicomweb/validators";
 import { parseViewport, parseWindow, RenderError, renderFramePngAsync } from "@/lib/dicomweb/render";
 import { indexGeometry, indexHeaderOf } from "@/lib/archive/index-header";
-import { orderInstances } from "@/lib/viewer/viewer";
+import { orderInstances } from "@/lib/viewer/order";
 import { childLog } from "@/lib/log";
 
 const log = childLog("dicomweb");

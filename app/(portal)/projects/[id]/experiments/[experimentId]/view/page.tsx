@@ -6,7 +6,7 @@ import { NONCE_HEADER } from "@/lib/http/security-headers";
 import { createCallerFactory } from "@/server/trpc/init";
 import { createContext } from "@/server/trpc/context";
 import { appRouter } from "@/server/routers";
-import { frameFetcherWorkerUrl } from "@/server/viewer/assets";
+import { viewerAssets } from "@/server/viewer/assets";
 
 export const metadata: Metadata = { title: "Viewer" };
 
@@ -27,7 +27,7 @@ export default async function Page({ params, searchParams }: { params: Promise<{
   return (
     <>
       {shown && initialScans && (
-        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: earlyViewerScript([{ ref: { projectId: id, studyInstanceUid: initialScans.experiment.studyInstanceUid, seriesInstanceUid: shown.seriesInstanceUid }, frames: one(sp.layout) !== "mpr" }], frameFetcherWorkerUrl()) }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: earlyViewerScript([{ ref: { projectId: id, studyInstanceUid: initialScans.experiment.studyInstanceUid, seriesInstanceUid: shown.seriesInstanceUid }, frames: one(sp.layout) !== "mpr" }], viewerAssets()) }} />
       )}
       <BrowseViewerPage projectId={id} experimentId={experimentId} series={series} layout={one(sp.layout) ?? null} initialScans={initialScans} />
     </>
