@@ -1,6 +1,8 @@
 // cornerstone3D set-up and series loading from Atrium's DICOMweb (WADO-RS metadata + frames, with
-// the signed-in user's session cookie). Imported only by Viewer.tsx, which pages load through
-// next/dynamic(ssr:false): nothing here reaches another page's bundle or the server.
+// the signed-in user's session cookie), taking the frames the page fetched ahead
+// (series-metadata.ts): decoded ones become images here, others go through the loader's decoder.
+// Imported only by Viewer.tsx, which pages load on demand in the browser (index.tsx ViewerLazy):
+// nothing here reaches another page's bundle or the server.
 import * as core from "@cornerstonejs/core";
 import * as tools from "@cornerstonejs/tools";
 import dicomImageLoader from "@cornerstonejs/dicom-image-loader";
