@@ -5,7 +5,8 @@
 // bytes, for the loader to decode. A frame that cannot be had this way is null: the viewer's loader
 // then asks itself and reports what is wrong.
 import { decodeNativeFrame, type DecodedNativeFrame, type NativeFrameSpec } from "@/lib/viewer/native-frame";
-import { boundaryOf, readParts } from "./multipart-parts";
+import { multipartBoundary } from "@/lib/http/multipart-boundary";
+import { readParts } from "./multipart-parts";
 
 export type FetchedFrame = { transferSyntaxUid: string } & ({ pixelData: Uint8Array; decoded?: undefined } | { decoded: DecodedNativeFrame; pixelData?: undefined });
 
@@ -19,7 +20,7 @@ export async function fetchFrame(frame: FrameToFetch, accept: string, signal: Ab
   try {
     const r = await fetch(frame.url, { headers: { accept }, credentials: "same-origin", signal, priority });
     const type = r.headers.get("content-type") ?? "";
-    const syntax = /transfer-syntax=([0-9.]+)/.exec(type)?.[1];
+    const syntax = transferSyntaxOf(type);
     if (!r.ok || !syntax || type.startsWith("multipart/")) {
       await r.body?.cancel();
       return null;
@@ -29,6 +30,9 @@ export async function fetchFrame(frame: FrameToFetch, accept: string, signal: Ab
     return null;
   }
 }
+
+/** The transfer-syntax parameter of a frame's (or a part's) Content-Type. */
+const transferSyntaxOf = (contentType: string | null | undefined) => /transfer-syntax=([0-9.]+)/.exec(contentType ?? "")?.[1];
 
 function asFetched(bytes: Uint8Array, transferSyntaxUid: string, spec: NativeFrameSpec | null): FetchedFrame {
   const decoded = spec ? decodeNativeFrame(bytes, transferSyntaxUid, spec) : null;
@@ -50,7 +54,7 @@ export async function fetchSeriesPixelData(seriesUrl: string, frames: FrameToFet
   const origin = new URL(seriesUrl).origin;
   try {
     const r = await fetch(`${seriesUrl}/pixeldata`, { headers: { accept: SERIES_PIXELDATA_ACCEPT }, credentials: "same-origin", signal, priority });
-    const boundary = boundaryOf(r.headers.get("content-type"));
+    const boundary = multipartBoundary(r.headers.get("content-type"));
     if (!r.ok || !r.body || !boundary) {
       await r.body?.cancel();
       return delivered;
@@ -59,7 +63,7 @@ export async function fetchSeriesPixelData(seriesUrl: string, frames: FrameToFet
       if (signal.aborted) break;
       const location = part.headers.get("content-location") ?? "";
       const url = location.startsWith("/") ? `${origin}${location}` : location;
-      const syntax = /transfer-syntax=([0-9.]+)/.exec(part.headers.get("content-type") ?? "")?.[1];
+      const syntax = transferSyntaxOf(part.headers.get("content-type"));
       if (!syntax || !specOf.has(url) || delivered.has(url)) continue;
       delivered.add(url);
       onFrame(url, asFetched(part.body, syntax, specOf.get(url)!));

@@ -9,21 +9,18 @@
 import { fetchSeriesFrameData, frameBuffer, type FramePace, type FrameToFetch } from "./fetch-frame";
 import { METADATA_ACCEPT, orderSeries, type FrameFetchRequest, type FrameFetchResult } from "./series-frames";
 
-
-const series = new Map<string, AbortController>();
-/** The series whose frames are being fetched, to change their pace. */
-const fetching = new Map<string, (pace: FramePace) => void>();
+/** The series being fetched: their abort, and once their frames are under way, how to change their pace. */
+const series = new Map<string, { abort: AbortController; faster?: (pace: FramePace) => void }>();
 let paceNow: FramePace | null = null;
 const post = (result: FrameFetchResult, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(result, transfer);
 
 function fetchSeriesFrames(key: string, seriesUrl: string, frames: FrameToFetch[], accept: string, pace: FramePace, abort: AbortController): Promise<void> {
   const run = fetchSeriesFrameData(seriesUrl, frames, accept, paceNow ?? pace, abort.signal, (url, frame) => post({ kind: "frame", series: key, url, frame }, frame ? [frameBuffer(frame) as ArrayBuffer] : []));
-  fetching.set(key, run.faster);
+  const entry = series.get(key);
+  if (entry?.abort === abort) entry.faster = run.faster;
   return run.done.then(() => {
-    if (fetching.get(key) === run.faster) fetching.delete(key);
     if (abort.signal.aborted) return;
     post({ kind: "frames-done", series: key });
-    if (series.get(key) === abort) series.delete(key);
   });
 }
 
@@ -64,17 +61,19 @@ self.onmessage = (e: MessageEvent<FrameFetchRequest>) => {
   const msg = e.data;
   if (msg.kind === "pace") {
     paceNow = msg.pace;
-    for (const faster of fetching.values()) faster(msg.pace);
+    for (const s of series.values()) s.faster?.(msg.pace);
     return;
   }
   if (msg.kind === "cancel") {
-    series.get(msg.series)?.abort();
+    series.get(msg.series)?.abort.abort();
     series.delete(msg.series);
     return;
   }
   const abort = new AbortController();
-  series.get(msg.series)?.abort();
-  series.set(msg.series, abort);
-  if (msg.kind === "series") void fetchSeries(msg, abort);
-  else void fetchSeriesFrames(msg.series, msg.seriesUrl, msg.frames, msg.accept, msg.pace, abort);
+  series.get(msg.series)?.abort.abort();
+  series.set(msg.series, { abort });
+  const done = msg.kind === "series" ? fetchSeries(msg, abort) : fetchSeriesFrames(msg.series, msg.seriesUrl, msg.frames, msg.accept, msg.pace, abort);
+  void done.finally(() => {
+    if (series.get(msg.series)?.abort === abort) series.delete(msg.series);
+  });
 };

@@ -23,12 +23,6 @@ const LF = 0x0a;
 const DASH = 0x2d;
 const MAX_HEADER_BYTES = 16 * 1024;
 
-/** The boundary parameter of a multipart Content-Type, or null. */
-export function boundaryOf(contentType: string | null): string | null {
-  const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? "");
-  return m ? (m[1] ?? m[2]!) : null;
-}
-
 function indexOfSequence(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
   const first = needle[0]!;
   for (let i = haystack.indexOf(first, from); i >= 0 && i + needle.length <= haystack.length; i = haystack.indexOf(first, i + 1)) {

@@ -2,14 +2,9 @@
 // instance as multipart/related; type="application/dicom"). Memory stays bounded by the chunk size.
 import { Transform, type TransformCallback } from "node:stream";
 
-export class MultipartError extends Error {}
+export { multipartBoundary } from "@/lib/http/multipart-boundary";
 
-/** The boundary of a multipart Content-Type, or null. */
-export function multipartBoundary(contentType: string | null): string | null {
-  if (!contentType || !/^multipart\//i.test(contentType.trim())) return null;
-  const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  return m ? (m[1] ?? m[2] ?? null) : null;
-}
+export class MultipartError extends Error {}
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 const MAX_HEADER_BYTES = 64 * 1024;

@@ -499,7 +499,7 @@ async function pixeldata(req: Request, ctx: ReadContext, r: Extract<Resource, { 
         const info = pixelInfo(file);
         if (!info) continue; // indexed with rows, but no pixel data after all: nothing to send
         const n = negotiateFrames(accept, info.transferSyntaxUid, info.encapsulated, false);
-        if (!n.ok) throw new Error(`instance ${i.sopInstanceUid}: ${n.message}`);
+        if (!n.ok) throw new Error(`an instance of the series: ${n.message}`); // no UID in an error message
         for (let f = 1; f <= info.numberOfFrames; f++) {
           yield { contentType: `${n.partType}; transfer-syntax=${n.transferSyntax}`, contentLocation: `${base}${i.sopInstanceUid}/frames/${f}`, body: frameBytes(file, info, f) };
         }

@@ -3,7 +3,8 @@
 // and bodies framed wrongly.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { boundaryOf, MultipartReadError, readParts } from "@/components/viewer/multipart-parts";
+import { MultipartReadError, readParts } from "@/components/viewer/multipart-parts";
+import { multipartBoundary } from "@/lib/http/multipart-boundary";
 import { multipartContentType, multipartStream, newBoundary } from "@/lib/dicomweb/multipart";
 
 async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
@@ -36,7 +37,7 @@ describe("readParts", () => {
   it("reads what Atrium's multipart writer sends, however the chunks fall", async () => {
     const boundary = newBoundary();
     const wire = await bytesOf(multipartStream(bodies.map((body, i) => ({ contentType: "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1", contentLocation: `/f/${i + 1}`, body })), boundary));
-    expect(boundaryOf(multipartContentType(boundary, "application/octet-stream"))).toBe(boundary);
+    expect(multipartBoundary(multipartContentType(boundary, "application/octet-stream"))).toBe(boundary);
     for (const sizes of [[wire.length], [1], [7, 1, 64 * 1024], [65_536], [3, 5000, 2]]) {
       const parts = await readAll(chunked(wire, sizes), boundary);
       expect(parts.map((p) => p.headers.get("content-location"))).toEqual(["/f/1", "/f/2", "/f/3", "/f/4"]);
@@ -56,7 +57,7 @@ describe("readParts", () => {
     await expect(readAll(chunked(longer, [100]), b)).rejects.toThrow(MultipartReadError);
     const unclosed = enc(`--${b}\r\nContent-Length: 3\r\n\r\nabc\r\n--${b}`);
     await expect(readAll(chunked(unclosed, [100]), b)).rejects.toThrow(/ends inside a boundary line/);
-    expect(boundaryOf('multipart/related; type="application/octet-stream"; boundary="a b"')).toBe("a b");
-    expect(boundaryOf("application/octet-stream")).toBeNull();
+    expect(multipartBoundary('multipart/related; type="application/octet-stream"; boundary="a b"')).toBe("a b");
+    expect(multipartBoundary("application/octet-stream")).toBeNull();
   });
 });
