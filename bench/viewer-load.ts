@@ -1,7 +1,9 @@
 // The viewer's load time (issue #15): from navigation to the first image painted (the archive's
 // rendering of it, named by the page's HTML), to the first image drawn by cornerstone3D (the viewer
 // interactive) and to the whole stack loaded, for a 200-slice CT (512×512, 16-bit) built from a shared sample with new UIDs and
-// positions, in Debian's Chromium (SwiftShader WebGL) against the real `atrium start` on localhost.
+// positions, in Debian's Chromium (SwiftShader WebGL) against the real `atrium start` on localhost;
+// on the task page (/tasks/{id}, a one-viewport template matching the CT, opened directly) and on
+// Browse's viewer of the series.
 // Chromium is driven over a bare DevTools pipe (bench/cdp-browser.ts): Playwright, which signs in,
 // would enable DevTools' network reporting on the measured pages, and that slows them down.
 // Cold: a new browser context (no HTTP cache, the page's code fetched again), the first load after
@@ -33,6 +35,20 @@ const { SAMPLES_DIR } = await import("../lib/samples");
 const { chromium } = await import("playwright-core");
 const { launchCdpBrowser } = await import("./cdp-browser");
 const { FIRST_IMAGE_TIMING } = await import("../components/viewer/names");
+const { saveTemplate, createGroup } = await import("../server/tasks/ops");
+
+/** One step, one viewport ("main") on the CT: the task page's layout matches the viewer page's. */
+const TEMPLATE = `schemaVersion: 1
+title: CT read
+scans:
+  ct: { label: CT stack, rules: [{ attribute: modality, equals: CT, required: true }] }
+contexts:
+  - id: read
+    title: Read
+    layout: { grid: 1x1, viewports: [{ id: main, scan: ct }] }
+    tools: [{ type: length }]
+    form: [{ id: usable, type: single, label: Usable?, options: [{ value: "yes", label: "Yes" }, { value: "no", label: "No" }] }]
+`;
 
 /** `n` slices of the CT sample: new study/series/instance UIDs, positions 1.25 mm apart, explicit VR little endian. */
 function ctStack(n: number): Buffer[] {
@@ -76,62 +92,76 @@ try {
   const browser = await launchCdpBrowser(CHROMIUM, [
     "--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--window-size=1280,900",
   ]);
-  const url = `${app.url}/projects/${P}/experiments/${exp!.id}/view?series=${series.seriesInstanceUid}`;
+  const { templateId } = await saveTemplate(bench.db.prisma, P, "owner1", "ct-read", TEMPLATE);
+  await createGroup(bench.db.prisma, P, "owner1", { label: "CT reads", templateId, experimentIds: [exp!.id], readersPerCase: 1, distribution: "pool", pool: [] });
+  const task = await bench.db.prisma.task.findFirstOrThrow({ where: { projectId: P } });
+  const pages = { task: `${app.url}/tasks/${task.id}`, viewer: `${app.url}/projects/${P}/experiments/${exp!.id}/view?series=${series.seriesInstanceUid}` };
   const dicomweb = `/dicomweb/projects/${P}/studies/${exp!.studyInstanceUid}/series/${series.seriesInstanceUid}`;
   try {
-    const viewer = { cold: { painted: [] as number[], first: [] as number[], all: [] as number[] }, warm: { painted: [] as number[], first: [] as number[], all: [] as number[] } };
+    type Marks = { painted: number[]; first: number[]; all: number[] };
+    const kinds = ["cold", "warm"] as const;
+    const noMarks = (): Marks => ({ painted: [], first: [], all: [] });
+    const measured: Record<keyof typeof pages, Record<(typeof kinds)[number], Marks>> = { task: { cold: noMarks(), warm: noMarks() }, viewer: { cold: noMarks(), warm: noMarks() } };
     const raw = { first: [] as number[], all: [] as number[] };
     const stepTimes: Record<string, number[]> = {};
     for (let r = 0; r < ROUNDS; r++) {
+      // Each page in a new browser context of its own (cold: nothing cached), then the baseline in another.
+      for (const [name, url] of Object.entries(pages) as [keyof typeof pages, string][]) {
+        const ctx = await browser.newContext(cookies);
+        const page = await ctx.newPage();
+        for (const kind of kinds) {
+          // The page before the navigation is marked, so that its marks are not taken for the new one's.
+          await page.evaluate("window.__benchStale = true");
+          if (values.profile) await page.send("Profiler.enable").then(() => page.send("Profiler.start"));
+          await page.goto(url);
+          await page.waitFor(`!window.__benchStale && document.querySelector('[data-viewport-element="main"]')?.dataset.allLoaded`, 120_000, 200);
+          // The progress count is rendered just after the last image is in.
+          await page.waitFor(`document.querySelector('[data-testid="viewport-main"]')?.dataset.loaded === "${SLICES}"`, 5_000, 50).catch(() => undefined);
+          if (values.profile) {
+            const { profile } = await page.send<{ profile: unknown }>("Profiler.stop");
+            mkdirSync(values.profile, { recursive: true });
+            writeFileSync(path.join(values.profile, `${name}-${kind}-${r + 1}.cpuprofile`), JSON.stringify(profile));
+          }
+          // When the archive's rendering of the first image was painted (Element Timing of the page's <img elementtiming>).
+          const marks = await page.evaluate<{ painted: number; first: number; all: number; loaded: number; total: number }>(`(async () => {
+            const el = document.querySelector('[data-viewport-element="main"]');
+            const vp = document.querySelector('[data-testid="viewport-main"]');
+            const painted = await new Promise((resolve) => {
+              const seen = [];
+              new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.identifier === ${JSON.stringify(FIRST_IMAGE_TIMING)}) seen.push(e.renderTime || e.loadTime); }).observe({ type: "element", buffered: true });
+              setTimeout(() => resolve(seen.length ? Math.min(...seen) : NaN), 100);
+            });
+            return { painted, first: Number(el.dataset.firstImage), all: Number(el.dataset.allLoaded), loaded: Number(vp.dataset.loaded), total: Number(vp.dataset.total) };
+          })()`);
+          if (!Number.isFinite(marks.painted)) throw new Error("the first image rendered by the archive was not painted (no element timing entry)");
+          if (marks.loaded !== SLICES || marks.total !== SLICES) throw new Error(`the viewer loaded ${marks.loaded} of ${marks.total} images, expected ${SLICES}`);
+          measured[name][kind].painted.push(marks.painted);
+          measured[name][kind].first.push(marks.first);
+          measured[name][kind].all.push(marks.all);
+          // Where the time went: the viewer's own performance marks (components/viewer), series UIDs dropped.
+          // With the navigation's response and the first image's request (Resource Timing).
+          const steps = (await page.evaluate<[string, number][]>(`(() => {
+            const nav = performance.getEntriesByType("navigation")[0];
+            const img = performance.getEntriesByType("resource").find((r) => r.name.includes("/rendered?image=first"));
+            return [
+              ["atrium:html-first-byte", nav.responseStart], ["atrium:html-end", nav.responseEnd],
+              ...(img ? [["atrium:first-image-request", img.startTime], ["atrium:first-image-response", img.responseStart], ["atrium:first-image-end", img.responseEnd]] : []),
+              ...performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime]),
+            ];
+          })()`)) as [string, number][];
+          for (const [step, at] of steps) {
+            const k = `${name} ${kind} ${step.replace(/^atrium:/, "")}`;
+            (stepTimes[k] ??= []).push(at);
+          }
+        }
+        await ctx.close();
+      }
+      // Baseline: a page of the portal's origin (the session cookie goes with its fetches) fetches the
+      // same metadata and frames itself (no decoding, no drawing).
+      // A string, not a function: tsx would name the inner functions with a helper the page lacks.
       const ctx = await browser.newContext(cookies);
       const page = await ctx.newPage();
-      for (const kind of ["cold", "warm"] as const) {
-        // The page before the navigation is marked, so that its marks are not taken for the new one's.
-        await page.evaluate("window.__benchStale = true");
-        if (values.profile) await page.send("Profiler.enable").then(() => page.send("Profiler.start"));
-        await page.goto(url);
-        await page.waitFor(`!window.__benchStale && document.querySelector('[data-viewport-element="main"]')?.dataset.allLoaded`, 120_000, 200);
-        // The progress count is rendered just after the last image is in.
-        await page.waitFor(`document.querySelector('[data-testid="viewport-main"]')?.dataset.loaded === "${SLICES}"`, 5_000, 50).catch(() => undefined);
-        if (values.profile) {
-          const { profile } = await page.send<{ profile: unknown }>("Profiler.stop");
-          mkdirSync(values.profile, { recursive: true });
-          writeFileSync(path.join(values.profile, `viewer-${kind}-${r + 1}.cpuprofile`), JSON.stringify(profile));
-        }
-        // When the archive's rendering of the first image was painted (Element Timing of the page's <img elementtiming>).
-        const marks = await page.evaluate<{ painted: number; first: number; all: number; loaded: number; total: number }>(`(async () => {
-          const el = document.querySelector('[data-viewport-element="main"]');
-          const vp = document.querySelector('[data-testid="viewport-main"]');
-          const painted = await new Promise((resolve) => {
-            const seen = [];
-            new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.identifier === ${JSON.stringify(FIRST_IMAGE_TIMING)}) seen.push(e.renderTime || e.loadTime); }).observe({ type: "element", buffered: true });
-            setTimeout(() => resolve(seen.length ? Math.min(...seen) : NaN), 100);
-          });
-          return { painted, first: Number(el.dataset.firstImage), all: Number(el.dataset.allLoaded), loaded: Number(vp.dataset.loaded), total: Number(vp.dataset.total) };
-        })()`);
-        if (!Number.isFinite(marks.painted)) throw new Error("the first image rendered by the archive was not painted (no element timing entry)");
-        if (marks.loaded !== SLICES || marks.total !== SLICES) throw new Error(`the viewer loaded ${marks.loaded} of ${marks.total} images, expected ${SLICES}`);
-        viewer[kind].painted.push(marks.painted);
-        viewer[kind].first.push(marks.first);
-        viewer[kind].all.push(marks.all);
-        // Where the time went: the viewer's own performance marks (components/viewer), series UIDs dropped.
-        // With the navigation's response and the first image's request (Resource Timing).
-        const steps = (await page.evaluate<[string, number][]>(`(() => {
-          const nav = performance.getEntriesByType("navigation")[0];
-          const img = performance.getEntriesByType("resource").find((r) => r.name.includes("/rendered?image=first"));
-          return [
-            ["atrium:html-first-byte", nav.responseStart], ["atrium:html-end", nav.responseEnd],
-            ...(img ? [["atrium:first-image-request", img.startTime], ["atrium:first-image-response", img.responseStart], ["atrium:first-image-end", img.responseEnd]] : []),
-            ...performance.getEntriesByType("mark").filter((m) => m.name.startsWith("atrium:")).map((m) => [m.name.replace(/:[0-9.]+$/, ""), m.startTime]),
-          ];
-        })()`)) as [string, number][];
-        for (const [name, at] of steps) {
-          const k = `${kind} ${name.replace(/^atrium:/, "")}`;
-          (stepTimes[k] ??= []).push(at);
-        }
-      }
-      // Baseline: the page fetches the same metadata and frames itself (no decoding, no drawing).
-      // A string, not a function: tsx would name the inner functions with a helper the page lacks.
+      await page.goto(`${app.url}/api/health`);
       const b = (await page.evaluate<{ first: number; all: number; n: number }>(`(async (base) => {
         const accept = { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' };
         const t = performance.now();
@@ -154,14 +184,18 @@ try {
       await ctx.close();
     }
     const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
-    console.log(`\n${SLICES}-slice CT, ${ROUNDS} rounds (a new browser context each)`);
-    for (const kind of ["cold", "warm"] as const) {
-      console.log(`  viewer, ${kind}: first image painted (the archive's rendering, in the page's HTML) ${f(viewer[kind].painted)} · first image drawn by cornerstone3D (interactive) ${f(viewer[kind].first)} · whole stack ${f(viewer[kind].all)}`);
+    console.log(`\n${SLICES}-slice CT, ${ROUNDS} rounds (a new browser context for each page in each)`);
+    for (const [name, m] of Object.entries(measured)) {
+      for (const kind of kinds) {
+        console.log(`  ${name} page, ${kind}: first image painted (the archive's rendering, in the page's HTML) ${f(m[kind].painted)} · first image drawn by cornerstone3D (interactive) ${f(m[kind].first)} · whole stack ${f(m[kind].all)}`);
+      }
     }
     console.log(`  baseline (the page's own fetches of metadata + frames, no viewer; measured from its own start): first frame ${f(raw.first)} · all frames ${f(raw.all)}`);
     console.log(`  steps (p50 ms from the navigation): ${Object.entries(stepTimes).map(([k, xs]) => `${k} ${pct(xs, 50).toFixed(0)}`).join(" · ")}`);
     const ok = (xs: number[], goal: number) => (pct(xs, 50) <= goal ? "met" : "NOT met");
-    console.log(`  goal first image ≤ 500 ms: painted cold ${ok(viewer.cold.painted, 500)}, warm ${ok(viewer.warm.painted, 500)}; drawn by cornerstone3D cold ${ok(viewer.cold.first, 500)}, warm ${ok(viewer.warm.first, 500)} · whole stack ≤ 3000 ms: cold ${ok(viewer.cold.all, 3000)}, warm ${ok(viewer.warm.all, 3000)}`);
+    for (const [name, m] of Object.entries(measured)) {
+      console.log(`  ${name} page, goal first image ≤ 500 ms: painted cold ${ok(m.cold.painted, 500)}, warm ${ok(m.warm.painted, 500)}; drawn by cornerstone3D cold ${ok(m.cold.first, 500)}, warm ${ok(m.warm.first, 500)} · whole stack ≤ 3000 ms: cold ${ok(m.cold.all, 3000)}, warm ${ok(m.warm.all, 3000)}`);
+    }
   } finally {
     await browser.close();
   }

@@ -12,11 +12,12 @@ import { Alert, Anchor, Badge, Box, Breadcrumbs, Button, Group, Kbd, Modal, Pape
 import { notifications } from "@mantine/notifications";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useTRPC } from "@/components/trpc";
+import type { RouterOutputs } from "@/components/types";
 import { ErrorAlert } from "@/components/ui/ErrorAlert";
 import { preloadViewer, ViewerLazy, type SeriesRef, type ViewerApi } from "@/components/viewer";
 import { TaskTemplate } from "@/lib/tasks/template";
 import { defaultAnswers, validateSubmission, visibleQuestions, type Annotation, type AnswerValue } from "@/lib/tasks/answers";
-import { toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
+import { taskSeries, toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
 import type { ViewerAnnotations } from "@/lib/viewer/viewer";
 import { TaskForm } from "./TaskForm";
 import { TaskHistory } from "./TaskHistory";
@@ -32,11 +33,15 @@ function answerText(q: TaskTemplate["contexts"][number]["form"][number], v: unkn
 const READ_COLORS = ["rgb(230, 73, 128)", "rgb(34, 139, 230)", "rgb(250, 176, 5)", "rgb(64, 192, 87)", "rgb(190, 75, 219)", "rgb(253, 126, 20)"];
 const annotationKey = (v: ViewerAnnotations) => JSON.stringify([v.measurements.map((m) => [m.uid, m.points, m.label ?? null]), v.labelmaps]);
 
-export function TaskPage({ projectId, taskId }: { projectId: string; taskId: string }) {
+export function TaskPage({ projectId, taskId, initialTask }: { projectId: string; taskId: string; initialTask?: RouterOutputs["tasks"]["view"] | null }) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const q = useQuery(trpc.tasks.view.queryOptions({ projectId, taskId }, { retry: false, refetchOnWindowFocus: false }));
+  // The task as the server read it for the page's HTML (not asked again while the page loads).
+  const q = useQuery({
+    ...trpc.tasks.view.queryOptions({ projectId, taskId }, { retry: false, refetchOnWindowFocus: false }),
+    ...(initialTask && initialTask.id === taskId ? { initialData: initialTask, staleTime: 5_000 } : {}),
+  });
   const task = q.data;
   const template = useMemo(() => (task && task.template.format === "atrium" ? TaskTemplate.safeParse(task.template.definition) : null), [task]);
   const tpl = template?.success ? template.data : null;
@@ -207,17 +212,7 @@ export function TaskPage({ projectId, taskId }: { projectId: string; taskId: str
     return Object.fromEntries(v.errors.map((e) => [e.field, e.message]));
   }, [tpl, answers]);
 
-  const scans = useMemo(() => {
-    const out: Record<string, SeriesRef | null> = {};
-    if (!task || !tpl) return out;
-    for (const name of Object.keys(tpl.scans)) {
-      const r = task.resolution?.scans?.[name];
-      out[name] = r && task.experiment
-        ? { projectId, studyInstanceUid: task.experiment.studyInstanceUid, seriesInstanceUid: r.seriesInstanceUid, subjectLabel: task.experiment.subject, experimentLabel: task.experiment.label }
-        : null;
-    }
-    return out;
-  }, [task, tpl, projectId]);
+  const scans = useMemo((): Record<string, SeriesRef | null> => (task && tpl ? taskSeries(projectId, Object.keys(tpl.scans), task) : {}), [task, tpl, projectId]);
   // The viewer's code from the first render (scans is empty then), the task's series' metadata (and
   // the frames of the current context's stacks) as soon as they are known.
   const layout = context?.layout;

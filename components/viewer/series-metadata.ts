@@ -170,6 +170,17 @@ export function stackOnlySeries(layout: { viewports: { scan: string; orientation
   return out;
 }
 
+/** The series a layout shows, once each, and whether their frames are fetched ahead (shown as stacks only): earlyViewerScript's list. */
+export function shownSeries(layout: { viewports: { scan: string; orientation: string }[] }, scans: Record<string, SeriesKey | null | undefined>): { ref: SeriesKey; frames: boolean }[] {
+  const stacks = new Set(stackOnlySeries(layout, scans).map(seriesKeyOf));
+  const out = new Map<string, { ref: SeriesKey; frames: boolean }>();
+  for (const v of layout.viewports) {
+    const ref = scans[v.scan];
+    if (ref && !out.has(seriesKeyOf(ref))) out.set(seriesKeyOf(ref), { ref, frames: stacks.has(seriesKeyOf(ref)) });
+  }
+  return [...out.values()];
+}
+
 /** At most this many series' frames are held ahead (a page shows a few; an old one is dropped). */
 const SERIES_AHEAD = 4;
 /** Series key → its frames' URLs once known, and the fetching's abort. */

@@ -20,6 +20,32 @@ export interface ContextViewerSetup {
   commands: Record<string, TaskCommand>;
 }
 
+/** A series as the viewer is given it (components/viewer SeriesRef), with the pseudonymous labels it shows. */
+export interface TaskSeriesRef {
+  projectId: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  subjectLabel: string;
+  experimentLabel: string;
+}
+
+/**
+ * Each of the template's scans (by name) as the series matched for the task, or null when none
+ * matched (its viewports stay empty and say so). The task page and its HTML's early start both use it.
+ */
+export function taskSeries(
+  projectId: string,
+  scanNames: string[],
+  task: { resolution: { scans?: Record<string, { seriesInstanceUid: string }> } | null; experiment: { studyInstanceUid: string; subject: string; label: string } | null },
+): Record<string, TaskSeriesRef | null> {
+  const out: Record<string, TaskSeriesRef | null> = {};
+  for (const name of scanNames) {
+    const r = task.resolution?.scans?.[name];
+    out[name] = r && task.experiment ? { projectId, studyInstanceUid: task.experiment.studyInstanceUid, seriesInstanceUid: r.seriesInstanceUid, subjectLabel: task.experiment.subject, experimentLabel: task.experiment.label } : null;
+  }
+  return out;
+}
+
 /** What the viewer is given for one context of a template. */
 export function viewerSetup(c: Context): ContextViewerSetup {
   const tools = [...new Set(c.tools.map((t) => VIEWER_TOOL[t.type]))];

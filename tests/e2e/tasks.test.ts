@@ -166,8 +166,21 @@ describe("task page", () => {
     await page.close();
     // A new tab on the same task finds the answers and the length again.
     page = await reader.newPage();
-    await page.goto(`${app.url}/tasks/${firstTask}`);
+    const asked: string[] = [];
+    page.on("request", (r) => asked.push(r.url()));
+    const html = await (await page.goto(`${app.url}/tasks/${firstTask}`))!.text();
     await settled(page);
+    // Opened directly, the page's HTML shows the task with the series' first image and starts the
+    // frame fetcher itself: the metadata and the stack's pixel data once each, no frame on its own.
+    const series = (await db.prisma.task.findUniqueOrThrow({ where: { id: firstTask } })).resolution as { scans: { t1: { seriesInstanceUid: string } } };
+    const t1 = series.scans.t1.seriesInstanceUid;
+    expect(html).toContain(`/series/${t1}/rendered?image=first`);
+    expect(html).toContain("T1 quality control");
+    expect(await page.evaluate(() => Boolean((window as unknown as { __atriumEarly?: { worker: unknown } }).__atriumEarly?.worker))).toBe(true);
+    expect(asked.filter((u) => u.endsWith(`/series/${t1}/metadata`))).toHaveLength(1);
+    expect(asked.filter((u) => u.endsWith(`/series/${t1}/pixeldata`))).toHaveLength(1);
+    expect(asked.filter((u) => u.includes("/frames/"))).toEqual([]);
+    expect(await page.getByTestId("viewport-main").locator("[data-viewport-element]").getAttribute("data-decoded-ahead")).toBe("6");
     expect(await page.getByLabel("Unusable").isChecked()).toBe(true);
     expect(await page.getByLabel("Motion").isChecked()).toBe(true);
     const draft = await db.prisma.taskDraft.findFirstOrThrow({ where: { taskId: firstTask } });

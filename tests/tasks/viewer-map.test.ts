@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseTemplateOrThrow } from "@/lib/tasks/parse";
-import { toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
+import { taskSeries, toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
 import { validateSubmission } from "@/lib/tasks/answers";
 
 const T = parseTemplateOrThrow(`
@@ -41,5 +41,16 @@ describe("viewer-map", () => {
     expect(toViewerAnnotations("other", task)).toEqual({ version: 1, measurements: [], labelmaps: [] });
     expect(validateSubmission(T, { answers: {}, annotations: task }, "submit").errors).toEqual([]);
     expect(validateSubmission(T, { answers: {}, annotations: [] }, "submit").errors[0]!.field).toBe("annotations.les.lesion");
+  });
+
+  it("gives each of the template's scans the series matched for the task, with the pseudonymous labels, or null", () => {
+    const experiment = { studyInstanceUid: "1.2.3", subject: "PSEUDO_1", label: "PSEUDO_1_MR" };
+    const resolution = { scans: { flair: { seriesInstanceUid: "1.2.3.4" } } };
+    expect(taskSeries("P1", ["flair", "t1"], { resolution, experiment })).toEqual({
+      flair: { projectId: "P1", studyInstanceUid: "1.2.3", seriesInstanceUid: "1.2.3.4", subjectLabel: "PSEUDO_1", experimentLabel: "PSEUDO_1_MR" },
+      t1: null,
+    });
+    expect(taskSeries("P1", ["flair"], { resolution, experiment: null })).toEqual({ flair: null });
+    expect(taskSeries("P1", ["flair"], { resolution: null, experiment })).toEqual({ flair: null });
   });
 });
