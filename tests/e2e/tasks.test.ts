@@ -21,6 +21,7 @@ import { parseTemplateOrThrow } from "@/lib/tasks/parse";
 import { toTaskAnnotations } from "@/lib/tasks/viewer-map";
 import { sourceImageOf } from "@/lib/tasks/source-image";
 import type { Measurement } from "@/lib/viewer/viewer";
+import { VIEWER_ASSETS_FILE } from "@/components/viewer/names";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: AtriumProcess;
@@ -128,8 +129,18 @@ describe("task page", () => {
   let firstTask = "";
 
   it("a reader takes the next task from /tasks; the viewer draws the matched MR series", async () => {
+    const prefetched: string[] = [];
+    const onPrefetch = (r: { url: () => string }) => prefetched.push(new URL(r.url()).pathname);
+    page.on("request", onPrefetch);
     await page.goto(`${app.url}/tasks`);
     await page.waitForTimeout(1000);
+    page.off("request", onPrefetch);
+    // The queue page has the browser fetch the viewer's code and frame fetcher ahead of a task (as the build recorded them).
+    const assets = JSON.parse(readFileSync(path.join(import.meta.dirname, "..", "..", ".next", VIEWER_ASSETS_FILE), "utf8")) as { frameFetcher: string; viewerScripts: string[] };
+    expect(assets.viewerScripts.length).toBeGreaterThan(0);
+    const hinted = await page.evaluate(() => [...document.querySelectorAll<HTMLLinkElement>('link[rel="prefetch"]')].map((l) => new URL(l.href).pathname));
+    expect(hinted.sort()).toEqual([assets.frameFetcher, ...assets.viewerScripts].sort());
+    expect(prefetched.filter((u) => hinted.includes(u)).sort()).toEqual(hinted.sort());
     await shot(page, "tasks-queues-initial");
     const card = page.getByTestId("queue-Baseline QC");
     await expect.poll(() => card.getByTestId("queue-open").textContent(), { timeout: 20_000 }).toBe("2 to do");
