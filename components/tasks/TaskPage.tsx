@@ -18,7 +18,7 @@ import { preloadViewer, ViewerLazy, type SeriesRef, type ViewerApi } from "@/com
 import { TaskTemplate } from "@/lib/tasks/template";
 import { defaultAnswers, validateSubmission, visibleQuestions, type Annotation, type AnswerValue } from "@/lib/tasks/answers";
 import { taskSeries, toTaskAnnotations, toViewerAnnotations, viewerSetup } from "@/lib/tasks/viewer-map";
-import type { ViewerAnnotations } from "@/lib/viewer/viewer";
+import type { LabelOverlay, ViewerAnnotations } from "@/lib/viewer/viewer";
 import { TaskForm } from "./TaskForm";
 import { TaskHistory } from "./TaskHistory";
 import { ReviewActions } from "./ReviewActions";
@@ -43,6 +43,9 @@ export function TaskPage({ projectId, taskId, initialTask }: { projectId: string
     ...(initialTask && initialTask.id === taskId ? { initialData: initialTask, staleTime: 5_000 } : {}),
   });
   const task = q.data;
+  // The template's overlays (pipeline results) are asked for only when it has some.
+  const hasOverlays = Boolean(task && task.template.format === "atrium" && Object.keys((task.template.definition as { overlays?: object }).overlays ?? {}).length);
+  const overlays = useQuery(trpc.tasks.overlays.queryOptions({ projectId, taskId }, { retry: false, refetchOnWindowFocus: false, enabled: hasOverlays }));
   const template = useMemo(() => (task && task.template.format === "atrium" ? TaskTemplate.safeParse(task.template.definition) : null), [task]);
   const tpl = template?.success ? template.data : null;
 
@@ -287,6 +290,7 @@ export function TaskPage({ projectId, taskId, initialTask }: { projectId: string
               hotkeys={setup.viewerHotkeys}
               readOnly={!editable}
               initialAnnotations={annotations.current[context.id]}
+              overlays={overlays.data ?? (overlays.error ? overlayError(overlays.error.message, tpl) : undefined)}
               referenceAnnotations={task.reads.map((r, i) => ({ key: `read${i + 1}`, name: `Read ${i + 1}`, color: READ_COLORS[i % READ_COLORS.length]!, measurements: toViewerAnnotations(context.id, r.annotations).measurements }))}
               onAnnotationsChange={(a) => {
                 annotations.current[context.id] = a;
@@ -383,4 +387,9 @@ export function TaskPage({ projectId, taskId, initialTask }: { projectId: string
       </Modal>
     </Stack>
   );
+}
+
+/** Every overlay of the template, each saying that the overlays could not be read (and why). */
+function overlayError(message: string, tpl: TaskTemplate | null): LabelOverlay[] {
+  return Object.entries(tpl?.overlays ?? {}).map(([name, o]) => ({ name, label: o.label, url: null, labels: null, labelmap: null, message: `${o.label} could not be read: ${message}` }));
 }

@@ -7,15 +7,16 @@
 // demand through ./index (ViewerLazy, which shows ViewerShell meanwhile), so cornerstone stays out
 // of other pages.
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type CSSProperties, type RefObject } from "react";
-import { Badge, Box, Kbd, Modal, Progress, Stack, Table, Text } from "@mantine/core";
+import { Badge, Box, Group, Kbd, Modal, Progress, Stack, Table, Text } from "@mantine/core";
 import type { ViewerLayout, ViewportSpec, WindowPreset } from "@/lib/viewer/layout";
 import {
-  ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, decodeRuns, encodeRuns, presetWindow, rangeToWindow,
-  viewportText, windowToRange, type SegmentLabel, type ViewerAction, type ViewerTool,
+  ACTION_LABELS, EMPTY_ANNOTATIONS, Measurement, ViewerAnnotations, decodeRuns, encodeRuns, labelColor, overlayLabels, presetWindow, rangeToWindow,
+  viewportText, windowToRange, type LabelOverlay, type SegmentLabel, type ViewerAction, type ViewerTool,
 } from "@/lib/viewer/viewer";
+import { labelsOnImage, readLabelVolume, type LabelVolume } from "@/lib/viewer/nifti-overlay";
 import { core, decodedFrameImages, initCornerstone, loadImage, loadSeries, streamImages, tools, type LoadedSeries, type SeriesRef } from "./cornerstone";
 import { dicomwebRoot, fetchSeriesFrames, frameAhead, releaseSeriesFrames, seriesKeyOf, seriesMetadata, stackOnlySeries } from "./series-metadata";
-import { cellStyle, FirstImage, firstImageUrl, gridStyle, INITIAL_CONTROLS, placeCells, useOfferedTools, ViewerToolbar, type Cell, type Primary } from "./ViewerShell";
+import { cellStyle, FirstImage, firstImageUrl, gridStyle, hasOverlays, INITIAL_CONTROLS, OverlaysLoading, placeCells, useOfferedTools, ViewerToolbar, type Cell, type Primary } from "./ViewerShell";
 
 export type { SeriesRef } from "./cornerstone";
 
@@ -50,6 +51,8 @@ export interface ViewerProps {
   /** Labels of the brush and of labelled points. */
   labels?: SegmentLabel[];
   initialAnnotations?: ViewerAnnotations;
+  /** Label overlays (a task template's pipeline results), shown read-only in the viewports that list them; never part of the annotations. */
+  overlays?: LabelOverlay[];
   /** Other readers' measurements (an adjudication's reads): shown locked, each reader in a colour of their own, never part of this viewer's annotations. */
   referenceAnnotations?: ReferenceAnnotations[];
   readOnly?: boolean;
@@ -99,6 +102,9 @@ interface Runtime {
   series: Map<string, LoadedSeries>; // viewportId → series
   volumes: Map<string, string>; // viewportId → volumeId
   segmentations: Map<string, string>; // scan → segmentationId
+  overlays: Map<string, Promise<string>>; // overlay name + scan → its segmentationId, once filled
+  overlayShown: Set<string>; // overlay name + viewportId
+  ready: boolean;
   annotationViewport: Map<string, string>; // annotationUID → viewportId
   syncIds: string[];
   abort: AbortController;
@@ -116,9 +122,13 @@ export default function Viewer(props: ViewerProps) {
   const [activeLabel, setActiveLabel] = useState<number>(props.labels?.[0]?.value ?? 1);
   const [brushSize, setBrushSize] = useState(INITIAL_CONTROLS.brushSize);
   const [overlayOpacity, setOverlayOpacity] = useState(INITIAL_CONTROLS.overlayOpacity);
+  const overlayOpacityRef = useRef(overlayOpacity);
+  overlayOpacityRef.current = overlayOpacity;
   const [help, setHelp] = useState(false);
   const [activeViewport, setActiveViewport] = useState<string>(layout.viewports[0]!.id);
   const [fatal, setFatal] = useState<string | null>(null);
+  /** Per overlay: its labels once shown, or why it is not. */
+  const [overlayState, setOverlayState] = useState<Record<string, { labels: SegmentLabel[]; message: string | null }>>({});
   const statusRef = useRef<Record<string, ViewportStatus>>({});
   // Images loaded per viewport, counted outside React state: only the viewport's cell re-renders for them.
   const counts = useMemo(() => new LoadCounts(), []);
@@ -134,6 +144,8 @@ export default function Viewer(props: ViewerProps) {
   activeLabelRef.current = activeLabel;
   const initialAnnotations = useRef(props.initialAnnotations);
   const referenceRef = useRef(props.referenceAnnotations);
+  const overlaysRef = useRef(props.overlays);
+  overlaysRef.current = props.overlays;
 
   const patch = useCallback((id: string, f: (s: VpState) => Partial<VpState>) => {
     setVp((all) => {
@@ -143,6 +155,64 @@ export default function Viewer(props: ViewerProps) {
       return { ...all, [id]: next };
     });
   }, [counts]);
+
+  // ---- label overlays: each in the viewports that list it, read-only, beside the reader's own brush labelmap
+  const showOverlays = useCallback(
+    async (rt: Runtime) => {
+      for (const o of overlaysRef.current ?? []) {
+        const specs = layout.viewports.filter((v) => v.overlays.includes(o.name));
+        if (!specs.length) continue;
+        const note = (labels: SegmentLabel[], message: string | null) => setOverlayState((all) => ({ ...all, [o.name]: { labels, message } }));
+        if (o.message) {
+          note([], o.message);
+          continue;
+        }
+        for (const spec of specs) {
+          const shownKey = `${o.name}|${spec.id}`;
+          const s = rt.series.get(spec.id);
+          if (rt.overlayShown.has(shownKey) || !s) continue;
+          if (spec.orientation !== "acquired") {
+            note([], `${o.label} is shown on the viewports of acquired images, not on ${spec.orientation} reformats.`);
+            continue;
+          }
+          rt.overlayShown.add(shownKey);
+          const key = `${o.name}:${spec.scan}`;
+          let filled = rt.overlays.get(key);
+          if (!filled) {
+            filled = fillOverlay(o, s, overlaySegmentationId(rt, key)).then((present) => {
+              note(overlayLabels(o, present), null);
+              return overlaySegmentationId(rt, key);
+            });
+            rt.overlays.set(key, filled);
+          }
+          try {
+            const segId = await filled;
+            if (runtime.current !== rt) return;
+            await tools.segmentation.addLabelmapRepresentationToViewportMap({ [spec.id]: [{ segmentationId: segId }] });
+            const labels = overlayLabels(o, presentLabels.get(segId) ?? []);
+            labels.forEach((l, i) => tools.segmentation.config.color.setSegmentIndexColor(spec.id, segId, l.value, [...labelColor(l, i + OVERLAY_PALETTE_OFFSET), 255] as core.Types.Color));
+            tools.segmentation.config.style.setStyle({ viewportId: spec.id, segmentationId: segId, type: tools.Enums.SegmentationRepresentations.Labelmap }, labelmapStyle(overlayOpacityRef.current));
+            // The brush paints the reader's own labelmap, never an overlay.
+            const own = rt.segmentations.get(spec.scan);
+            if (own) tools.segmentation.activeSegmentation.setActiveSegmentation(spec.id, own);
+            tools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segId);
+            rt.engine.render();
+            elements.current.get(spec.id)?.setAttribute("data-overlays", [...rt.overlayShown].filter((k) => k.endsWith(`|${spec.id}`)).map((k) => k.split("|")[0]).join(" "));
+          } catch (e) {
+            rt.overlayShown.delete(shownKey);
+            rt.overlays.delete(key);
+            note([], `${o.label} could not be shown: ${(e as Error).message}`);
+          }
+        }
+      }
+    },
+    [layout],
+  );
+  const overlaysKey = JSON.stringify((props.overlays ?? []).map((o) => [o.name, o.url, o.message, o.labelmap?.slices.length ?? 0]));
+  useEffect(() => {
+    const rt = runtime.current;
+    if (rt?.ready) void showOverlays(rt);
+  }, [overlaysKey, showOverlays]);
 
   // ---- the text in the corners, kept up to date from the viewport's events
   const refreshText = useCallback(
@@ -327,11 +397,9 @@ export default function Viewer(props: ViewerProps) {
             const segImageId = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
             const img = segImageId ? core.cache.getImage(segImageId) : undefined;
             if (!img) continue;
-            if (img.voxelManager) {
-              const data = new Uint8Array(img.rows * img.columns);
-              decodeRuns(sl.runs, data.length, data);
-              img.voxelManager.setScalarData?.(data as never);
-            } else decodeRuns(sl.runs, img.rows * img.columns, img.getPixelData() as unknown as Uint8Array);
+            const data = new Uint8Array(img.rows * img.columns);
+            decodeRuns(sl.runs, data.length, data);
+            writeLabelmapImage(img, data);
           }
           tools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segId);
         });
@@ -400,7 +468,7 @@ export default function Viewer(props: ViewerProps) {
       }
       const engine = new core.RenderingEngine(engineId);
       const toolGroupId = `${engineId}-tools`;
-      const rt: Runtime = { engine, toolGroupId, series: new Map(), volumes: new Map(), segmentations: new Map(), annotationViewport: new Map(), syncIds: [], abort };
+      const rt: Runtime = { engine, toolGroupId, series: new Map(), volumes: new Map(), segmentations: new Map(), overlays: new Map(), overlayShown: new Set(), ready: false, annotationViewport: new Map(), syncIds: [], abort };
       runtime.current = rt;
       const tg = tools.ToolGroupManager.createToolGroup(toolGroupId)!;
       for (const name of [...Object.values(NAV_NAME), tools.StackScrollTool.toolName]) tg.addTool(name);
@@ -486,6 +554,8 @@ export default function Viewer(props: ViewerProps) {
         }
       }
       if (referenceRef.current?.length) rt.engine.render();
+      rt.ready = true;
+      void showOverlays(rt);
 
       async function setUpViewport(spec: ViewportSpec) {
         const ref = scans[spec.scan];
@@ -617,7 +687,7 @@ export default function Viewer(props: ViewerProps) {
       runtime.current = null;
       if (rt) {
         for (const id of rt.syncIds) tools.SynchronizerManager.destroySynchronizer(id);
-        for (const segId of rt.segmentations.values()) {
+        for (const segId of [...rt.segmentations.values(), ...[...rt.overlays.keys()].map((k) => overlaySegmentationId(rt, k))]) {
           try {
             tools.segmentation.removeSegmentation(segId);
           } catch {
@@ -675,10 +745,11 @@ export default function Viewer(props: ViewerProps) {
   useEffect(() => {
     const rt = runtime.current;
     if (!rt) return;
+    const overlaySegs = [...rt.overlays.keys()].map((k) => overlaySegmentationId(rt, k));
     for (const spec of layout.viewports) {
-      for (const segId of rt.segmentations.values()) {
+      for (const segId of [...rt.segmentations.values(), ...overlaySegs]) {
         try {
-          tools.segmentation.config.style.setStyle({ viewportId: spec.id, segmentationId: segId, type: tools.Enums.SegmentationRepresentations.Labelmap }, { fillAlpha: overlayOpacity, outlineOpacity: Math.min(1, overlayOpacity + 0.3) } as never);
+          tools.segmentation.config.style.setStyle({ viewportId: spec.id, segmentationId: segId, type: tools.Enums.SegmentationRepresentations.Labelmap }, labelmapStyle(overlayOpacity));
         } catch {
           // not shown in this viewport
         }
@@ -721,6 +792,7 @@ export default function Viewer(props: ViewerProps) {
         activeLabel={activeLabel}
         brushSize={brushSize}
         overlayOpacity={overlayOpacity}
+        overlays={hasOverlays(layout)}
         on={{
           primary: choosePrimary,
           windowPreset: (v) => {
@@ -735,6 +807,7 @@ export default function Viewer(props: ViewerProps) {
         }}
       />
       {hotkeys.error && <Text size="xs" c="red">{hotkeys.error}</Text>}
+      {hasOverlays(layout) && <OverlayLegend overlays={(props.overlays ?? []).filter((o) => layout.viewports.some((v) => v.overlays.includes(o.name)))} state={overlayState} />}
       {fatal && <Text size="sm" c="red" data-testid="viewer-error">{fatal}</Text>}
       <Box style={gridStyle(layout)}>
         {layout.viewports.map((spec, i) => {
@@ -890,6 +963,110 @@ async function ensureSegmentation(rt: Runtime, spec: ViewportSpec, s: LoadedSeri
   }
   const shown = tools.segmentation.state.getSegmentationRepresentations(spec.id, { segmentationId: segId });
   if (!shown?.length) await tools.segmentation.addLabelmapRepresentationToViewportMap({ [spec.id]: [{ segmentationId: segId }] });
+  // An overlay shown after it may have become the viewport's active segmentation: the brush paints this one.
+  tools.segmentation.activeSegmentation.setActiveSegmentation(spec.id, segId);
   return segId;
 }
 
+
+/** A labelmap's look at this opacity, active or not (an overlay beside the reader's brush labelmap is inactive); 0 hides it, outline too. */
+function labelmapStyle(opacity: number): never {
+  const outline = opacity === 0 ? 0 : Math.min(1, opacity + 0.3);
+  return { fillAlpha: opacity, fillAlphaInactive: opacity, outlineOpacity: outline, outlineOpacityInactive: outline } as never;
+}
+
+/** Overlays without colours of their own take the palette from here on (the reader's brush starts at its beginning). */
+const OVERLAY_PALETTE_OFFSET = 3;
+const overlaySegmentationId = (rt: Runtime, key: string) => `${rt.toolGroupId}-overlay-${key}`;
+/** The label values present in each overlay segmentation. */
+const presentLabels = new Map<string, number[]>();
+/** NIfTI label volumes by URL (read once per page). */
+const labelVolumes = new Map<string, Promise<LabelVolume>>();
+
+function labelVolumeAt(url: string): Promise<LabelVolume> {
+  let p = labelVolumes.get(url);
+  if (!p) {
+    p = (async () => {
+      const r = await fetch(url, { credentials: "same-origin" });
+      if (!r.ok) {
+        const detail = await r.json().then((j: { error?: string }) => j.error, () => null);
+        throw new Error(detail ?? `the archive answered ${r.status}`);
+      }
+      return readLabelVolume(await r.arrayBuffer());
+    })();
+    p.catch(() => labelVolumes.delete(url));
+    labelVolumes.set(url, p);
+  }
+  return p;
+}
+
+/** Writes one labelmap image's values (rows × columns). */
+function writeLabelmapImage(img: core.Types.IImage, data: Uint8Array): void {
+  if (img.voxelManager) img.voxelManager.setScalarData?.(data as never);
+  else (img.getPixelData() as unknown as Uint8Array).set(data);
+}
+
+/**
+ * An overlay's labelmap on a series: labelmap images derived from the series' images, filled from
+ * the SEG's labelmap (by SOP Instance UID and frame) or from the NIfTI volume (each image's plane
+ * from cornerstone's metadata). Returns the label values present.
+ */
+async function fillOverlay(o: LabelOverlay, s: LoadedSeries, segId: string): Promise<number[]> {
+  const segImages = await core.imageLoader.createAndCacheDerivedLabelmapImages(s.imageIds);
+  const present = new Set<number>();
+  if (o.labelmap) {
+    const bySource = new Map(segImages.map((img) => [img.referencedImageId, img]));
+    for (const sl of o.labelmap.slices) {
+      const img = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
+      if (!img) continue;
+      const data = new Uint8Array(img.rows * img.columns);
+      decodeRuns(sl.runs, data.length, data);
+      for (const r of sl.runs) present.add(r[2]);
+      writeLabelmapImage(img, data);
+    }
+  } else if (o.url) {
+    const vol = await labelVolumeAt(o.url);
+    vol.present.forEach((v) => present.add(v));
+    for (const img of segImages) {
+      const plane = core.metaData.get("imagePlaneModule", img.referencedImageId ?? "") as
+        | { imagePositionPatient?: number[]; rowCosines?: number[]; columnCosines?: number[]; rowPixelSpacing?: number; columnPixelSpacing?: number }
+        | undefined;
+      if (!plane?.imagePositionPatient || !plane.rowCosines || !plane.columnCosines) continue;
+      const data = new Uint8Array(img.rows * img.columns);
+      const orientation = [...plane.rowCosines, ...plane.columnCosines];
+      if (labelsOnImage(vol, { rows: img.rows, columns: img.columns, position: plane.imagePositionPatient, orientation, pixelSpacing: [plane.rowPixelSpacing ?? 1, plane.columnPixelSpacing ?? 1] }, data)) writeLabelmapImage(img, data);
+    }
+  }
+  presentLabels.set(segId, [...present].sort((a, b) => a - b));
+  if (!present.size) throw new Error("it labels nothing on this series' images (is it a result of another series?)");
+  tools.segmentation.addSegmentations([{ segmentationId: segId, representation: { type: tools.Enums.SegmentationRepresentations.Labelmap, data: { imageIds: segImages.map((i) => i.imageId) } } }]);
+  return presentLabels.get(segId)!;
+}
+
+/** Each overlay of the layout: its labels in their colours once shown, or why it is not shown. */
+function OverlayLegend({ overlays, state }: { overlays: LabelOverlay[]; state: Record<string, { labels: SegmentLabel[]; message: string | null }> }) {
+  if (!overlays.length) return <OverlaysLoading />;
+  return (
+    <Group gap="sm" data-testid="overlay-legend">
+      {overlays.map((o) => {
+        const st = state[o.name];
+        if (st?.message) return <Text key={o.name} size="xs" c="orange.8" data-testid={`overlay-message-${o.name}`}>{st.message}</Text>;
+        if (!st) return <Text key={o.name} size="xs" c="dimmed">{o.label}: loading…</Text>;
+        return (
+          <Group key={o.name} gap={6} data-testid={`overlay-${o.name}`}>
+            <Text size="xs" fw={500}>{o.label}</Text>
+            {st.labels.map((l, i) => {
+              const [r, g, b] = labelColor(l, i + OVERLAY_PALETTE_OFFSET);
+              return (
+                <Group key={l.value} gap={3}>
+                  <Box w={10} h={10} style={{ background: `rgb(${r}, ${g}, ${b})`, borderRadius: 2 }} />
+                  <Text size="xs">{l.name}</Text>
+                </Group>
+              );
+            })}
+          </Group>
+        );
+      })}
+    </Group>
+  );
+}

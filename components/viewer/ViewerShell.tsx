@@ -35,6 +35,8 @@ export interface ViewerToolbarProps {
   activeLabel: number;
   brushSize: number;
   overlayOpacity: number;
+  /** Whether the layout shows label overlays (their opacity is then offered, as with the brush). */
+  overlays?: boolean;
   /** Without handlers (the shell, while the viewer's code loads) the controls are shown disabled. */
   on?: {
     primary(p: Primary): void;
@@ -48,7 +50,7 @@ export interface ViewerToolbarProps {
 }
 
 /** The viewer's tool bar; the shell shows the same one (disabled), so nothing moves when the viewer takes over. */
-export function ViewerToolbar({ offered, hotkeys, labels, primary, activeLabel, brushSize, overlayOpacity, on }: ViewerToolbarProps) {
+export function ViewerToolbar({ offered, hotkeys, labels, primary, activeLabel, brushSize, overlayOpacity, overlays, on }: ViewerToolbarProps) {
   const keyOf = (a: ViewerAction) => [...hotkeys.entries()].find(([, x]) => x === a)?.[0];
   const toolButtons: { value: Primary; label: string }[] = [
     { value: "window", label: "Window" },
@@ -90,17 +92,31 @@ export function ViewerToolbar({ offered, hotkeys, labels, primary, activeLabel, 
           data={(labels ?? []).map((l) => ({ value: String(l.value), label: l.name }))}
         />
       )}
-      {offered.includes("brush") && (
-        <Group gap={4} w={220}>
-          <Text size="xs">Brush</Text>
-          <Slider size="xs" style={{ flex: 1 }} min={1} max={40} value={brushSize} disabled={disabled} onChange={(v) => on?.brushSize(v)} aria-label="Brush size" />
+      {(offered.includes("brush") || overlays) && (
+        <Group gap={4} w={offered.includes("brush") ? 220 : 140} wrap="nowrap">
+          {offered.includes("brush") && (
+            <>
+              <Text size="xs">Brush</Text>
+              <Slider size="xs" style={{ flex: 1 }} min={1} max={40} value={brushSize} disabled={disabled} onChange={(v) => on?.brushSize(v)} aria-label="Brush size" thumbLabel="Brush size" />
+            </>
+          )}
           <Text size="xs">Opacity</Text>
-          <Slider size="xs" style={{ flex: 1 }} min={0} max={1} step={0.05} value={overlayOpacity} disabled={disabled} onChange={(v) => on?.overlayOpacity(v)} aria-label="Overlay opacity" />
+          <Slider size="xs" style={{ flex: 1 }} min={0} max={1} step={0.05} value={overlayOpacity} disabled={disabled} onChange={(v) => on?.overlayOpacity(v)} aria-label="Overlay opacity" thumbLabel="Overlay opacity" />
         </Group>
       )}
     </Group>
   );
 }
+
+/** Whether any viewport of the layout shows label overlays. */
+export const hasOverlays = (layout: ViewerLayout) => layout.viewports.some((v) => v.overlays.length > 0);
+
+/** The overlays' line while they load (the viewer's legend takes its place: nothing below it moves). */
+export const OverlaysLoading = () => (
+  <Text size="xs" c="dimmed">
+    Overlays loading…
+  </Text>
+);
 
 /** Where the viewer's controls start: the left button windows, the first label, a brush of 8 px at half opacity. */
 export const INITIAL_CONTROLS = { primary: "window" as Primary, brushSize: 8, overlayOpacity: 0.5 };
@@ -179,7 +195,8 @@ export function ViewerShell(props: {
   const { offered, hotkeys } = useOfferedTools(props);
   return (
     <Stack gap={6} h={props.height ?? "100%"} data-testid="viewer-loading">
-      <ViewerToolbar offered={offered} hotkeys={hotkeys.map} labels={props.labels} activeLabel={props.labels?.[0]?.value ?? 1} {...INITIAL_CONTROLS} />
+      <ViewerToolbar offered={offered} hotkeys={hotkeys.map} labels={props.labels} activeLabel={props.labels?.[0]?.value ?? 1} overlays={hasOverlays(props.layout)} {...INITIAL_CONTROLS} />
+      {hasOverlays(props.layout) && <OverlaysLoading />}
       {props.children}
       <Box style={gridStyle(props.layout)}>
         {props.layout.viewports.map((spec, i) => {

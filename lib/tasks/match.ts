@@ -23,6 +23,8 @@ export interface OutputInfo {
   output: string;
   url: string;
   runId?: string;
+  /** The stored resource (ArchiveResource) holding it. */
+  resourceId?: string;
 }
 
 export interface ResolvedScan {

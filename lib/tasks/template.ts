@@ -59,7 +59,11 @@ export const ScanSelector = z
   .strict();
 export type ScanSelector = z.infer<typeof ScanSelector>;
 
-/** An overlay: a pipeline output of the experiment (e.g. a segmentation NIfTI of a run). */
+/**
+ * An overlay: a pipeline's result stored on the experiment (a resource its run wrote back), by the
+ * pipeline's id and the resource's name (`output`: the sink's `resource`), e.g. a segmentation
+ * NIfTI or DICOM SEG. Viewports list the overlays they show (`layout.viewports[].overlays`).
+ */
 export const OverlaySelector = z
   .object({
     label: z.string().min(1).max(120),

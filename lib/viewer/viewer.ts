@@ -195,6 +195,27 @@ export const ViewerAnnotations = z.object({
 });
 export type ViewerAnnotations = z.infer<typeof ViewerAnnotations>;
 
+/**
+ * A label overlay the viewer shows read-only (a task template's pipeline result): a NIfTI label
+ * volume read from `url` (lib/viewer/nifti-overlay), or a labelmap on the series' images (a DICOM
+ * SEG read by the server). Viewports show the overlays their spec lists (ViewportSpec.overlays).
+ * With `message` set, it cannot be shown and the viewer says why.
+ */
+export interface LabelOverlay {
+  name: string;
+  label: string;
+  url: string | null;
+  labels: SegmentLabel[] | null;
+  labelmap: Labelmap | null;
+  message: string | null;
+}
+
+/** The labels of an overlay: its own, or one per label value present (named after the overlay). */
+export function overlayLabels(o: Pick<LabelOverlay, "label" | "labels">, present: number[]): SegmentLabel[] {
+  if (o.labels?.length) return o.labels;
+  return present.map((value) => ({ value, name: present.length === 1 ? o.label : `${o.label} ${value}` }));
+}
+
 export const EMPTY_ANNOTATIONS: ViewerAnnotations = { version: 1, measurements: [], labelmaps: [] };
 
 /** Run-length encodes a labelmap slice (non-zero runs only). */

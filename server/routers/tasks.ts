@@ -10,6 +10,8 @@ import { createUserToken } from "@/server/tasks/user-tokens";
 import { groupAgreement, groupExport, groupResults, groupsOf, taskView, templatesOf } from "@/server/tasks/views";
 import { taskHistory } from "@/server/tasks/history";
 import { exportTaskResult } from "@/server/tasks/export";
+import { taskOverlays } from "@/server/tasks/overlays";
+import { decideDownloadAccess } from "@/lib/archive/download";
 
 /** Collaborators read tasks only when the project allows it (members and owners always). */
 async function requireTaskRead(prisma: PrismaClient, project: ProjectContext) {
@@ -56,6 +58,17 @@ export const tasksRouter = router({
       // Other readers' answers are hidden from readers; owners adjudicate and review.
       if (ctx.project.level !== "owner" && !(v.kind === "adjudication" && v.mine)) v.reads = [];
       return v;
+    }),
+
+  /** The template's overlays with the experiment's pipeline results; they are stored files, so the download rule applies. */
+  overlays: projectProcedure("collaborator")
+    .input(taskRef)
+    .query(async ({ ctx, input }) => {
+      await requireTaskRead(ctx.prisma, ctx.project);
+      const project = await ctx.prisma.project.findUniqueOrThrow({ where: { id: ctx.project.id }, select: { allowCollaboratorDownload: true } });
+      const download = decideDownloadAccess({ projectId: ctx.project.id, level: ctx.project.level, viaToken: false, allowCollaboratorDownload: project.allowCollaboratorDownload });
+      if (!download.ok) throw new TRPCError({ code: "FORBIDDEN", message: download.message });
+      return taskOverlays(ctx.prisma, ctx.project.id, input.taskId, ctx.user.id);
     }),
 
   templates: projectProcedure("member").query(({ ctx }) => templatesOf(ctx.prisma, ctx.project.id)),

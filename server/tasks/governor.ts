@@ -21,6 +21,7 @@ import { TaskTemplate } from "@/lib/tasks/template";
 import { writeAudit } from "@/server/audit";
 import { childLog } from "@/lib/log";
 import { experimentSeries, saveTemplate } from "./ops";
+import { experimentOutputs } from "./outputs";
 
 const log = childLog("tasks-governor");
 const TRACKING = "governor:";
@@ -54,7 +55,8 @@ export function governorTaskAdapter(prisma: PrismaClient) {
     if (version.format !== "atrium") throw new Error(`the task template '${a.template}' is a ViewR template (TaskManager API); a workflow task needs an Atrium template with questions`);
     const template = TaskTemplate.parse(version.definition);
     const series = (await experimentSeries(prisma, projectId, [experimentId])).get(experimentId) ?? [];
-    const resolution = resolveTemplate(template, series);
+    const outputs = (await experimentOutputs(prisma, projectId, [experimentId])).get(experimentId) ?? [];
+    const resolution = resolveTemplate(template, series, outputs);
     if (resolution.cannotBeDone) throw new Error(`the task cannot be done for this experiment: ${resolution.cannotBeDone}`);
 
     const label = a.group || `Workflow: ${a.template}`;

@@ -8,6 +8,7 @@ import { writeAudit } from "@/server/audit";
 import { parseTemplateSource } from "@/lib/tasks/parse";
 import { TaskTemplate } from "@/lib/tasks/template";
 import { resolveTemplate, type SeriesInfo } from "@/lib/tasks/match";
+import { experimentOutputs } from "./outputs";
 import { Submission, validateSubmission } from "@/lib/tasks/answers";
 import { DisagreementRule, findDisagreements, planAssignments, type DistributionMode, type PoolEntry } from "@/lib/tasks/group";
 
@@ -114,10 +115,10 @@ export async function insertCaseTasks(
   experimentIds: string[],
   plan: string[][] | null = null,
 ): Promise<number> {
-  const series = await experimentSeries(prisma, g.projectId, experimentIds);
+  const [series, outputs] = await Promise.all([experimentSeries(prisma, g.projectId, experimentIds), experimentOutputs(prisma, g.projectId, experimentIds)]);
   const rows: { e: string; r: number; s: string; a: string | null; res: unknown }[] = [];
   experimentIds.forEach((experimentId, i) => {
-    const resolution = resolveTemplate(g.template, series.get(experimentId) ?? []);
+    const resolution = resolveTemplate(g.template, series.get(experimentId) ?? [], outputs.get(experimentId) ?? []);
     for (let r = 0; r < g.readersPerCase; r++) {
       rows.push({ e: experimentId, r, s: resolution.cannotBeDone ? "cannot_be_done" : "queued", a: plan?.[i]?.[r] ?? null, res: resolution });
     }

@@ -218,6 +218,7 @@ const MATRIX: Record<string, Row> = {
   "tasks.createApiToken": { requires: "signedIn", mutates: true, input: () => ({ name: "viewer" }) },
   "tasks.list": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "tasks.get": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, taskId: f.taskId }) },
+  "tasks.overlays": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, taskId: f.taskId }) },
   "tasks.view": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId, taskId: f.taskId }) },
   "tasks.templates": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
   "tasks.groups": { requires: "member", mutates: false, input: (f) => ({ projectId: f.projectId }) },
@@ -771,6 +772,11 @@ describe("every HTTP route (app/**/route.ts)", () => {
         },
       ]),
     ),
+    "GET app/api/projects/[projectId]/resources/[resourceId]/files/[name]/route.ts": {
+      who: "members and owners; collaborators when the project allows; a read token (the download rule)",
+      anonymous: { status: 401, path: (f) => `/api/projects/${f.projectId}/resources/none/files/mask.nii.gz`, params: (f) => ({ projectId: f.projectId, resourceId: "none", name: "mask.nii.gz" }) },
+      coveredBy: "tests/tasks/overlays.test.ts",
+    },
     "GET app/api/projects/[projectId]/jobs/[jobId]/log/route.ts": {
       who: "collaborators and up of the job's project (as the run page)",
       anonymous: { status: 401, path: (f) => `/api/projects/${f.projectId}/jobs/${f.pipelineJobId}/log`, params: (f) => ({ projectId: f.projectId, jobId: f.pipelineJobId }) },

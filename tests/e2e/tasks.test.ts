@@ -22,6 +22,8 @@ import { toTaskAnnotations } from "@/lib/tasks/viewer-map";
 import { sourceImageOf } from "@/lib/tasks/source-image";
 import type { Measurement } from "@/lib/viewer/viewer";
 import { VIEWER_ASSETS_FILE } from "@/components/viewer/names";
+import { gzipSync } from "node:zlib";
+import { labelVolumeOf } from "../helpers/nifti";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: AtriumProcess;
@@ -314,5 +316,52 @@ describe("task page", () => {
     expect(await canvasInk(op)).toBeGreaterThan(1000);
     await shot(op, "task-adjudication");
     await ownerCtx.close();
+  }, 120_000);
+
+  it("a template's overlay (a pipeline's segmentation NIfTI) is drawn over its viewport as a labelmap, with its legend and opacity", async () => {
+    // A pipeline run stored a label NIfTI for the second MR experiment: dcm2niix's conversion of the same slices, labelled by value.
+    const mr = exps[1]!;
+    const files = ["131", "275", "419", "563", "707", "851"].map((n) => path.join(SAMPLES_DIR, `dwv__bbmri-53323${n}.dcm`));
+    const nii = gzipSync(labelVolumeOf(files).nii);
+    const pipe = await db.prisma.pipeline.create({ data: { scope: "READS", projectId: "READS", pipelineId: "segment", version: "1", definition: {}, sourceText: "segment", toolVersions: {} } });
+    const run = await db.prisma.pipelineRun.create({ data: { projectId: "READS", pipelineRowId: pipe.id, pipelineId: "segment", pipelineVersion: "1", experimentIds: [mr.id], startedBy: "cli", executor: "local", workDir: "/nonexistent", state: "succeeded" } });
+    const blobKey = `derived/READS/${run.id}/mask/mask.nii.gz`;
+    await blobStoreIn(dataDir).put(blobKey, nii);
+    const subjectId = (await db.prisma.archiveExperiment.findUniqueOrThrow({ where: { id: mr.id } })).subjectId;
+    await db.prisma.archiveResource.create({ data: { projectId: "READS", subjectId, experimentId: mr.id, name: "mask", runId: run.id, files: [{ name: "mask.nii.gz", blobKey, size: nii.length, sha256: "0".repeat(64) }] } });
+    const withOverlay = TEMPLATE.replace("contexts:", "overlays:\n  mask: { label: Tissue mask, pipeline: segment, output: mask }\ncontexts:").replace("viewports: [{ id: main, scan: t1, window: auto }]", "viewports: [{ id: main, scan: t1, window: auto, overlays: [mask] }]");
+    const t = await saveTemplate(db.prisma, "READS", ownerId, "t1-overlay", withOverlay);
+    const g = (await createGroup(db.prisma, "READS", ownerId, { label: "Mask check", templateId: t.templateId, experimentIds: [mr.id], readersPerCase: 1, distribution: "pool", pool: [] })).groupId;
+    const task = await db.prisma.task.findFirstOrThrow({ where: { groupId: g } });
+
+    await page.goto(`${app.url}/tasks/${task.id}`);
+    await settled(page);
+    const legend = page.getByTestId("overlay-mask");
+    await expect.poll(() => legend.isVisible().catch(() => false), { timeout: 30_000 }).toBe(true);
+    expect(await legend.innerText()).toMatch(/Tissue mask\s+Tissue mask 1\s+Tissue mask 2/);
+    await expect.poll(() => page.locator('[data-viewport-element="main"]').getAttribute("data-overlays"), { timeout: 20_000 }).toBe("mask");
+    // Grey MR under blue (label 1) and orange (label 2) labels: coloured pixels where the labels are, none without them.
+    const coloured = () =>
+      page.evaluate(() => {
+        const c = document.querySelector<HTMLCanvasElement>('[data-viewport-element="main"] canvas');
+        const d = c?.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
+        let blue = 0;
+        let orange = 0;
+        if (d) for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 2]! - d[i]! > 30) blue++;
+          else if (d[i]! - d[i + 2]! > 30) orange++;
+        }
+        return { blue, orange };
+      });
+    await expect.poll(async () => (await coloured()).blue, { timeout: 20_000 }).toBeGreaterThan(500);
+    expect((await coloured()).orange).toBeGreaterThan(100);
+    await shot(page, "task-overlay");
+    const opacity = page.getByRole("slider", { name: "Overlay opacity" });
+    await opacity.focus();
+    await page.keyboard.press("Home");
+    await expect.poll(async () => (await coloured()).blue, { timeout: 10_000 }).toBe(0);
+    expect((await coloured()).orange).toBe(0);
+    await shot(page, "task-overlay-hidden");
+    expect(await canvasInk(page)).toBeGreaterThan(1000);
   }, 120_000);
 });
