@@ -171,10 +171,6 @@ export default function Viewer(props: ViewerProps) {
           const shownKey = `${o.name}|${spec.id}`;
           const s = rt.series.get(spec.id);
           if (rt.overlayShown.has(shownKey) || !s) continue;
-          if (spec.orientation !== "acquired") {
-            note([], `${o.label} is shown on the viewports of acquired images, not on ${spec.orientation} reformats.`);
-            continue;
-          }
           rt.overlayShown.add(shownKey);
           const key = `${o.name}:${spec.scan}`;
           let filled = rt.overlays.get(key);

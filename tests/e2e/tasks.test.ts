@@ -329,7 +329,7 @@ describe("task page", () => {
     await blobStoreIn(dataDir).put(blobKey, nii);
     const subjectId = (await db.prisma.archiveExperiment.findUniqueOrThrow({ where: { id: mr.id } })).subjectId;
     await db.prisma.archiveResource.create({ data: { projectId: "READS", subjectId, experimentId: mr.id, name: "mask", runId: run.id, files: [{ name: "mask.nii.gz", blobKey, size: nii.length, sha256: "0".repeat(64) }] } });
-    const withOverlay = TEMPLATE.replace("contexts:", "overlays:\n  mask: { label: Tissue mask, pipeline: segment, output: mask }\ncontexts:").replace("viewports: [{ id: main, scan: t1, window: auto }]", "viewports: [{ id: main, scan: t1, window: auto, overlays: [mask] }]");
+    const withOverlay = TEMPLATE.replace("contexts:", "overlays:\n  mask: { label: Tissue mask, pipeline: segment, output: mask }\ncontexts:").replace("layout: { grid: 1x1, viewports: [{ id: main, scan: t1, window: auto }] }", "layout: { grid: 1x2, viewports: [{ id: main, scan: t1, window: auto, overlays: [mask] }, { id: reformat, scan: t1, orientation: axial, window: auto, overlays: [mask] }] }");
     const t = await saveTemplate(db.prisma, "READS", ownerId, "t1-overlay", withOverlay);
     const g = (await createGroup(db.prisma, "READS", ownerId, { label: "Mask check", templateId: t.templateId, experimentIds: [mr.id], readersPerCase: 1, distribution: "pool", pool: [] })).groupId;
     const task = await db.prisma.task.findFirstOrThrow({ where: { groupId: g } });
@@ -341,9 +341,9 @@ describe("task page", () => {
     expect(await legend.innerText()).toMatch(/Tissue mask\s+Tissue mask 1\s+Tissue mask 2/);
     await expect.poll(() => page.locator('[data-viewport-element="main"]').getAttribute("data-overlays"), { timeout: 20_000 }).toBe("mask");
     // Grey MR under blue (label 1) and orange (label 2) labels: coloured pixels where the labels are, none without them.
-    const coloured = () =>
-      page.evaluate(() => {
-        const c = document.querySelector<HTMLCanvasElement>('[data-viewport-element="main"] canvas');
+    const coloured = (viewport = "main") =>
+      page.evaluate((viewport) => {
+        const c = document.querySelector<HTMLCanvasElement>(`[data-viewport-element="${viewport}"] canvas`);
         const d = c?.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
         let blue = 0;
         let orange = 0;
@@ -352,9 +352,11 @@ describe("task page", () => {
           else if (d[i]! - d[i + 2]! > 30) orange++;
         }
         return { blue, orange };
-      });
+      }, viewport);
     await expect.poll(async () => (await coloured()).blue, { timeout: 20_000 }).toBeGreaterThan(500);
     expect((await coloured()).orange).toBeGreaterThan(100);
+    await expect.poll(() => page.locator('[data-viewport-element="reformat"]').getAttribute("data-overlays"), { timeout: 20_000 }).toBe("mask");
+    await expect.poll(async () => (await coloured("reformat")).blue, { timeout: 20_000 }).toBeGreaterThan(100);
     await shot(page, "task-overlay");
     const opacity = page.getByRole("slider", { name: "Overlay opacity" });
     await opacity.focus();
