@@ -43,11 +43,10 @@ export function TaskPage({ projectId, taskId, initialTask }: { projectId: string
     ...(initialTask && initialTask.id === taskId ? { initialData: initialTask, staleTime: 5_000 } : {}),
   });
   const task = q.data;
-  // The template's overlays (pipeline results) are asked for only when it has some.
-  const hasOverlays = Boolean(task && task.template.format === "atrium" && Object.keys((task.template.definition as { overlays?: object }).overlays ?? {}).length);
-  const overlays = useQuery(trpc.tasks.overlays.queryOptions({ projectId, taskId }, { retry: false, refetchOnWindowFocus: false, enabled: hasOverlays }));
   const template = useMemo(() => (task && task.template.format === "atrium" ? TaskTemplate.safeParse(task.template.definition) : null), [task]);
   const tpl = template?.success ? template.data : null;
+  // The template's overlays (pipeline results) are asked for only when it has some.
+  const overlays = useQuery(trpc.tasks.overlays.queryOptions({ projectId, taskId }, { retry: false, refetchOnWindowFocus: false, enabled: Object.keys(tpl?.overlays ?? {}).length > 0 }));
 
   const [step, setStep] = useState(0);
   const [answers, setAnswers] = useState<Record<string, AnswerValue>>({});

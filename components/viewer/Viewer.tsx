@@ -102,7 +102,7 @@ interface Runtime {
   series: Map<string, LoadedSeries>; // viewportId → series
   volumes: Map<string, string>; // viewportId → volumeId
   segmentations: Map<string, string>; // scan → segmentationId
-  overlays: Map<string, Promise<string>>; // overlay name + scan → its segmentationId, once filled
+  overlays: Map<string, Promise<SegmentLabel[]>>; // overlay name + scan (overlaySegmentationId) → its labels, once filled
   overlayShown: Set<string>; // overlay name + viewportId
   ready: boolean;
   annotationViewport: Map<string, string>; // annotationUID → viewportId
@@ -173,19 +173,17 @@ export default function Viewer(props: ViewerProps) {
           if (rt.overlayShown.has(shownKey) || !s) continue;
           rt.overlayShown.add(shownKey);
           const key = `${o.name}:${spec.scan}`;
+          const segId = overlaySegmentationId(rt, key);
           let filled = rt.overlays.get(key);
           if (!filled) {
-            filled = fillOverlay(o, s, overlaySegmentationId(rt, key)).then((present) => {
-              note(overlayLabels(o, present), null);
-              return overlaySegmentationId(rt, key);
-            });
+            filled = fillOverlay(o, s, segId).then((present) => overlayLabels(o, present));
             rt.overlays.set(key, filled);
           }
           try {
-            const segId = await filled;
+            const labels = await filled;
             if (runtime.current !== rt) return;
+            note(labels, null);
             await tools.segmentation.addLabelmapRepresentationToViewportMap({ [spec.id]: [{ segmentationId: segId }] });
-            const labels = overlayLabels(o, presentLabels.get(segId) ?? []);
             labels.forEach((l, i) => tools.segmentation.config.color.setSegmentIndexColor(spec.id, segId, l.value, [...labelColor(l, i + OVERLAY_PALETTE_OFFSET), 255] as core.Types.Color));
             tools.segmentation.config.style.setStyle({ viewportId: spec.id, segmentationId: segId, type: tools.Enums.SegmentationRepresentations.Labelmap }, labelmapStyle(overlayOpacityRef.current));
             // The brush paints the reader's own labelmap, never an overlay.
@@ -384,19 +382,7 @@ export default function Viewer(props: ViewerProps) {
         void ensureSegmentation(rt, spec, s).then((segId) => {
           const seg = tools.segmentation.state.getSegmentation(segId);
           const ids = (seg?.representationData.Labelmap as { imageIds?: string[] } | undefined)?.imageIds ?? [];
-          const bySource = new Map<string, string>();
-          for (const id of ids) {
-            const img = core.cache.getImage(id);
-            if (img?.referencedImageId) bySource.set(img.referencedImageId, id);
-          }
-          for (const sl of lm.slices) {
-            const segImageId = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
-            const img = segImageId ? core.cache.getImage(segImageId) : undefined;
-            if (!img) continue;
-            const data = new Uint8Array(img.rows * img.columns);
-            decodeRuns(sl.runs, data.length, data);
-            writeLabelmapImage(img, data);
-          }
+          paintSlices(ids.map((id) => core.cache.getImage(id)).filter((img): img is core.Types.IImage => Boolean(img)), s, lm.slices);
           tools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segId);
         });
       }
@@ -974,8 +960,6 @@ function labelmapStyle(opacity: number): never {
 /** Overlays without colours of their own take the palette from here on (the reader's brush starts at its beginning). */
 const OVERLAY_PALETTE_OFFSET = 3;
 const overlaySegmentationId = (rt: Runtime, key: string) => `${rt.toolGroupId}-overlay-${key}`;
-/** The label values present in each overlay segmentation. */
-const presentLabels = new Map<string, number[]>();
 /** NIfTI label volumes by URL (read once per page). */
 const labelVolumes = new Map<string, Promise<LabelVolume>>();
 
@@ -1002,6 +986,21 @@ function writeLabelmapImage(img: core.Types.IImage, data: Uint8Array): void {
   else (img.getPixelData() as unknown as Uint8Array).set(data);
 }
 
+/** Paints run-length slices (by SOP Instance UID and frame) into the labelmap images derived from `s`'s images; returns the values painted. */
+function paintSlices(segImages: core.Types.IImage[], s: LoadedSeries, slices: ViewerAnnotations["labelmaps"][number]["slices"]): Set<number> {
+  const bySource = new Map(segImages.map((img) => [img.referencedImageId, img]));
+  const painted = new Set<number>();
+  for (const sl of slices) {
+    const img = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
+    if (!img) continue;
+    const data = new Uint8Array(img.rows * img.columns);
+    decodeRuns(sl.runs, data.length, data);
+    for (const r of sl.runs) painted.add(r[2]);
+    writeLabelmapImage(img, data);
+  }
+  return painted;
+}
+
 /**
  * An overlay's labelmap on a series: labelmap images derived from the series' images, filled from
  * the SEG's labelmap (by SOP Instance UID and frame) or from the NIfTI volume (each image's plane
@@ -1009,18 +1008,9 @@ function writeLabelmapImage(img: core.Types.IImage, data: Uint8Array): void {
  */
 async function fillOverlay(o: LabelOverlay, s: LoadedSeries, segId: string): Promise<number[]> {
   const segImages = await core.imageLoader.createAndCacheDerivedLabelmapImages(s.imageIds);
-  const present = new Set<number>();
-  if (o.labelmap) {
-    const bySource = new Map(segImages.map((img) => [img.referencedImageId, img]));
-    for (const sl of o.labelmap.slices) {
-      const img = bySource.get(s.imageIdOf(sl.sopInstanceUid, sl.frame) ?? "");
-      if (!img) continue;
-      const data = new Uint8Array(img.rows * img.columns);
-      decodeRuns(sl.runs, data.length, data);
-      for (const r of sl.runs) present.add(r[2]);
-      writeLabelmapImage(img, data);
-    }
-  } else if (o.url) {
+  let present = new Set<number>();
+  if (o.labelmap) present = paintSlices(segImages, s, o.labelmap.slices);
+  else if (o.url) {
     const vol = await labelVolumeAt(o.url);
     vol.present.forEach((v) => present.add(v));
     for (const img of segImages) {
@@ -1033,10 +1023,9 @@ async function fillOverlay(o: LabelOverlay, s: LoadedSeries, segId: string): Pro
       if (labelsOnImage(vol, { rows: img.rows, columns: img.columns, position: plane.imagePositionPatient, orientation, pixelSpacing: [plane.rowPixelSpacing ?? 1, plane.columnPixelSpacing ?? 1] }, data)) writeLabelmapImage(img, data);
     }
   }
-  presentLabels.set(segId, [...present].sort((a, b) => a - b));
   if (!present.size) throw new Error("it labels nothing on this series' images (is it a result of another series?)");
   tools.segmentation.addSegmentations([{ segmentationId: segId, representation: { type: tools.Enums.SegmentationRepresentations.Labelmap, data: { imageIds: segImages.map((i) => i.imageId) } } }]);
-  return presentLabels.get(segId)!;
+  return [...present].sort((a, b) => a - b);
 }
 
 /** Each overlay of the layout: its labels in their colours once shown, or why it is not shown. */

@@ -19,12 +19,18 @@ export function overlayFile(files: StoredFile[]): StoredFile | null {
   return sorted.find((f) => overlayFormatOf(f.name) === "nifti") ?? sorted.find((f) => overlayFormatOf(f.name) === "seg") ?? null;
 }
 
+/** A pipeline result stored on an experiment: what overlay selectors match, and the file an overlay shows. */
+export interface StoredOutput {
+  info: OutputInfo;
+  file: StoredFile | null;
+}
+
 /**
- * The pipeline results stored on each of these experiments (or their scans), newest first: what a
- * template's overlay selectors match (lib/tasks/match resolveTemplate).
+ * The pipeline results stored on each of these experiments (or their scans), newest first, each
+ * with the file an overlay of it shows.
  */
-export async function experimentOutputs(prisma: PrismaClient, projectId: string, experimentIds: string[]): Promise<Map<string, OutputInfo[]>> {
-  const out = new Map<string, OutputInfo[]>();
+export async function experimentStoredOutputs(prisma: PrismaClient, projectId: string, experimentIds: string[]): Promise<Map<string, StoredOutput[]>> {
+  const out = new Map<string, StoredOutput[]>();
   if (!experimentIds.length) return out;
   const resources = await prisma.archiveResource.findMany({
     where: { projectId, experimentId: { in: experimentIds }, runId: { not: null } },
@@ -40,8 +46,14 @@ export async function experimentOutputs(prisma: PrismaClient, projectId: string,
     if (!pipeline || !r.experimentId) continue;
     const file = overlayFile((Array.isArray(r.files) ? r.files : []) as StoredFile[]);
     const list = out.get(r.experimentId) ?? [];
-    list.push({ pipeline, output: r.name, url: file ? resourceFileUrl(projectId, r.id, file.name) : "", runId: r.runId!, resourceId: r.id });
+    list.push({ info: { pipeline, output: r.name, url: file ? resourceFileUrl(projectId, r.id, file.name) : "", runId: r.runId!, resourceId: r.id }, file });
     out.set(r.experimentId, list);
   }
   return out;
+}
+
+/** The pipeline results stored on each of these experiments, as a template's overlay selectors match them (lib/tasks/match resolveTemplate). */
+export async function experimentOutputs(prisma: PrismaClient, projectId: string, experimentIds: string[]): Promise<Map<string, OutputInfo[]>> {
+  const stored = await experimentStoredOutputs(prisma, projectId, experimentIds);
+  return new Map([...stored].map(([experimentId, list]) => [experimentId, list.map((o) => o.info)]));
 }

@@ -9,7 +9,7 @@ import { readSegmentation } from "@/lib/tasks/seg";
 import { TaskTemplate } from "@/lib/tasks/template";
 import type { LabelOverlay } from "@/lib/viewer/viewer";
 import { getTask } from "./ops";
-import { experimentOutputs, overlayFile, overlayFormatOf, resourceFileUrl, type OverlayFormat, type StoredFile } from "./outputs";
+import { experimentStoredOutputs, overlayFormatOf, type OverlayFormat } from "./outputs";
 
 /** The largest SEG read for an overlay (bytes): a viewer aid, not a bulk reader. */
 const MAX_SEG_BYTES = 64 * 1024 * 1024;
@@ -35,18 +35,17 @@ export async function taskOverlays(prisma: PrismaClient, projectId: string, task
   if (!parsed.success) return [];
   const selectors = Object.entries(parsed.data.overlays);
   if (!selectors.length) return [];
-  const outputs = (await experimentOutputs(prisma, projectId, [task.experimentId])).get(task.experimentId) ?? [];
+  const outputs = (await experimentStoredOutputs(prisma, projectId, [task.experimentId])).get(task.experimentId) ?? [];
   const result: TaskOverlay[] = [];
   for (const [name, sel] of selectors) {
     const base = { name, label: sel.label, pipeline: sel.pipeline, output: sel.output, runId: null, fileName: null, format: null, url: null, labels: null, labelmap: null };
-    const found = outputs.find((o) => o.pipeline === sel.pipeline && o.output === sel.output);
+    const found = outputs.find((o) => o.info.pipeline === sel.pipeline && o.info.output === sel.output);
     if (!found) {
       result.push({ ...base, message: `Pipeline "${sel.pipeline}" has not stored "${sel.output}" for this experiment yet; run it, then reopen the task.` });
       continue;
     }
-    const resource = await prisma.archiveResource.findUnique({ where: { id: found.resourceId! }, select: { files: true } });
-    const file = overlayFile((Array.isArray(resource?.files) ? resource.files : []) as StoredFile[]);
-    const at = { ...base, runId: found.runId ?? null };
+    const { info, file } = found;
+    const at = { ...base, runId: info.runId ?? null };
     if (!file) {
       result.push({ ...at, message: `"${sel.output}" of pipeline "${sel.pipeline}" holds no NIfTI (.nii, .nii.gz) or DICOM SEG (.dcm) file; the pipeline should store its segmentation as one.` });
       continue;
@@ -57,7 +56,7 @@ export async function taskOverlays(prisma: PrismaClient, projectId: string, task
     }
     const format = overlayFormatOf(file.name)!;
     if (format === "nifti") {
-      result.push({ ...at, fileName: file.name, format, url: resourceFileUrl(projectId, found.resourceId!, file.name), message: null });
+      result.push({ ...at, fileName: file.name, format, url: info.url, message: null });
       continue;
     }
     if ((file.size ?? 0) > MAX_SEG_BYTES) {
